@@ -1,0 +1,158 @@
+"""What a handler sees of its job: payload, project, items, progress, cancellation and events."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..config import Config
+from ..storage import atomic
+from ..storage.repos import job_items as items_repo
+from ..storage.repos import jobs as jobs_repo
+from .events import emit
+from .library import Library
+from .queue import emit_job, job_to_dict
+
+ITEM_EVENT = "item"
+
+
+class JobInterrupted(Exception):
+    """Base of the exceptions that end a handler early without it having failed."""
+
+
+class JobCanceled(JobInterrupted):
+    pass
+
+
+class JobReleased(JobInterrupted):
+    """The runner is stopping: give the job back to the queue (its done items stay done)."""
+
+
+class LostOwnership(JobInterrupted):
+    """Another runner took the job over (this one was presumed dead); stop touching it."""
+
+
+class JobContext:
+    """Handed to a handler; every write is checked against this worker's claim on the job."""
+
+    def __init__(self, lib: Library, row: sqlite3.Row, project: sqlite3.Row | None,
+                 stopping: Callable[[], bool] = lambda: False):
+        self.lib = lib
+        self.config: Config = lib.config
+        self.row = row
+        self.job_id: int = row["id"]
+        self.type: str = row["type"]
+        self.worker_id: str = row["worker_id"]
+        self.payload: dict[str, Any] = json.loads(row["payload"] or "{}")
+        self.project = project
+        self.project_folder: str | None = project["folder"] if project is not None else None
+        self._stopping = stopping
+        self._counts: dict[str, int] | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.lib.conn()
+
+    @property
+    def project_path(self) -> Path:
+        assert self.project_folder is not None, "job has no project"
+        return self.lib.project_path(self.project_folder)
+
+    def now(self) -> float:
+        return self.lib.now()
+
+    # --- cancellation -------------------------------------------------------------------
+    def check(self) -> None:
+        """Call between items: raises if the job was canceled, taken over, or must be released."""
+        state = jobs_repo.owned(self.conn, self.job_id, self.worker_id)
+        if state is None:
+            raise LostOwnership(f"job {self.job_id} is no longer owned by {self.worker_id}")
+        if state["cancel_requested"]:
+            raise JobCanceled("canceled by user")
+        if self._stopping():
+            raise JobReleased("runner stopping")
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping()
+
+    # --- items --------------------------------------------------------------------------
+    def open_items(self) -> list[sqlite3.Row]:
+        """Items still to do (pending, or running when a crashed attempt left them so)."""
+        return items_repo.open_items(self.conn, self.job_id)
+
+    def has_items(self) -> bool:
+        return sum(self._load_counts().values()) > 0
+
+    def add_items(self, items: Iterable[tuple[int | None, str]]) -> int:
+        """Create items for a job that was queued without them (e.g. from candidates)."""
+        items = list(items)
+        with atomic(self.conn) as conn:
+            self._guard(conn)
+            n = items_repo.insert_many(conn, self.job_id, items, self.now())
+            self._counts = None
+            self._write_progress(conn)
+        return n
+
+    def start_item(self, item: sqlite3.Row | int) -> None:
+        item_id = item if isinstance(item, int) else item["id"]
+        with atomic(self.conn) as conn:
+            self._guard(conn)
+            items_repo.set_status(conn, item_id, "running", self.now())
+
+    def finish_item(self, item: sqlite3.Row, status: str = "done", message: str | None = None,
+                    event: dict[str, Any] | None = None, *, before_commit: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Record an item's outcome, emit its item event and the job's progress, in one transaction.
+
+        `before_commit(conn)` lets the handler write its own result (e.g. photo statuses) in the
+        same transaction, so catalog and job never disagree after a crash."""
+        assert status in ("done", "failed", "skipped")
+        with atomic(self.conn) as conn:
+            self._guard(conn)
+            if before_commit is not None:
+                before_commit(conn)
+            items_repo.set_status(conn, item["id"], status, self.now(), message)
+            data = {"type": "item", "job_id": self.job_id, "item_id": item["id"],
+                    "project_folder": self.project_folder, "filename": item["filename"],
+                    "status": status, "message": message}
+            if event:
+                data.update(event)
+            emit(self.lib, conn, ITEM_EVENT, data, project_id=self.row["project_id"], job_id=self.job_id)
+            self._counts = None  # recounted from the table: the truth after resumption too
+            self._write_progress(conn)
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._load_counts())
+
+    def _load_counts(self) -> dict[str, int]:
+        if self._counts is None:
+            self._counts = items_repo.counts(self.conn, self.job_id)
+        return self._counts
+
+    def _write_progress(self, conn: sqlite3.Connection) -> None:
+        c = self._load_counts()
+        total = sum(c.values())
+        jobs_repo.set_progress(conn, self.job_id, done=c["done"] + c["skipped"], failed=c["failed"],
+                               total=total, now=self.now())
+        emit_job(self.lib, conn, jobs_repo.get(conn, self.job_id), self.project_folder)
+
+    def set_progress(self, done: int, total: int) -> None:
+        """Progress for jobs without items (e.g. a folder scan)."""
+        with atomic(self.conn) as conn:
+            self._guard(conn)
+            jobs_repo.set_progress(conn, self.job_id, done=done, failed=0, total=total, now=self.now())
+            emit_job(self.lib, conn, jobs_repo.get(conn, self.job_id), self.project_folder)
+
+    # --- events -------------------------------------------------------------------------
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        with atomic(self.conn) as conn:
+            emit(self.lib, conn, kind, data, project_id=self.row["project_id"], job_id=self.job_id)
+
+    def _guard(self, conn: sqlite3.Connection) -> None:
+        if jobs_repo.owned(conn, self.job_id, self.worker_id) is None:
+            raise LostOwnership(f"job {self.job_id} is no longer owned by {self.worker_id}")
+
+    def job(self) -> dict[str, Any]:
+        return job_to_dict(jobs_repo.get(self.conn, self.job_id))

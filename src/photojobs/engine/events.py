@@ -1,0 +1,40 @@
+"""The one place that records lifecycle events: a durable row, then in-process notification."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from ..storage import after_commit
+from ..storage.repos import events as events_repo
+from .library import Library
+
+
+def emit(lib: Library, conn: sqlite3.Connection, kind: str, data: dict, *, project_id: int | None = None,
+         job_id: int | None = None) -> int:
+    """Append an event inside the caller's transaction; subscribers hear of it after the commit."""
+    now = lib.now()
+    event_id = events_repo.append(conn, kind=kind, data=data, now=now, project_id=project_id, job_id=job_id)
+    event = {"id": event_id, "kind": kind, "created_at": now, "project_id": project_id, "job_id": job_id,
+             "data": data}
+
+    def _notify() -> None:
+        lib.waker.notify()
+        lib.publish([event])
+
+    after_commit(conn, _notify)
+    return event_id
+
+
+def row_to_event(row: sqlite3.Row) -> dict:
+    return {"id": row["id"], "kind": row["kind"], "created_at": row["created_at"],
+            "project_id": row["project_id"], "job_id": row["job_id"], "data": json.loads(row["data"])}
+
+
+def read_after(conn: sqlite3.Connection, after_id: int, *, limit: int = 500,
+               project_id: int | None = None) -> list[dict]:
+    return [row_to_event(r) for r in events_repo.read_after(conn, after_id, limit=limit, project_id=project_id)]
+
+
+def last_event_id(conn: sqlite3.Connection) -> int:
+    return events_repo.last_id(conn)

@@ -1,0 +1,105 @@
+"""Projects: a named folder of originals in the library, with .thumb/.preview/.trash and a marker."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import unicodedata
+from pathlib import Path
+
+from ..errors import NotFound, PhotojobsError
+from ..storage import atomic
+from ..storage.repos import projects as projects_repo
+from .library import Library
+from .queue import resolve_project
+
+MARKER = ".photojobs-project"
+SUBFOLDERS = (".thumb", ".preview", ".trash")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def safe_folder_name(name: str) -> str:
+    """A folder name from a project name: no separators, no dot-leading, no control characters."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    text = _UNSAFE.sub("-", text).strip(" .-")
+    text = re.sub(r"[ ]+", " ", text)[:80].strip(" .-")
+    return text or "project"
+
+
+def validate_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise PhotojobsError("project name is empty")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise PhotojobsError("project name contains control characters")
+    if len(name) > 200:
+        raise PhotojobsError("project name is longer than 200 characters")
+    return name
+
+
+def create_project(lib: Library, name: str) -> dict:
+    """Create a project (catalog row, folder, subfolders, marker). Names need not be unique;
+    folders are (a second "Wedding" gets "Wedding-2")."""
+    name = validate_name(name)
+    base = safe_folder_name(name)
+    conn = lib.conn()
+    with atomic(conn):
+        taken = {f.lower() for f in projects_repo.folders(conn)}
+        folder, n = base, 1
+        while folder.lower() in taken or (lib.root / folder).exists() and not _is_marked_free(lib.root / folder):
+            n += 1
+            folder = f"{base}-{n}"
+        row = projects_repo.create(conn, name=name, folder=folder, now=lib.now())
+        ensure_layout(lib, row)
+    return project_to_dict(row)
+
+
+def _is_marked_free(path: Path) -> bool:
+    # An existing folder can be adopted only if it's an empty directory.
+    return path.is_dir() and not any(path.iterdir())
+
+
+def ensure_layout(lib: Library, row: sqlite3.Row) -> Path:
+    """Make the project's folder, subfolders and marker file (idempotent)."""
+    path = lib.project_path(row["folder"])
+    path.mkdir(parents=True, exist_ok=True)
+    for sub in SUBFOLDERS:
+        (path / sub).mkdir(exist_ok=True)
+    marker = path / MARKER
+    if not marker.exists():
+        tmp = path / f".{MARKER}.tmp"
+        tmp.write_text(json.dumps({"project_id": row["id"], "name": row["name"], "folder": row["folder"]}))
+        os.replace(tmp, marker)
+    return path
+
+
+def get_or_create(lib: Library, name: str) -> dict:
+    conn = lib.conn()
+    row = projects_repo.by_folder(conn, name) or projects_repo.by_name(conn, name)
+    if row is not None:
+        ensure_layout(lib, row)
+        return project_to_dict(row)
+    return create_project(lib, name)
+
+
+def get_project(lib: Library, project: str | int) -> dict:
+    return project_to_dict(resolve_project(lib.conn(), project))
+
+
+def list_projects(lib: Library) -> list[dict]:
+    return [project_to_dict(r) for r in projects_repo.list_all(lib.conn())]
+
+
+def project_to_dict(row: sqlite3.Row) -> dict:
+    from .queue import iso
+    return {"id": row["id"], "name": row["name"], "folder": row["folder"],
+            "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
+
+
+def require(lib: Library, project: str | int) -> sqlite3.Row:
+    row = resolve_project(lib.conn(), project)
+    if row is None:
+        raise NotFound(f"no such project: {project}")
+    return row

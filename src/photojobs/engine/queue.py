@@ -1,0 +1,220 @@
+"""The durable queue's public operations: enqueue, tasks, cancel, retry, inspect, prune."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from ..errors import BadPayload, NotFound, PhotojobsError
+from ..storage import atomic
+from ..storage.repos import job_items as items_repo
+from ..storage.repos import jobs as jobs_repo
+from ..storage.repos import projects as projects_repo
+from . import registry, tasks
+from .events import emit
+from .library import Library
+
+JOB_EVENT = "job"
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def job_to_dict(row: sqlite3.Row | dict) -> dict[str, Any]:
+    """The job object of --json output and the HTTP API."""
+    r = dict(row)
+    return {
+        "id": r["id"], "project_id": r["project_id"], "project_folder": r.get("project_folder"),
+        "type": r["type"], "status": r["status"], "priority": r["priority"],
+        "attempts": r["attempts"], "max_attempts": r["max_attempts"],
+        "progress_done": r["progress_done"], "progress_failed": r["progress_failed"],
+        "progress_total": r["progress_total"], "payload": json.loads(r["payload"] or "{}"),
+        "error_message": r["error_message"], "task_id": r["task_id"], "task_type": r["task_type"],
+        "task_step": r["task_step"], "source": r["source"], "worker_id": r["worker_id"],
+        "created_at": iso(r["created_at"]), "started_at": iso(r["started_at"]),
+        "finished_at": iso(r["finished_at"]), "run_after": iso(r["run_after"]),
+    }
+
+
+def job_event(row: sqlite3.Row | dict, project_folder: str | None) -> dict[str, Any]:
+    """The seed's job update shape, plus project_folder and job_type."""
+    r = dict(row)
+    return {"type": "job", "id": r["id"], "status": r["status"], "progress_done": r["progress_done"],
+            "progress_failed": r["progress_failed"], "progress_total": r["progress_total"],
+            "task_id": r["task_id"], "task_type": r["task_type"], "source": r["source"],
+            "project_folder": project_folder, "job_type": r["type"], "priority": r["priority"],
+            "attempts": r["attempts"], "error_message": r["error_message"]}
+
+
+def emit_job(lib: Library, conn: sqlite3.Connection, row: sqlite3.Row | dict,
+             project_folder: str | None = None) -> None:
+    r = dict(row)
+    if project_folder is None and r.get("project_id") is not None:
+        project_folder = r.get("project_folder")
+        if project_folder is None:
+            p = projects_repo.get(conn, r["project_id"])
+            project_folder = p["folder"] if p else None
+    emit(lib, conn, JOB_EVENT, job_event(r, project_folder), project_id=r["project_id"], job_id=r["id"])
+
+
+def resolve_project(conn: sqlite3.Connection, project: str | int | None) -> sqlite3.Row | None:
+    """A project by id, folder or name; None for None; NotFound otherwise."""
+    if project is None:
+        return None
+    row = None
+    if isinstance(project, int) or (isinstance(project, str) and project.isdigit()):
+        row = projects_repo.get(conn, int(project))
+    if row is None and isinstance(project, str):
+        row = projects_repo.by_folder(conn, project) or projects_repo.by_name(conn, project)
+    if row is None:
+        raise NotFound(f"no such project: {project}")
+    return row
+
+
+def enqueue(lib: Library, type: str, *, project: str | int | None = None, payload: dict | None = None,
+            priority: int | None = None, items: Iterable[tuple[int | None, str]] | None = None,
+            max_attempts: int | None = None, source: str = "cli", run_after: float | None = None,
+            _task: tuple[str, str, int] | None = None, conn: sqlite3.Connection | None = None) -> dict:
+    """Queue one job (with its items, in the same transaction). Returns the job as a dict.
+
+    Unknown types are refused ("Unknown job type: X"); maintenance types are unique per
+    project while queued, so the queued twin is returned instead of a new row."""
+    spec = registry.get(type)
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise BadPayload("payload must be a JSON object")
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+        raise BadPayload("priority must be a whole number")
+    conn = conn or lib.conn()
+    with atomic(conn):
+        proj = resolve_project(conn, project)
+        if spec.needs_project and proj is None:
+            raise PhotojobsError(f"job type {type} needs a project")
+        if items is None and isinstance(payload.get("filenames"), list):
+            items = [(None, str(f)) for f in payload["filenames"]]
+        unique_key = None
+        if spec.unique and _task is None:
+            unique_key = f"{proj['id'] if proj else '-'}:{type}"
+        task_id, task_type, task_step = _task or (None, None, None)
+        row, created = jobs_repo.insert(
+            conn, project_id=proj["id"] if proj else None, type=type,
+            priority=spec.priority if priority is None else priority,
+            payload=json.dumps(payload), max_attempts=max_attempts or lib.config.pipeline.max_attempts_default,
+            now=lib.now(), run_after=run_after, task_id=task_id, task_type=task_type, task_step=task_step,
+            source=source, unique_key=unique_key)
+        if created:
+            item_list = list(items or [])
+            if item_list:
+                items_repo.insert_many(conn, row["id"], item_list, lib.now())
+                jobs_repo.set_progress(conn, row["id"], done=0, failed=0, total=len(item_list), now=lib.now())
+                row = jobs_repo.get(conn, row["id"])
+            emit_job(lib, conn, row, proj["folder"] if proj else None)
+    return job_to_dict(row)
+
+
+def start_task(lib: Library, task_type: str, *, project: str | int, payload: dict | None = None,
+               items: Iterable[tuple[int | None, str]] | None = None, source: str = "cli",
+               conn: sqlite3.Connection | None = None) -> dict:
+    """Queue the first step of a task chain; the runner queues each next step as one completes."""
+    chain = tasks.steps(task_type)
+    first_type, first_priority = chain[0]
+    return enqueue(lib, first_type, project=project, payload=payload, priority=first_priority, items=items,
+                   source=source, _task=(tasks.new_task_id(), task_type, 0), conn=conn)
+
+
+def get_job(lib: Library, job_id: int) -> dict:
+    row = jobs_repo.get(lib.conn(), int(job_id))
+    if row is None:
+        raise NotFound(f"no such job: {job_id}")
+    return job_to_dict(row)
+
+
+def job_detail(lib: Library, job_id: int, *, item_limit: int = 200) -> dict:
+    """A job with its items summary by status and the failed items' messages."""
+    job = get_job(lib, job_id)
+    conn = lib.conn()
+    job["items_summary"] = items_repo.counts(conn, job["id"])
+    job["items"] = [{"id": r["id"], "filename": r["filename"], "status": r["status"], "message": r["message"]}
+                    for r in items_repo.list_items(conn, job["id"], limit=item_limit)]
+    if job["task_id"]:
+        chain = [job_to_dict(r) for r in jobs_repo.task_jobs(conn, job["task_id"])]
+        job["task"] = {"id": job["task_id"], "type": job["task_type"], "status": tasks.summarize(chain),
+                       "steps": [{"id": j["id"], "type": j["type"], "status": j["status"]} for j in chain]}
+    return job
+
+
+def list_jobs(lib: Library, *, project: str | int | None = None, status: Iterable[str] = (),
+              type: Iterable[str] = (), limit: int = 50, offset: int = 0) -> list[dict]:
+    conn = lib.conn()
+    proj = resolve_project(conn, project)
+    rows = jobs_repo.list_jobs(conn, project_id=proj["id"] if proj else None, statuses=status, types=type,
+                               limit=limit, offset=offset)
+    return [job_to_dict(r) for r in rows]
+
+
+def task_status(lib: Library, task_id: str) -> dict:
+    jobs = [job_to_dict(r) for r in jobs_repo.task_jobs(lib.conn(), task_id)]
+    if not jobs:
+        raise NotFound(f"no such task: {task_id}")
+    return {"id": task_id, "type": jobs[0]["task_type"], "status": tasks.summarize(jobs), "jobs": jobs}
+
+
+def cancel(lib: Library, job_id: int) -> dict:
+    """Cancel a queued job at once; ask a running one to stop between items."""
+    conn = lib.conn()
+    with atomic(conn):
+        row = jobs_repo.get(conn, int(job_id))
+        if row is None:
+            raise NotFound(f"no such job: {job_id}")
+        if row["status"] == "queued":
+            jobs_repo.cancel_queued(conn, row["id"], lib.now())
+            row = jobs_repo.get(conn, row["id"])
+            emit_job(lib, conn, row)
+        elif row["status"] == "running":
+            jobs_repo.request_cancel(conn, row["id"], lib.now())
+            row = jobs_repo.get(conn, row["id"])
+        else:
+            raise PhotojobsError(f"job {job_id} is already {row['status']}")
+    return job_to_dict(row)
+
+
+def retry(lib: Library, job_id: int) -> dict:
+    """Requeue a failed or canceled job; its done items stay done, failed ones run again."""
+    conn = lib.conn()
+    with atomic(conn):
+        row = jobs_repo.get(conn, int(job_id))
+        if row is None:
+            raise NotFound(f"no such job: {job_id}")
+        if row["status"] not in ("failed", "canceled"):
+            raise PhotojobsError(f"job {job_id} is {row['status']}; only failed or canceled jobs can be retried")
+        items_repo.reopen(conn, row["id"], lib.now(), include_failed=True)
+        jobs_repo.retry(conn, row["id"], lib.now())
+        counts = items_repo.counts(conn, row["id"])
+        if sum(counts.values()):
+            jobs_repo.set_progress(conn, row["id"], done=counts["done"] + counts["skipped"], failed=0,
+                                   total=sum(counts.values()), now=lib.now())
+        row = jobs_repo.get(conn, row["id"])
+        emit_job(lib, conn, row)
+    return job_to_dict(row)
+
+
+def prune(lib: Library, *, older_than_days: float | None = None) -> dict:
+    """Delete finished jobs and events older than the retention setting."""
+    from ..storage.repos import events as events_repo
+    days = lib.config.pipeline.retention_days if older_than_days is None else older_than_days
+    before = lib.now() - days * 86400
+    conn = lib.conn()
+    with atomic(conn):
+        jobs = jobs_repo.prune(conn, finished_before=before)
+        events = events_repo.prune(conn, before=before)
+    return {"jobs": jobs, "events": events}
+
+
+def counts(lib: Library) -> dict[str, int]:
+    return jobs_repo.count_by_status(lib.conn())

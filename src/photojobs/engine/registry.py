@@ -1,0 +1,72 @@
+"""Job handlers, registered under stable type names (never by Python import path).
+
+The built-in handlers live in `engine/handlers/`, one module per job type. Tests and
+benchmarks add their own handlers through a documented hook that also reaches runner
+subprocesses: the environment variable PHOTOJOBS_PLUGINS (comma-separated module names,
+imported when the registry loads) or the `photojobs.handlers` entry-point group.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Callable
+
+from ..errors import UnknownJobType
+
+if TYPE_CHECKING:
+    from .context import JobContext
+
+# Job types that a user may enqueue (the seed's, plus file_removal for commit).
+USER_TYPES = ("generate_derivatives", "upload_postprocess", "trash_maintenance", "manifest_check",
+              "folder_check", "manifest_cleaning", "file_removal")
+# Maintenance types are unique per (project, type) while queued.
+MAINTENANCE_TYPES = ("trash_maintenance", "manifest_check", "folder_check", "manifest_cleaning")
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    type: str
+    run: Callable[["JobContext"], None]
+    priority: int = 50            # default priority when the enqueuer gives none
+    unique: bool = False          # one queued job per (project, type) at most
+    needs_project: bool = True
+
+
+_HANDLERS: dict[str, HandlerSpec] = {}
+_loaded = False
+
+
+def handler(type: str, *, priority: int = 50, unique: bool = False, needs_project: bool = True):
+    """Decorator: register `fn(ctx)` as the handler of job `type`."""
+    def register(fn: Callable[["JobContext"], None]) -> Callable[["JobContext"], None]:
+        _HANDLERS[type] = HandlerSpec(type, fn, priority, unique, needs_project)
+        return fn
+    return register
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    importlib.import_module("photojobs.engine.handlers")
+    for name in filter(None, (n.strip() for n in os.environ.get("PHOTOJOBS_PLUGINS", "").split(","))):
+        importlib.import_module(name)
+    for ep in entry_points(group="photojobs.handlers"):
+        ep.load()
+
+
+def get(type: str) -> HandlerSpec:
+    _load()
+    spec = _HANDLERS.get(type)
+    if spec is None:
+        raise UnknownJobType(type)
+    return spec
+
+
+def known_types() -> list[str]:
+    _load()
+    return sorted(_HANDLERS)

@@ -1,0 +1,439 @@
+"""The two-lane runner that serves both the inline CLI and the daemon.
+
+A supervisor (the calling thread) keeps heartbeats, recovers lost workers, notices changes
+made by other processes and decides when to stop; each lane slot is a thread that claims a
+job with one atomic statement and runs it. Signal handlers only set flags: the first one
+stops claiming and lets running jobs reach a safe point within the grace period, the second
+releases everything at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import sqlite3
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import PermanentJobError, PhotojobsError, UnknownJobType
+from ..storage import atomic
+from ..storage.db import is_busy_error
+from ..storage.repos import job_items as items_repo
+from ..storage.repos import jobs as jobs_repo
+from ..storage.repos import projects as projects_repo
+from ..storage.repos import settings as settings_repo
+from . import registry, tasks
+from .context import JobCanceled, JobContext, JobReleased, LostOwnership
+from .library import Library
+from .queue import emit_job
+
+log = logging.getLogger("photojobs.runner")
+HOST = socket.gethostname()
+PRIORITY_MAX = 1 << 31
+
+
+def pid_alive(pid: int) -> bool:
+    """True if `pid` runs on this host (a zombie -- killed but not yet reaped -- counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
+
+
+@dataclass
+class Lane:
+    """A set of slots that take jobs in a priority range (the priority lane or the normal lane)."""
+
+    name: str
+    slots: int
+    min_priority: int
+    max_priority: int
+    busy: int = 0
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def pause_key(self) -> str:
+        return f"pause.{self.name}"
+
+
+def make_lanes(lib: Library) -> list[Lane]:
+    p = lib.config.pipeline
+    return [Lane("priority", p.priority_lane_slots, p.priority_threshold, PRIORITY_MAX),
+            Lane("normal", p.normal_lane_slots, -PRIORITY_MAX, p.priority_threshold - 1)]
+
+
+def lane_of(lib: Library, priority: int) -> str:
+    return "priority" if priority >= lib.config.pipeline.priority_threshold else "normal"
+
+
+class Runner:
+    """Runs queued jobs until told to stop (daemon), or until the queue is empty (--until-empty)."""
+
+    def __init__(self, lib: Library, *, until_empty: bool = False, max_jobs: int | None = None,
+                 stop_when: Callable[[], bool] | None = None, name: str = "runner",
+                 rng: random.Random | None = None):
+        self.lib = lib
+        self.until_empty = until_empty
+        self.max_jobs = max_jobs
+        self.stop_when = stop_when
+        self.name = name
+        self.rng = rng or random.Random()
+        self.lanes = make_lanes(lib)
+        self.pid = os.getpid()
+        self.claimed = 0
+        self.finished = 0
+        self.stopping = False          # warm stop: claim nothing more, release at the next safe point
+        self.force_stop = False        # cold stop: release everything now
+        self._lock = threading.Lock()
+        self._active: dict[str, int] = {}   # worker_id -> job id held by this process
+        self._next_recovery = 0.0
+        self._last_heartbeat = 0.0
+        self._watch_conn: sqlite3.Connection | None = None
+        self._data_version: int | None = None
+        self.on_job_finished: Callable[[dict], None] | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def initialize(self) -> None:
+        """Recover jobs of dead workers on this host at once, then start the lane slots."""
+        self.recover(self.lib.now(), include_stale=False)
+        self._watch_conn = self.lib.catalog.new_connection()
+        self._data_version = self._read_data_version()
+        for lane in self.lanes:
+            for slot in range(lane.slots):
+                t = threading.Thread(target=self._slot_main, args=(lane,), daemon=True,
+                                     name=f"{self.name}-{lane.name}-{slot}")
+                lane.threads.append(t)
+                t.start()
+
+    def run(self, *, install_signals: bool = False) -> None:
+        """Supervise until done; the calling thread does heartbeats, recovery and change polling."""
+        previous = self._install_signals() if install_signals else None
+        try:
+            self.initialize()
+            while not self._should_exit():
+                now = self.lib.now()
+                self.loop(now)
+                time.sleep(self._tick_seconds())
+            self.shutdown()
+        finally:
+            if previous:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    def loop(self, now: float) -> None:
+        """One supervisor step; `now` is injectable so tests can step the clock."""
+        p = self.lib.config.pipeline
+        if now - self._last_heartbeat >= p.heartbeat_ms / 1000:
+            self._last_heartbeat = now
+            self.heartbeat(now)
+        if now >= self._next_recovery:
+            self._next_recovery = now + max(p.heartbeat_ms / 1000, 0.05)
+            self.recover(now)
+        version = self._read_data_version()
+        if version != self._data_version:
+            # Another process committed something (an enqueue, a pause, a cancel): wake the slots.
+            self._data_version = version
+            self.lib.waker.notify()
+
+    def shutdown(self) -> None:
+        """Wait for the slots up to the grace period, then give back whatever is still held."""
+        self.stopping = True
+        self.lib.waker.notify()
+        deadline = time.monotonic() + self.lib.config.pipeline.shutdown_grace_seconds
+        for lane in self.lanes:
+            for t in lane.threads:
+                while t.is_alive() and not self.force_stop and time.monotonic() < deadline:
+                    t.join(0.05)
+        self.release_all("runner stopped before the job finished")
+        if self._watch_conn is not None:
+            self._watch_conn.close()
+            self._watch_conn = None
+
+    def request_stop(self) -> None:
+        if self.stopping:
+            self.force_stop = True
+        self.stopping = True
+        self.lib.waker.notify()
+
+    def request_force_stop(self) -> None:
+        self.stopping = True
+        self.force_stop = True
+        self.lib.waker.notify()
+
+    # --- supervisor duties ----------------------------------------------------------------
+    def heartbeat(self, now: float) -> None:
+        with self._lock:
+            held = list(self._active)
+        if not held:
+            return
+        try:
+            with atomic(self.lib.conn()) as conn:
+                jobs_repo.heartbeat(conn, held, now)
+        except sqlite3.OperationalError as exc:
+            if not is_busy_error(exc):
+                raise
+            log.warning("heartbeat delayed: %s", exc)  # retry on the next tick
+
+    def recover(self, now: float, *, include_stale: bool = True) -> list[int]:
+        """Requeue running jobs whose worker is gone: its process died on this host, or its
+        heartbeat is older than stale_seconds. A lost worker counts as an attempt, so a job that
+        kills its worker every time ends failed instead of looping."""
+        conn = self.lib.conn()
+        recovered = []
+        try:
+            with atomic(conn):
+                candidates = {}
+                for row in jobs_repo.running(conn, host=HOST):
+                    if row["worker_pid"] != self.pid and not pid_alive(row["worker_pid"]):
+                        candidates[row["id"]] = (row, f"worker process {row['worker_pid']} died")
+                if include_stale:
+                    cutoff = now - self.lib.config.pipeline.stale_seconds
+                    for row in jobs_repo.stale(conn, heartbeat_before=cutoff):
+                        if row["worker_id"] in self._active:
+                            continue
+                        candidates.setdefault(row["id"], (row, f"worker {row['worker_id']} stopped sending "
+                                                                 "heartbeats"))
+                for job_id, (row, why) in candidates.items():
+                    items_repo.reopen(conn, job_id, now)
+                    if row["attempts"] >= row["max_attempts"]:
+                        new = jobs_repo.fail_lost(conn, job_id, now=now, error_message=(
+                            f"{why}; the worker was lost on each of {row['attempts']} attempts, giving up"))
+                    else:
+                        new = jobs_repo.requeue(conn, job_id, worker_id=None, run_after=now, now=now,
+                                                error_message=f"{why}; requeued")
+                    if new is not None:
+                        emit_job(self.lib, conn, new)
+                        recovered.append(job_id)
+        except sqlite3.OperationalError as exc:
+            if not is_busy_error(exc):
+                raise
+            log.warning("recovery delayed: %s", exc)
+        return recovered
+
+    def release_all(self, why: str) -> None:
+        """Give every job this process still holds back to the queue, attempt refunded."""
+        with self._lock:
+            held = dict(self._active)
+        if not held:
+            return
+        conn = self.lib.catalog.new_connection()  # the slots' connections may be mid-transaction
+        try:
+            now = self.lib.now()
+            with atomic(conn):
+                for worker_id, job_id in held.items():
+                    items_repo.reopen(conn, job_id, now)
+                    row = jobs_repo.requeue(conn, job_id, worker_id=worker_id, run_after=now, now=now,
+                                            error_message=why, refund_attempt=True)
+                    if row is not None:
+                        emit_job(self.lib, conn, row)
+        finally:
+            conn.close()
+
+    def _should_exit(self) -> bool:
+        if self.stopping:
+            return True
+        if self.max_jobs is not None and self.claimed >= self.max_jobs:
+            return self._idle()
+        if self.stop_when is not None and self._idle() and self.stop_when():
+            return True
+        if self.until_empty and self._idle() and not self._work_left():
+            # Check twice around a wake-up: a slot may have claimed between the two reads.
+            return self._idle() and not self._work_left()
+        return False
+
+    def _idle(self) -> bool:
+        with self._lock:
+            return not self._active and all(lane.busy == 0 for lane in self.lanes)
+
+    def _work_left(self) -> bool:
+        conn = self.lib.conn()
+        paused = settings_repo.with_prefix(conn, "pause.")
+        if "pause.all" in paused:
+            return False
+        for lane in self.lanes:
+            if lane.slots and lane.pause_key not in paused:
+                if jobs_repo.next_due(conn, min_priority=lane.min_priority,
+                                      max_priority=lane.max_priority) is not None:
+                    return True
+        return False
+
+    def _tick_seconds(self) -> float:
+        return self.lib.config.pipeline.poll_ms / 1000
+
+    def _read_data_version(self) -> int | None:
+        if self._watch_conn is None:
+            return None
+        return self._watch_conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def _install_signals(self) -> dict:
+        def on_signal(signum, frame):  # only sets flags; the loops do the work
+            self.request_stop()
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, on_signal)
+        return previous
+
+    # --- lane slots -----------------------------------------------------------------------
+    def _slot_main(self, lane: Lane) -> None:
+        while not self.stopping:
+            seen = self.lib.waker.generation()
+            try:
+                worked = self._claim_and_run(lane)
+            except Exception:  # noqa: BLE001 - a slot must survive a database hiccup
+                log.exception("lane %s: unexpected error; continuing", lane.name)
+                worked = False
+                time.sleep(0.1)
+            if not worked:
+                self.lib.waker.wait(seen, self._sleep_seconds(lane))
+
+    def _sleep_seconds(self, lane: Lane) -> float:
+        # In-process enqueues and other processes' commits both wake us; the timeout only
+        # covers jobs whose run_after (retry backoff) comes due.
+        try:
+            due = jobs_repo.next_due(self.lib.conn(), min_priority=lane.min_priority,
+                                     max_priority=lane.max_priority)
+        except sqlite3.OperationalError:
+            return 0.1
+        if due is None:
+            return 1.0
+        return min(1.0, max(0.001, due - self.lib.now()))
+
+    def _claim_and_run(self, lane: Lane) -> bool:
+        with self._lock:
+            if self.stopping or (self.max_jobs is not None and self.claimed >= self.max_jobs):
+                return False
+            lane.busy += 1
+        try:
+            worker_id = f"{HOST}:{self.pid}:{lane.name}:{uuid.uuid4().hex[:12]}"
+            now = self.lib.now()
+            conn = self.lib.conn()
+            with atomic(conn):
+                row = jobs_repo.claim(conn, min_priority=lane.min_priority, max_priority=lane.max_priority,
+                                      worker_id=worker_id, host=HOST, pid=self.pid, now=now,
+                                      paused_key=lane.pause_key)
+                if row is None:
+                    return False
+                with self._lock:
+                    self._active[worker_id] = row["id"]
+                    self.claimed += 1
+                emit_job(self.lib, conn, row)
+            try:
+                self._execute(row)
+            finally:
+                with self._lock:
+                    self._active.pop(worker_id, None)
+                    self.finished += 1
+            return True
+        finally:
+            with self._lock:
+                lane.busy -= 1
+
+    def _execute(self, row: sqlite3.Row) -> None:
+        lib = self.lib
+        conn = lib.conn()
+        project = projects_repo.get(conn, row["project_id"]) if row["project_id"] is not None else None
+        try:
+            spec = registry.get(row["type"])
+            if spec.needs_project and project is None:
+                raise PermanentJobError(f"project {row['project_id']} no longer exists")
+            ctx = JobContext(lib, row, project, stopping=lambda: self.stopping)
+            spec.run(ctx)
+        except LostOwnership:
+            log.warning("job %s was taken over by another runner", row["id"])
+            return
+        except JobReleased:
+            self._release(row, "runner stopped before the job finished")
+            return
+        except JobCanceled as exc:
+            self._finish(row, "canceled", str(exc))
+            return
+        except (UnknownJobType, PermanentJobError) as exc:
+            self._finish(row, "failed", exc.message)
+            return
+        except Exception as exc:  # noqa: BLE001 - a handler's failure is the job's, not the runner's
+            message = str(exc) if isinstance(exc, PhotojobsError) else f"{type(exc).__name__}: {exc}"
+            log.debug("job %s failed:\n%s", row["id"], traceback.format_exc())
+            self._fail_or_retry(row, message)
+            return
+        self._complete(row, ctx)
+
+    def _complete(self, row: sqlite3.Row, ctx: JobContext) -> None:
+        lib = self.lib
+        conn = lib.conn()
+        counts = ctx.counts() if ctx._counts is not None else None
+        message = None
+        if counts and counts["failed"]:
+            message = f"{counts['failed']} of {sum(counts.values())} items failed"
+        with atomic(conn):
+            done = jobs_repo.finish(conn, row["id"], row["worker_id"], status="completed", now=lib.now(),
+                                    error_message=message)
+            if done is None:
+                return
+            emit_job(lib, conn, done)
+            step = tasks.next_step(row["task_type"], row["task_step"])
+            if step is not None:
+                index, job_type, priority = step
+                from .queue import enqueue
+                enqueue(lib, job_type, project=row["project_id"], priority=priority, source=row["source"],
+                        _task=(row["task_id"], row["task_type"], index), conn=conn)
+        self._notify_finished(done)
+
+    def _finish(self, row: sqlite3.Row, status: str, message: str | None) -> None:
+        conn = self.lib.conn()
+        with atomic(conn):
+            done = jobs_repo.finish(conn, row["id"], row["worker_id"], status=status, now=self.lib.now(),
+                                    error_message=message)
+            if done is not None:
+                emit_job(self.lib, conn, done)
+        if done is not None:
+            self._notify_finished(done)
+
+    def _fail_or_retry(self, row: sqlite3.Row, message: str) -> None:
+        attempts = row["attempts"]
+        if attempts >= row["max_attempts"]:
+            self._finish(row, "failed", f"{message} (after {attempts} attempts)")
+            return
+        p = self.lib.config.pipeline
+        delay = min(p.retry_max_seconds, p.retry_base_seconds * 2 ** (attempts - 1))
+        delay *= self.rng.uniform(0.5, 1.5)  # jitter: retries of a burst don't come back together
+        now = self.lib.now()
+        conn = self.lib.conn()
+        with atomic(conn):
+            items_repo.reopen(conn, row["id"], now)
+            new = jobs_repo.requeue(conn, row["id"], worker_id=row["worker_id"], run_after=now + delay, now=now,
+                                    error_message=f"{message}; retry {attempts + 1}/{row['max_attempts']} "
+                                                  f"in {delay:.1f}s")
+            if new is not None:
+                emit_job(self.lib, conn, new)
+
+    def _release(self, row: sqlite3.Row, why: str) -> None:
+        now = self.lib.now()
+        conn = self.lib.conn()
+        with atomic(conn):
+            items_repo.reopen(conn, row["id"], now)
+            new = jobs_repo.requeue(conn, row["id"], worker_id=row["worker_id"], run_after=now, now=now,
+                                    error_message=why, refund_attempt=True)
+            if new is not None:
+                emit_job(self.lib, conn, new)
+
+    def _notify_finished(self, row: sqlite3.Row) -> None:
+        if self.on_job_finished is not None:
+            try:
+                self.on_job_finished(dict(row))
+            except Exception:  # noqa: BLE001
+                log.exception("on_job_finished callback failed")

@@ -1,0 +1,43 @@
+"""Errors the library raises for the CLI and the daemon to turn into one-line messages."""
+
+
+class PhotojobsError(Exception):
+    """A problem the user can act on; `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+    http_status = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(PhotojobsError):
+    exit_code = 2
+
+
+class NotFound(PhotojobsError):
+    exit_code = 3
+    http_status = 404
+
+
+class UnknownJobType(PhotojobsError):
+    def __init__(self, job_type: str):
+        super().__init__(f"Unknown job type: {job_type}")
+        self.job_type = job_type
+
+
+class SchemaTooNew(PhotojobsError):
+    exit_code = 4
+
+
+class PermanentJobError(PhotojobsError):
+    """A job (or item) failure that cannot succeed on retry: fail at once, no backoff."""
+
+
+class BadPayload(PermanentJobError):
+    pass
+
+
+class ProjectMissing(PermanentJobError):
+    http_status = 404

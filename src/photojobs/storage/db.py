@@ -1,0 +1,133 @@
+"""SQLite connections for the catalog: pragmas, per-thread connections, and nested transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+BUSY_TIMEOUT_MS = 30_000
+_hooks: dict[int, list[Callable[[], None]]] = {}
+_depth: dict[int, int] = {}
+
+
+def is_busy_error(exc: BaseException) -> bool:
+    """SQLite's "database is locked/busy": a slow disk or a long writer, retryable, never fatal."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+def open_connection(path: str | Path) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN ourselves, so a write transaction is always
+    # BEGIN IMMEDIATE (takes the write lock up front; no deadlock-prone lock upgrades).
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # NORMAL in WAL mode: a commit survives a killed process; a power cut can lose the last
+    # transactions (never corrupt the file). See README "Durability".
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+@contextmanager
+def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction; nested calls become savepoints. Hooks run after the outer COMMIT."""
+    key = id(conn)
+    depth = _depth.get(key, 0)
+    if depth == 0:
+        _begin_immediate(conn)
+        _hooks[key] = []
+    else:
+        conn.execute(f"SAVEPOINT sp{depth}")
+    _depth[key] = depth + 1
+    try:
+        yield conn
+    except BaseException:
+        _depth[key] = depth
+        if depth == 0:
+            conn.execute("ROLLBACK")
+            _hooks.pop(key, None)
+        else:
+            conn.execute(f"ROLLBACK TO sp{depth}")
+            conn.execute(f"RELEASE sp{depth}")
+        raise
+    _depth[key] = depth
+    if depth == 0:
+        _commit(conn)
+        for hook in _hooks.pop(key, []):
+            hook()
+    else:
+        conn.execute(f"RELEASE sp{depth}")
+
+
+def after_commit(conn: sqlite3.Connection, hook: Callable[[], None]) -> None:
+    """Run `hook` once the current transaction commits (at once when there is none)."""
+    hooks = _hooks.get(id(conn))
+    if hooks is None or not _depth.get(id(conn)):
+        hook()
+    else:
+        hooks.append(hook)
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000 * 4
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy_error(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    while True:
+        try:
+            conn.execute("COMMIT")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy_error(exc):
+                conn.execute("ROLLBACK")
+                raise
+            time.sleep(0.01)
+
+
+class Catalog:
+    """The catalog database file: hands each thread its own connection."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = open_connection(self.path)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def new_connection(self) -> sqlite3.Connection:
+        """A private connection (for a reader such as an SSE stream or a change watcher)."""
+        return open_connection(self.path)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()

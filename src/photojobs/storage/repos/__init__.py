@@ -1,0 +1,1 @@
+"""One repository module per table. Each function takes a connection as its first argument."""

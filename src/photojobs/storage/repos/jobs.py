@@ -1,0 +1,198 @@
+"""The jobs table: enqueue, the atomic claim, ownership-checked state changes, recovery queries."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Iterable
+
+TERMINAL = ("completed", "failed", "canceled")
+
+_COLUMNS = """j.*, p.folder AS project_folder"""
+
+
+def insert(conn: sqlite3.Connection, *, project_id: int | None, type: str, priority: int, payload: str,
+           max_attempts: int, now: float, run_after: float | None = None, task_id: str | None = None,
+           task_type: str | None = None, task_step: int | None = None, source: str | None = None,
+           unique_key: str | None = None) -> tuple[sqlite3.Row, bool]:
+    """Insert a queued job. With `unique_key`, an identical queued job is returned instead.
+
+    Returns (row, created)."""
+    row = conn.execute(
+        """INSERT INTO jobs (project_id, type, status, priority, payload, max_attempts, run_after,
+                             task_id, task_type, task_step, source, unique_key, created_at, updated_at)
+           VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (unique_key) WHERE status = 'queued' AND unique_key IS NOT NULL DO NOTHING
+           RETURNING id""",
+        (project_id, type, priority, payload, max_attempts, run_after if run_after is not None else now,
+         task_id, task_type, task_step, source, unique_key, now, now),
+    ).fetchone()
+    if row is not None:
+        return get(conn, row[0]), True
+    existing = conn.execute(
+        f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id "
+        "WHERE j.unique_key = ? AND j.status = 'queued'", (unique_key,)).fetchone()
+    return existing, False
+
+
+def claim(conn: sqlite3.Connection, *, min_priority: int, max_priority: int, worker_id: str,
+          host: str, pid: int, now: float, paused_key: str) -> sqlite3.Row | None:
+    """Atomically take the best queued job in [min_priority, max_priority] that is due.
+
+    One statement: highest priority first, then oldest; nothing is claimed while the lane's
+    pause flag (`paused_key` in settings) is set."""
+    return conn.execute(
+        """UPDATE jobs SET status = 'running', worker_id = ?, worker_host = ?, worker_pid = ?,
+                          heartbeat_at = ?, attempts = attempts + 1, cancel_requested = 0,
+                          started_at = COALESCE(started_at, ?), updated_at = ?
+           WHERE id = (SELECT id FROM jobs
+                       WHERE status = 'queued' AND priority BETWEEN ? AND ? AND run_after <= ?
+                       ORDER BY priority DESC, id LIMIT 1)
+             AND NOT EXISTS (SELECT 1 FROM settings WHERE key IN (?, 'pause.all'))
+           RETURNING *""",
+        (worker_id, host, pid, now, now, now, min_priority, max_priority, now, paused_key),
+    ).fetchone()
+
+
+def next_due(conn: sqlite3.Connection, *, min_priority: int, max_priority: int) -> float | None:
+    """When the earliest queued job of a lane becomes due (for the runner's sleep)."""
+    row = conn.execute(
+        "SELECT MIN(run_after) FROM jobs WHERE status = 'queued' AND priority BETWEEN ? AND ?",
+        (min_priority, max_priority)).fetchone()
+    return row[0]
+
+
+def get(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
+    return conn.execute(
+        f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id WHERE j.id = ?",
+        (job_id,)).fetchone()
+
+
+def list_jobs(conn: sqlite3.Connection, *, project_id: int | None = None, statuses: Iterable[str] = (),
+              types: Iterable[str] = (), task_id: str | None = None, limit: int = 50,
+              offset: int = 0, newest_first: bool = True) -> list[sqlite3.Row]:
+    where, args = [], []
+    if project_id is not None:
+        where.append("j.project_id = ?")
+        args.append(project_id)
+    statuses, types = list(statuses), list(types)
+    if statuses:
+        where.append(f"j.status IN ({','.join('?' * len(statuses))})")
+        args += statuses
+    if types:
+        where.append(f"j.type IN ({','.join('?' * len(types))})")
+        args += types
+    if task_id is not None:
+        where.append("j.task_id = ?")
+        args.append(task_id)
+    sql = f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY j.id {'DESC' if newest_first else 'ASC'} LIMIT ? OFFSET ?"
+    return conn.execute(sql, (*args, limit, offset)).fetchall()
+
+
+def count_by_status(conn: sqlite3.Connection) -> dict[str, int]:
+    return {r[0]: r[1] for r in conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status")}
+
+
+def heartbeat(conn: sqlite3.Connection, worker_ids: list[str], now: float) -> int:
+    if not worker_ids:
+        return 0
+    cur = conn.execute(
+        f"UPDATE jobs SET heartbeat_at = ? WHERE status = 'running' "
+        f"AND worker_id IN ({','.join('?' * len(worker_ids))})", (now, *worker_ids))
+    return cur.rowcount
+
+
+def finish(conn: sqlite3.Connection, job_id: int, worker_id: str, *, status: str, now: float,
+           error_message: str | None = None) -> sqlite3.Row | None:
+    """Move an owned running job to a terminal status. None if this worker no longer owns it."""
+    return conn.execute(
+        """UPDATE jobs SET status = ?, error_message = ?, finished_at = ?, updated_at = ?,
+                          worker_id = NULL, heartbeat_at = NULL, cancel_requested = 0
+           WHERE id = ? AND worker_id = ? AND status = 'running' RETURNING *""",
+        (status, error_message, now, now, job_id, worker_id)).fetchone()
+
+
+def requeue(conn: sqlite3.Connection, job_id: int, *, worker_id: str | None, run_after: float,
+            now: float, error_message: str | None, refund_attempt: bool = False) -> sqlite3.Row | None:
+    """Put a running job back in the queue (retry, release, or recovery of a lost worker).
+
+    With `worker_id` the change only happens if that worker still owns the job."""
+    sql = """UPDATE jobs SET status = 'queued', run_after = ?, error_message = ?, updated_at = ?,
+                             worker_id = NULL, worker_host = NULL, worker_pid = NULL,
+                             heartbeat_at = NULL, cancel_requested = 0,
+                             attempts = attempts - ?
+             WHERE id = ? AND status = 'running'"""
+    args: list[Any] = [run_after, error_message, now, 1 if refund_attempt else 0, job_id]
+    if worker_id is not None:
+        sql += " AND worker_id = ?"
+        args.append(worker_id)
+    return conn.execute(sql + " RETURNING *", args).fetchone()
+
+
+def fail_lost(conn: sqlite3.Connection, job_id: int, *, now: float, error_message: str) -> sqlite3.Row | None:
+    return conn.execute(
+        """UPDATE jobs SET status = 'failed', error_message = ?, finished_at = ?, updated_at = ?,
+                          worker_id = NULL, heartbeat_at = NULL
+           WHERE id = ? AND status = 'running' RETURNING *""",
+        (error_message, now, now, job_id)).fetchone()
+
+
+def set_progress(conn: sqlite3.Connection, job_id: int, *, done: int, failed: int, total: int,
+                 now: float) -> None:
+    conn.execute(
+        "UPDATE jobs SET progress_done = ?, progress_failed = ?, progress_total = ?, updated_at = ? "
+        "WHERE id = ?", (done, failed, total, now, job_id))
+
+
+def owned(conn: sqlite3.Connection, job_id: int, worker_id: str) -> sqlite3.Row | None:
+    """The job's cancel flag and status, if `worker_id` still runs it."""
+    return conn.execute(
+        "SELECT status, cancel_requested FROM jobs WHERE id = ? AND worker_id = ? AND status = 'running'",
+        (job_id, worker_id)).fetchone()
+
+
+def cancel_queued(conn: sqlite3.Connection, job_id: int, now: float) -> sqlite3.Row | None:
+    return conn.execute(
+        "UPDATE jobs SET status = 'canceled', finished_at = ?, updated_at = ?, error_message = 'canceled by user' "
+        "WHERE id = ? AND status = 'queued' RETURNING *", (now, now, job_id)).fetchone()
+
+
+def request_cancel(conn: sqlite3.Connection, job_id: int, now: float) -> sqlite3.Row | None:
+    return conn.execute(
+        "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ? AND status = 'running' RETURNING *",
+        (now, job_id)).fetchone()
+
+
+def retry(conn: sqlite3.Connection, job_id: int, now: float) -> sqlite3.Row | None:
+    return conn.execute(
+        """UPDATE jobs SET status = 'queued', attempts = 0, run_after = ?, error_message = NULL,
+                          finished_at = NULL, updated_at = ?, cancel_requested = 0
+           WHERE id = ? AND status IN ('failed', 'canceled') RETURNING *""",
+        (now, now, job_id)).fetchone()
+
+
+def running(conn: sqlite3.Connection, *, host: str | None = None) -> list[sqlite3.Row]:
+    sql = "SELECT * FROM jobs WHERE status = 'running'"
+    if host is not None:
+        return conn.execute(sql + " AND worker_host = ?", (host,)).fetchall()
+    return conn.execute(sql).fetchall()
+
+
+def stale(conn: sqlite3.Connection, *, heartbeat_before: float) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM jobs WHERE status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?)",
+        (heartbeat_before,)).fetchall()
+
+
+def prune(conn: sqlite3.Connection, *, finished_before: float) -> int:
+    return conn.execute(
+        "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'canceled') AND finished_at < ?",
+        (finished_before,)).rowcount
+
+
+def task_jobs(conn: sqlite3.Connection, task_id: str) -> list[sqlite3.Row]:
+    return conn.execute(
+        f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id "
+        "WHERE j.task_id = ? ORDER BY j.task_step, j.id", (task_id,)).fetchall()

@@ -1,0 +1,35 @@
+"""The projects table: a project is a folder of originals inside the library."""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+def create(conn: sqlite3.Connection, *, name: str, folder: str, now: float) -> sqlite3.Row:
+    return conn.execute(
+        "INSERT INTO projects (name, folder, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING *",
+        (name, folder, now, now)).fetchone()
+
+
+def get(conn: sqlite3.Connection, project_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM projects WHERE id = ?", (project_id,)).fetchone()
+
+
+def by_folder(conn: sqlite3.Connection, folder: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM projects WHERE folder = ?", (folder,)).fetchone()
+
+
+def by_name(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM projects WHERE name = ? ORDER BY id LIMIT 1", (name,)).fetchone()
+
+
+def list_all(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM projects ORDER BY name, id").fetchall()
+
+
+def folders(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT folder FROM projects")}
+
+
+def touch(conn: sqlite3.Connection, project_id: int, now: float) -> None:
+    conn.execute("UPDATE projects SET updated_at = ? WHERE id = ?", (now, project_id))

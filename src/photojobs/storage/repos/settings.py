@@ -1,0 +1,25 @@
+"""The settings table: small durable flags shared by every process (e.g. lane pauses)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+def get(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def put(conn: sqlite3.Connection, key: str, value: str, now: float) -> None:
+    conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                 (key, value, now))
+
+
+def delete(conn: sqlite3.Connection, key: str) -> None:
+    conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+
+
+def with_prefix(conn: sqlite3.Connection, prefix: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in conn.execute("SELECT key, value FROM settings WHERE key LIKE ? || '%'",
+                                             (prefix,))}

@@ -1,0 +1,76 @@
+"""Job types for tests and benchmarks, loaded through PHOTOJOBS_PLUGINS=testjobs.
+
+They exercise the engine with real handlers: no-ops, sleeps, failures, crashes and items."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from photojobs.engine.registry import handler
+from photojobs.errors import PermanentJobError
+
+
+@handler("test_noop", priority=50, needs_project=False)
+def noop(ctx) -> None:
+    pass
+
+
+@handler("test_unique", priority=50, unique=True, needs_project=False)
+def unique(ctx) -> None:
+    pass
+
+
+@handler("test_sleep", priority=50, needs_project=False)
+def sleep(ctx) -> None:
+    """Sleep `seconds`, checking for cancel every 10 ms; append a line to `log` if given."""
+    deadline = time.monotonic() + float(ctx.payload.get("seconds", 0.1))
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+        ctx.check()
+    if ctx.payload.get("log"):
+        with open(ctx.payload["log"], "a") as f:
+            f.write(f"{ctx.job_id}\n")
+
+
+@handler("test_record", priority=50, needs_project=False)
+def record(ctx) -> None:
+    """Append `job_id started_at_monotonic pid` to `log` (exactly-once and latency checks)."""
+    with open(ctx.payload["log"], "a") as f:
+        f.write(f"{ctx.job_id} {time.time():.6f} {os.getpid()}\n")
+
+
+@handler("test_fail", priority=50, needs_project=False)
+def fail(ctx) -> None:
+    """Fail until attempt `succeed_on` (never when absent); permanent when asked."""
+    if ctx.payload.get("permanent"):
+        raise PermanentJobError("permanent failure requested")
+    attempt = ctx.row["attempts"]
+    if attempt < int(ctx.payload.get("succeed_on", 1 << 30)):
+        raise RuntimeError(f"planned failure on attempt {attempt}")
+
+
+@handler("test_crash", priority=50, needs_project=False)
+def crash(ctx) -> None:
+    """Kill the whole worker process (a poison job)."""
+    os._exit(70)
+
+
+@handler("test_items", priority=50, needs_project=False)
+def items(ctx) -> None:
+    """Process each item: append its name to `log`, sleep `seconds`; fail names in `fail`."""
+    log = Path(ctx.payload["log"])
+    failing = set(ctx.payload.get("fail", []))
+    for item in ctx.open_items():
+        ctx.check()
+        ctx.start_item(item)
+        with open(log, "a") as f:
+            f.write(f"start {item['filename']}\n")
+        time.sleep(float(ctx.payload.get("seconds", 0)))
+        if item["filename"] in failing:
+            ctx.finish_item(item, "failed", "planned item failure")
+        else:
+            with open(log, "a") as f:
+                f.write(f"done {item['filename']}\n")
+            ctx.finish_item(item, "done")
