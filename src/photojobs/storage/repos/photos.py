@@ -1,0 +1,225 @@
+"""The photos table: one row per basename in a project, with its JPG/RAW/other files and keep intent.
+
+Contract (every backend must keep it):
+- A photo is identified by (project_id, basename_key), basename_key = basename.lower(), so
+  `DSC0001.JPG` and `DSC0001.arw` are one photo.
+- `<role>_name` is the file's real name on disk; `<role>_available` says whether it is there.
+- keep_jpg / keep_raw are the user's intent for the next commit; "other" files (PNG, TIFF...)
+  are never removed by a commit, so they have no keep flag.
+- `metadata` is a JSON object {role: {date_time_original, make, model, orientation, width,
+  height}}; the orientation/date/width/height columns mirror the file derivatives are made
+  from (JPG, else other, else RAW) -- see `primary_role`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Iterable, Iterator
+
+ROLES = ("jpg", "raw", "other")
+_CHUNK = 500  # stay well under SQLite's bound-parameter limit
+
+
+def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def primary_role(row: sqlite3.Row | dict) -> str | None:
+    """The file derivatives are made from: the JPG, else an other image, else the RAW."""
+    for role in ("jpg", "other", "raw"):
+        if row[f"{role}_available"]:
+            return role
+    return None
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+def get(conn: sqlite3.Connection, photo_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM photos WHERE id = ?", (photo_id,)).fetchone()
+
+
+def get_by_basename(conn: sqlite3.Connection, project_id: int, basename: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM photos WHERE project_id = ? AND basename_key = ?",
+                        (project_id, basename.lower())).fetchone()
+
+
+def get_many(conn: sqlite3.Connection, project_id: int, names: Iterable[str]) -> list[sqlite3.Row]:
+    """Photos whose basename -- or one of whose file names -- is in `names`, case-insensitive.
+
+    So "DSC0001", "dsc0001.jpg" and "DSC0001.ARW" all find the same photo. Ordered by basename."""
+    keys = sorted({n.lower() for n in names})
+    found: dict[int, sqlite3.Row] = {}
+    for chunk in _chunks(keys):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+                f"""SELECT * FROM photos WHERE project_id = ? AND (basename_key IN ({marks})
+                    OR lower(jpg_name) IN ({marks}) OR lower(raw_name) IN ({marks})
+                    OR lower(other_name) IN ({marks}))""",
+                (project_id, *chunk, *chunk, *chunk, *chunk)):
+            found[row["id"]] = row
+    return sorted(found.values(), key=lambda r: r["basename_key"])
+
+
+def list_for_project(conn: sqlite3.Connection, project_id: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM photos WHERE project_id = ? ORDER BY basename_key",
+                        (project_id,)).fetchall()
+
+
+def count_for_project(conn: sqlite3.Connection, project_id: int) -> int:
+    return conn.execute("SELECT COUNT(*) FROM photos WHERE project_id = ?", (project_id,)).fetchone()[0]
+
+
+def removal_plan(conn: sqlite3.Connection, project_id: int) -> list[sqlite3.Row]:
+    """Photos with an available JPG or RAW that the keep flags say to remove."""
+    return conn.execute(
+        """SELECT * FROM photos WHERE project_id = ?
+           AND ((jpg_available = 1 AND keep_jpg = 0) OR (raw_available = 1 AND keep_raw = 0))
+           ORDER BY basename_key""", (project_id,)).fetchall()
+
+
+# --- writes --------------------------------------------------------------------------------
+
+def insert(conn: sqlite3.Connection, project_id: int, *, basename: str, now: float) -> sqlite3.Row:
+    """An empty photo (no files yet); `add_file` fills it in."""
+    return conn.execute(
+        """INSERT INTO photos (project_id, basename, basename_key, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?) RETURNING *""",
+        (project_id, basename, basename.lower(), now, now)).fetchone()
+
+
+def add_file(conn: sqlite3.Connection, project_id: int, *, basename: str, role: str, name: str,
+             meta: dict[str, Any] | None, now: float, keep: bool = True) -> sqlite3.Row:
+    """Record that file `name` (role jpg/raw/other) of photo `basename` is on disk.
+
+    Creates the photo if needed; sets the role's keep flag to `keep` (import: keep what
+    arrived), marks derivatives pending, and refreshes the mirrored metadata columns."""
+    assert role in ROLES, role
+    row = get_by_basename(conn, project_id, basename) or insert(conn, project_id, basename=basename, now=now)
+    metadata = json.loads(row["metadata"] or "{}")
+    if meta is not None:
+        metadata[role] = meta
+    keep_sql = f", keep_{role} = {1 if keep else 0}" if role != "other" else ""
+    conn.execute(
+        f"""UPDATE photos SET {role}_name = ?, {role}_available = 1{keep_sql},
+                thumbnail_status = 'pending', preview_status = 'pending',
+                metadata = ?, updated_at = ? WHERE id = ?""",
+        (name, json.dumps(metadata, separators=(",", ":")), now, row["id"]))
+    return _refresh_mirror(conn, row["id"], now)
+
+
+def set_available(conn: sqlite3.Connection, photo_id: int, *, now: float, jpg: bool | None = None,
+                  raw: bool | None = None, other: bool | None = None, clamp_keep: bool = True) -> sqlite3.Row:
+    """Change availability flags (None leaves one as it is). A file that is gone cannot be
+    kept, so its keep flag follows it down when `clamp_keep`."""
+    sets, args = [], []
+    for role, value in (("jpg", jpg), ("raw", raw), ("other", other)):
+        if value is None:
+            continue
+        sets.append(f"{role}_available = ?")
+        args.append(1 if value else 0)
+        if not value and clamp_keep and role != "other":
+            sets.append(f"keep_{role} = 0")
+    if sets:
+        conn.execute(f"UPDATE photos SET {', '.join(sets)}, updated_at = ? WHERE id = ?", (*args, now, photo_id))
+    return _refresh_mirror(conn, photo_id, now)
+
+
+def set_sidecars(conn: sqlite3.Connection, photo_id: int, sidecars: list[str], now: float) -> None:
+    conn.execute("UPDATE photos SET sidecars = ?, updated_at = ? WHERE id = ?",
+                 (json.dumps(sorted(set(sidecars))), now, photo_id))
+
+
+def set_keep(conn: sqlite3.Connection, project_id: int, photo_ids: list[int] | None, *,
+             keep_jpg: bool | None, keep_raw: bool | None, now: float) -> int:
+    """Set keep intent for the given photos (None: all of the project). A flag given as None
+    is left as it is. Returns how many rows changed."""
+    sets, args = [], []
+    for col, value in (("keep_jpg", keep_jpg), ("keep_raw", keep_raw)):
+        if value is not None:
+            sets.append(f"{col} = ?")
+            args.append(1 if value else 0)
+    if not sets:
+        return 0
+    differs = " OR ".join(f"{s.split(' = ')[0]} != ?" for s in sets)
+    base = f"UPDATE photos SET {', '.join(sets)}, updated_at = ? WHERE project_id = ? AND ({differs})"
+    if photo_ids is None:
+        return conn.execute(base, (*args, now, project_id, *args)).rowcount
+    changed = 0
+    for chunk in _chunks(list(photo_ids)):
+        changed += conn.execute(base + f" AND id IN ({','.join('?' * len(chunk))})",
+                                (*args, now, project_id, *args, *chunk)).rowcount
+    return changed
+
+
+def revert_keep(conn: sqlite3.Connection, project_id: int, now: float) -> int:
+    """keep flags := availability. Returns how many photos changed."""
+    return conn.execute(
+        """UPDATE photos SET keep_jpg = jpg_available, keep_raw = raw_available, updated_at = ?
+           WHERE project_id = ? AND (keep_jpg != jpg_available OR keep_raw != raw_available)""",
+        (now, project_id)).rowcount
+
+
+def set_derivatives(conn: sqlite3.Connection, photo_id: int, thumbnail_status: str | None,
+                    preview_status: str | None, derivative_settings: dict | str | None, now: float) -> None:
+    """Record the outcome of making a photo's derivatives (settings as a dict or JSON text)."""
+    if isinstance(derivative_settings, dict):
+        derivative_settings = json.dumps(derivative_settings, sort_keys=True, separators=(",", ":"))
+    conn.execute(
+        """UPDATE photos SET thumbnail_status = ?, preview_status = ?, derivative_settings = ?,
+                updated_at = ? WHERE id = ?""",
+        (thumbnail_status, preview_status, derivative_settings, now, photo_id))
+
+
+def mark_derivatives_pending(conn: sqlite3.Connection, photo_ids: list[int], now: float) -> None:
+    for chunk in _chunks(list(photo_ids)):
+        conn.execute(f"""UPDATE photos SET thumbnail_status = 'pending', preview_status = 'pending',
+                             derivative_settings = NULL, updated_at = ?
+                         WHERE id IN ({','.join('?' * len(chunk))})""", (now, *chunk))
+
+
+def delete_many(conn: sqlite3.Connection, photo_ids: list[int]) -> int:
+    n = 0
+    for chunk in _chunks(list(photo_ids)):
+        n += conn.execute(f"DELETE FROM photos WHERE id IN ({','.join('?' * len(chunk))})", chunk).rowcount
+    return n
+
+
+def _refresh_mirror(conn: sqlite3.Connection, photo_id: int, now: float) -> sqlite3.Row:
+    """Copy the primary file's metadata into the orientation/date/width/height columns."""
+    row = get(conn, photo_id)
+    metadata = json.loads(row["metadata"] or "{}")
+    role = primary_role(row)
+    # Each field from the primary file first, then from the others (a RAW may lack a date).
+    order = [role] * bool(role) + [r for r in ("jpg", "other", "raw") if r != role]
+    metas = [metadata[r] for r in order if metadata.get(r)]
+
+    def pick(field: str):
+        return next((m[field] for m in metas if m.get(field) is not None), None)
+    values = (pick("orientation"), pick("date_time_original"), pick("width"), pick("height"))
+    if values != (row["orientation"], row["date_time_original"], row["width"], row["height"]):
+        return conn.execute(
+            """UPDATE photos SET orientation = ?, date_time_original = ?, width = ?, height = ?
+               WHERE id = ? RETURNING *""", (*values, photo_id)).fetchone()
+    return row
+
+
+def to_dict(row: sqlite3.Row) -> dict[str, Any]:
+    """A photo as --json output and the HTTP API show it."""
+    metadata = json.loads(row["metadata"] or "{}")
+    role = primary_role(row)
+    primary = metadata.get(role or "", {}) if role else {}
+    return {
+        "id": row["id"], "basename": row["basename"],
+        "filename": row["jpg_name"] or row["raw_name"] or row["other_name"] or row["basename"],
+        "jpg_name": row["jpg_name"], "raw_name": row["raw_name"], "other_name": row["other_name"],
+        "sidecars": json.loads(row["sidecars"] or "[]"),
+        "jpg_available": bool(row["jpg_available"]), "raw_available": bool(row["raw_available"]),
+        "other_available": bool(row["other_available"]),
+        "keep_jpg": bool(row["keep_jpg"]), "keep_raw": bool(row["keep_raw"]),
+        "thumbnail_status": row["thumbnail_status"], "preview_status": row["preview_status"],
+        "date_time_original": row["date_time_original"], "orientation": row["orientation"],
+        "width": row["width"], "height": row["height"],
+        "make": primary.get("make"), "model": primary.get("model"),
+    }
