@@ -74,3 +74,9 @@ def items(ctx) -> None:
             with open(log, "a") as f:
                 f.write(f"done {item['filename']}\n")
             ctx.finish_item(item, "done")
+
+
+@handler("test_project_noop", priority=50)
+def project_noop(ctx) -> None:
+    """A job that needs its project to exist."""
+    assert ctx.project_path.is_dir()

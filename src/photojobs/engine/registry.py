@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Callable
@@ -37,6 +38,7 @@ class HandlerSpec:
 
 _HANDLERS: dict[str, HandlerSpec] = {}
 _loaded = False
+_load_lock = threading.Lock()
 
 
 def handler(type: str, *, priority: int = 50, unique: bool = False, needs_project: bool = True):
@@ -51,12 +53,16 @@ def _load() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    importlib.import_module("photojobs.engine.handlers")
-    for name in filter(None, (n.strip() for n in os.environ.get("PHOTOJOBS_PLUGINS", "").split(","))):
-        importlib.import_module(name)
-    for ep in entry_points(group="photojobs.handlers"):
-        ep.load()
+    # Lane threads look up handlers concurrently: nobody may see a half-filled registry.
+    with _load_lock:
+        if _loaded:
+            return
+        importlib.import_module("photojobs.engine.handlers")
+        for name in filter(None, (n.strip() for n in os.environ.get("PHOTOJOBS_PLUGINS", "").split(","))):
+            importlib.import_module(name)
+        for ep in entry_points(group="photojobs.handlers"):
+            ep.load()
+        _loaded = True
 
 
 def get(type: str) -> HandlerSpec:

@@ -1,0 +1,172 @@
+"""Runners as real processes: exactly-once draining, crash recovery, poison jobs, signals, lanes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+
+from photojobs.engine import queue
+from photojobs.engine.runner import Runner
+
+
+def start_runner(library_path, *args, config=None):
+    cmd = [sys.executable, "-m", "photojobs", "--library", str(library_path)]
+    if config:
+        cmd += ["--config", str(config)]
+    return subprocess.Popen(cmd + ["jobs", "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def wait_for(predicate, timeout=20.0, interval=0.02):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def test_several_runner_processes_drain_every_job_exactly_once(lib, library_path, tmp_path):
+    log = tmp_path / "ran.log"
+    ids = [queue.enqueue(lib, "test_record", payload={"log": str(log)}, priority=p)["id"]
+           for p in [95, 20] * 600]
+    runners = [start_runner(library_path, "--until-empty") for _ in range(3)]
+    for proc in runners:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    lines = log.read_text().splitlines()
+    ran = Counter(int(line.split()[0]) for line in lines)
+    assert len(lines) == 1200, (queue.counts(lib), [l for l in lines if len(l.split()) != 3])
+    assert sorted(ran) == sorted(ids)
+    assert set(ran.values()) == {1}
+    assert queue.counts(lib) == {"completed": 1200}
+    assert len({line.split()[2] for line in log.read_text().splitlines()}) >= 2  # the work was shared
+
+
+def test_sigkill_mid_item_resumes_without_redoing_done_items(lib, library_path, tmp_path):
+    log = tmp_path / "items.log"
+    names = [f"IMG_{i:04d}.JPG" for i in range(6)]
+    job = queue.enqueue(lib, "test_items", payload={"log": str(log), "filenames": names, "seconds": 0.3})
+    first = start_runner(library_path)
+    assert wait_for(lambda: log.exists() and "start IMG_0002.JPG" in log.read_text())
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    in_flight = [line for line in log.read_text().splitlines()]
+    assert in_flight[-1].startswith("start ")  # killed while an item was running
+    killed_item = in_flight[-1].split()[1]
+    done_before = {line.split()[1] for line in in_flight if line.startswith("done ")}
+    assert queue.get_job(lib, job["id"])["status"] == "running"
+
+    # A new runner on the same host sees the dead pid and takes the job over at once,
+    # without waiting stale_seconds (60 s by default).
+    second = start_runner(library_path, "--until-empty")
+    out, err = second.communicate(timeout=30)
+    assert second.returncode == 0, err
+    final = queue.job_detail(lib, job["id"])
+    assert final["status"] == "completed" and final["attempts"] == 2
+    assert final["items_summary"]["done"] == 6 and final["progress_done"] == 6
+    after = log.read_text().splitlines()[len(in_flight):]
+    restarted = [line.split()[1] for line in after if line.startswith("start ")]
+    assert killed_item in restarted                    # the in-flight photo is not lost
+    assert not done_before & set(restarted)            # and finished ones are not redone
+    assert sorted(done_before | set(restarted)) == names
+
+
+def test_stale_heartbeat_is_recovered_after_stale_seconds(open_library, tmp_path):
+    clock = [1000.0]
+    lib = open_library({"pipeline": {"stale_seconds": 30}}, clock=lambda: clock[0])
+    job = queue.enqueue(lib, "test_noop")
+    # A runner on another machine claimed it and went silent.
+    lib.conn().execute("UPDATE jobs SET status='running', worker_id='otherhost:1:normal:x', "
+                       "worker_host='otherhost', worker_pid=1, heartbeat_at=?, attempts=1 WHERE id=?",
+                       (clock[0], job["id"]))
+    runner = Runner(lib)
+    assert runner.recover(clock[0] + 29) == []
+    assert runner.recover(clock[0] + 31) == [job["id"]]
+    row = queue.get_job(lib, job["id"])
+    assert row["status"] == "queued" and "stopped sending heartbeats" in row["error_message"]
+
+
+def test_poison_job_that_kills_its_worker_ends_failed(lib, library_path):
+    job = queue.enqueue(lib, "test_crash", max_attempts=2)
+    for _ in range(4):
+        proc = start_runner(library_path, "--until-empty")
+        proc.communicate(timeout=30)
+        if queue.get_job(lib, job["id"])["status"] == "failed":
+            break
+    final = queue.get_job(lib, job["id"])
+    assert final["status"] == "failed" and final["attempts"] == 2
+    assert "worker was lost on each of 2 attempts" in final["error_message"]
+
+
+def test_sigterm_stops_cleanly_and_gives_the_job_back(lib, library_path, tmp_path):
+    log = tmp_path / "items.log"
+    names = [f"a{i}" for i in range(20)]
+    job = queue.enqueue(lib, "test_items", payload={"log": str(log), "filenames": names, "seconds": 0.2})
+    proc = start_runner(library_path)
+    assert wait_for(lambda: log.exists() and "done a1" in log.read_text())
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    row = queue.job_detail(lib, job["id"])
+    assert row["status"] == "queued" and row["attempts"] == 0   # released, attempt refunded
+    assert row["items_summary"]["running"] == 0
+    assert 2 <= row["items_summary"]["done"] < 20
+    text = log.read_text().splitlines()
+    assert text[-1].startswith("done ")                          # the running item finished first
+
+
+def test_priority_job_starts_when_priority_slot_frees_under_saturated_normal_lane(open_library, tmp_path):
+    lib = open_library({"pipeline": {"max_parallel_jobs": 3, "priority_lane_slots": 1}})
+    normals = [queue.enqueue(lib, "test_sleep", payload={"seconds": 2.0}, priority=10) for _ in range(3)]
+    busy_priority = queue.enqueue(lib, "test_sleep", payload={"seconds": 0.3}, priority=95)
+    runner = Runner(lib, until_empty=True)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        assert wait_for(lambda: sum(queue.get_job(lib, j["id"])["status"] == "running" for j in normals) == 2)
+        waiting = queue.enqueue(lib, "test_sleep", payload={"seconds": 0.0}, priority=99)
+        assert wait_for(lambda: queue.get_job(lib, waiting["id"])["status"] == "completed", timeout=5)
+        p1 = queue.get_job(lib, busy_priority["id"])
+        p2 = queue.get_job(lib, waiting["id"])
+        assert p2["started_at"] >= p1["finished_at"]
+        # The normal lane was still saturated the whole time.
+        assert sum(queue.get_job(lib, j["id"])["status"] == "running" for j in normals) == 2
+    finally:
+        thread.join(30)
+    assert queue.counts(lib) == {"completed": 5}
+
+
+def test_normal_jobs_run_while_priority_lane_is_busy(open_library):
+    lib = open_library()
+    long_priority = queue.enqueue(lib, "test_sleep", payload={"seconds": 1.5}, priority=100)
+    runner = Runner(lib, until_empty=True)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        assert wait_for(lambda: queue.get_job(lib, long_priority["id"])["status"] == "running")
+        normal = queue.enqueue(lib, "test_noop", priority=10)
+        assert wait_for(lambda: queue.get_job(lib, normal["id"])["status"] == "completed", timeout=5)
+        assert queue.get_job(lib, long_priority["id"])["status"] == "running"
+    finally:
+        thread.join(30)
+
+
+def test_in_process_enqueue_wakes_an_idle_runner(lib, tmp_path):
+    """Not a timing assertion: the runner must not need a poll to see work enqueued in-process."""
+    runner = Runner(lib)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        time.sleep(0.1)
+        job = queue.enqueue(lib, "test_noop")
+        assert wait_for(lambda: queue.get_job(lib, job["id"])["status"] == "completed", timeout=5)
+    finally:
+        runner.request_stop()
+        thread.join(10)
+    assert not thread.is_alive()
