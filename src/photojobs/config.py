@@ -130,8 +130,9 @@ def _overlay(base: dict, user: dict, source: str, prefix: str = "") -> None:
             choices = _CHOICES[dotted]
             int_ok = dotted in _WORD_OR_INT and isinstance(value, int) and not isinstance(value, bool)
             if value not in choices and not int_ok:
-                words = " or ".join(["a whole number"] * int_ok + [", ".join(choices)]) if dotted in _WORD_OR_INT else ", ".join(choices)
-                raise ConfigError(f"{source}: '{dotted}' must be {'' if dotted in _WORD_OR_INT else 'one of '}{words}, got {json.dumps(value)}")
+                words = ", ".join(choices)
+                expected = f"a whole number or {words}" if dotted in _WORD_OR_INT else f"one of {words}"
+                raise ConfigError(f"{source}: '{dotted}' must be {expected}, got {json.dumps(value)}")
         elif not _type_ok(default, value):
             raise ConfigError(f"{source}: '{dotted}' must be {_type_name(default)}, got {json.dumps(value)}")
         base[key] = value
