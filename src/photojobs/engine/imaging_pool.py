@@ -1,0 +1,262 @@
+"""Run make_derivatives in worker processes, so decoders use every core and a decoder
+crash fails only the photo it was decoding."""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import signal
+import threading
+import time
+import traceback
+from concurrent.futures import Future
+from multiprocessing.connection import wait
+from pathlib import Path
+
+from photojobs.engine.imaging import ImagingError, ImagingSettings
+
+# Test hook: when this variable is set (in the process that creates the pool), a
+# worker kills itself with SIGSEGV before decoding a file whose name contains its value.
+CRASH_MARKER_ENV = "PHOTOJOBS_TEST_CRASH_MARKER"
+
+
+class DecoderCrashed(ImagingError):
+    """The worker process died while decoding (signal or exit). Not permanent: an
+    out-of-memory kill is as likely as a bad file; the caller's retry limit decides."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message, permanent)
+
+
+def _worker_main(conn, crash_marker: str | None) -> None:
+    """Worker loop: receive (source, thumb_out, preview_out, settings), reply
+    ("ok", result) or ("error", exception). None or a closed pipe ends it."""
+    # Ctrl-C goes to the whole process group; the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Our workers run nothing but make_derivatives, which applies its own
+    # settings.max_pixels; Pillow's process-wide limit would only second-guess it.
+    from PIL import Image
+
+    from photojobs.engine.imaging import make_derivatives
+
+    Image.MAX_IMAGE_PIXELS = None
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if task is None:
+            return
+        source = Path(task[0])
+        if crash_marker and crash_marker in source.name:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        try:
+            reply = ("ok", make_derivatives(*task))
+        except Exception as e:
+            reply = ("error", e)
+        try:
+            conn.send(reply)
+        except Exception:  # an exception that does not pickle: send its text
+            conn.send(("error", RuntimeError(
+                "".join(traceback.format_exception_only(type(reply[1]), reply[1])))))
+
+
+def _start_method() -> str:
+    # Not "fork": the parent runs threads (heartbeat, this pool's dispatcher), and a
+    # forked child inherits whatever locks they held (logging, sqlite, malloc arenas)
+    # forever locked; rawpy's OpenMP also deadlocks after fork. "forkserver" forks
+    # workers from a clean single-threaded server that has preloaded Pillow and rawpy,
+    # so replacing a crashed worker costs milliseconds; "spawn" where it is missing.
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+class _Worker:
+    def __init__(self, ctx, crash_marker: str | None):
+        self.conn, child_conn = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child_conn, crash_marker),
+                                   name="photojobs-derivatives", daemon=True)
+        self.process.start()
+        child_conn.close()
+        self.task = None  # (future, args, started_at) while busy
+
+    def stop(self, timeout: float) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+class DerivativePool:
+    """`workers` processes making derivatives; `submit` returns a Future of
+    make_derivatives' result dict (or its ImagingError). A worker that dies fails its
+    own item with DecoderCrashed and is replaced; an item running longer than
+    `item_timeout` seconds is killed the same way. Each worker takes one item at a time,
+    so a death is always charged to the right photo."""
+
+    def __init__(self, workers: int, *, item_timeout: float | None = None):
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self._ctx = multiprocessing.get_context(_start_method())
+        if self._ctx.get_start_method() == "forkserver":
+            # Only matters before the process-wide fork server starts; it then imports
+            # the decoders once instead of once per worker.
+            self._ctx.set_forkserver_preload(["photojobs.engine.imaging"])
+        self._crash_marker = os.environ.get(CRASH_MARKER_ENV) or None
+        self._item_timeout = item_timeout
+        self._pending: collections.deque = collections.deque()
+        self._lock = threading.Lock()
+        self._closing = False
+        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
+        self._workers = [_Worker(self._ctx, self._crash_marker) for _ in range(workers)]
+        self._thread = threading.Thread(target=self._dispatch, name="derivative-pool",
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, source: Path, thumb_out: Path, preview_out: Path,
+               settings: ImagingSettings) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("pool is closed")
+            self._pending.append((future, (Path(source), Path(thumb_out),
+                                           Path(preview_out), settings)))
+        self._wake()
+        return future
+
+    def close(self, cancel_pending: bool = False) -> None:
+        """Finish (or with `cancel_pending`, cancel) queued items, then stop workers."""
+        with self._lock:
+            self._closing = True
+            if cancel_pending:
+                while self._pending:
+                    self._pending.popleft()[0].cancel()
+        self._wake()
+        self._thread.join()
+
+    def __enter__(self) -> DerivativePool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close(cancel_pending=exc[0] is not None)
+
+    # --- dispatcher thread -------------------------------------------------------
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send_bytes(b"!")
+        except OSError:
+            pass
+
+    def _next_task(self):
+        with self._lock:
+            while self._pending:
+                future, args = self._pending.popleft()
+                if future.set_running_or_notify_cancel():
+                    return future, args
+        return None
+
+    def _dispatch(self) -> None:
+        try:
+            while True:
+                for i, worker in enumerate(self._workers):
+                    if worker.task is None:
+                        task = self._next_task()
+                        if task is None:
+                            break
+                        self._start(i, task)
+                busy = [w for w in self._workers if w.task is not None]
+                with self._lock:
+                    if self._closing and not busy and not self._pending:
+                        return
+                ready = wait([self._wake_r] + [w.conn for w in busy]
+                             + [w.process.sentinel for w in busy],
+                             timeout=self._poll_timeout(busy))
+                if self._wake_r in ready:
+                    while self._wake_r.poll():
+                        self._wake_r.recv_bytes()
+                for i, worker in enumerate(self._workers):
+                    if worker.task is not None:
+                        self._collect(i, worker, ready)
+        except BaseException as e:  # a bug here must not leave callers waiting forever
+            with self._lock:
+                self._closing = True
+                stranded = [w.task[0] for w in self._workers if w.task is not None]
+                stranded += [future for future, _ in self._pending]
+                self._pending.clear()
+            for future in stranded:
+                if not future.done():
+                    future.set_exception(RuntimeError(f"derivative pool failed: {e!r}"))
+            raise
+        finally:
+            for worker in self._workers:
+                worker.stop(timeout=5)
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _poll_timeout(self, busy) -> float | None:
+        if self._item_timeout is None or not busy:
+            return None
+        now = time.monotonic()
+        return max(0.0, min(w.task[2] + self._item_timeout - now for w in busy))
+
+    def _start(self, i: int, task) -> None:
+        future, args = task
+        worker = self._workers[i]
+        try:
+            worker.conn.send(args)
+        except OSError:  # died while idle: replace it and try once more
+            worker = self._replace(i)
+            worker.conn.send(args)
+        worker.task = (future, args, time.monotonic())
+
+    def _collect(self, i: int, worker: _Worker, ready) -> None:
+        future, args, started = worker.task
+        if worker.conn in ready:
+            try:
+                status, value = worker.conn.recv()
+            except (EOFError, OSError):
+                # The pipe closed without a reply: the process is dying; wait for it
+                # so its exit status can be reported.
+                status, value = None, None
+                worker.process.join(5)
+            if status is not None:
+                worker.task = None
+                if status == "ok":
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+                return
+        if worker.process.sentinel in ready or not worker.process.is_alive():
+            worker.process.join()
+            code = worker.process.exitcode
+            how = (f"signal {-code} ({signal.Signals(-code).name})" if code and code < 0
+                   else f"exit code {code}")
+            worker.task = None
+            self._replace(i)
+            future.set_exception(DecoderCrashed(
+                f"decoder process died ({how}) while making derivatives of {args[0]}"))
+            return
+        if (self._item_timeout is not None
+                and time.monotonic() - started >= self._item_timeout):
+            worker.process.kill()
+            worker.process.join()
+            worker.task = None
+            self._replace(i)
+            future.set_exception(DecoderCrashed(
+                f"decoder took over {self._item_timeout:g} s on {args[0]}; killed"))
+
+    def _replace(self, i: int) -> _Worker:
+        old = self._workers[i]
+        old.conn.close()
+        if old.process.is_alive():
+            old.process.kill()
+        old.process.join()
+        new = _Worker(self._ctx, self._crash_marker)
+        self._workers[i] = new
+        return new
