@@ -131,3 +131,8 @@ def prune(ctx: typer.Context,
         print_json(result)
     else:
         console.print(f"pruned {result['jobs']} jobs and {result['events']} events")
+
+
+from . import watch as _watch  # noqa: E402 - the watch/pause/resume commands live in their own module
+
+_watch.register(app)

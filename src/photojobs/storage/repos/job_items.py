@@ -52,3 +52,21 @@ def counts(conn: sqlite3.Connection, job_id: int) -> dict[str, int]:
                                   (job_id,)):
         out[status] = n
     return out
+
+
+def recent_failed(conn: sqlite3.Connection, *, limit: int, project_id: int | None = None) -> list[sqlite3.Row]:
+    """The last failed items with their job's type and project folder, newest first."""
+    sql = ("SELECT i.*, j.type AS job_type, j.project_id AS project_id, p.folder AS project_folder "
+           "FROM job_items i JOIN jobs j ON j.id = i.job_id LEFT JOIN projects p ON p.id = j.project_id "
+           "WHERE i.status = 'failed'")
+    args: list = []
+    if project_id is not None:
+        sql += " AND j.project_id = ?"
+        args.append(project_id)
+    return conn.execute(sql + " ORDER BY i.updated_at DESC, i.id DESC LIMIT ?", (*args, limit)).fetchall()
+
+
+def current(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
+    """The item a job is working on now (the last one marked running), if any."""
+    return conn.execute("SELECT * FROM job_items WHERE job_id = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
+                        (job_id,)).fetchone()

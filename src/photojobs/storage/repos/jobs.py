@@ -196,3 +196,20 @@ def task_jobs(conn: sqlite3.Connection, task_id: str) -> list[sqlite3.Row]:
     return conn.execute(
         f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id "
         "WHERE j.task_id = ? ORDER BY j.task_step, j.id", (task_id,)).fetchall()
+
+
+def status_map(conn: sqlite3.Connection, *, project_id: int | None = None) -> dict[int, str]:
+    """Every job's status by id (the seed that `jobs watch` keeps its counts from)."""
+    if project_id is None:
+        return {r[0]: r[1] for r in conn.execute("SELECT id, status FROM jobs")}
+    return {r[0]: r[1] for r in conn.execute("SELECT id, status FROM jobs WHERE project_id = ?", (project_id,))}
+
+
+def recent_failed(conn: sqlite3.Connection, *, limit: int, project_id: int | None = None) -> list[sqlite3.Row]:
+    """The last jobs that ended failed, newest first."""
+    sql = f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id WHERE j.status = 'failed'"
+    args: list[Any] = []
+    if project_id is not None:
+        sql += " AND j.project_id = ?"
+        args.append(project_id)
+    return conn.execute(sql + " ORDER BY j.finished_at DESC, j.id DESC LIMIT ?", (*args, limit)).fetchall()

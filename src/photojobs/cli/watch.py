@@ -1,0 +1,198 @@
+"""`photojobs jobs watch|pause|resume`: a live view of the queue, and pausing its lanes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from enum import Enum
+from typing import Annotated, Any, Iterator, Optional
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from ..engine import pause as pause_engine
+from ..engine import watch as watch_engine
+from ._options import JsonOpt
+from ._render import console, print_json, state
+
+
+class Lane(str, Enum):
+    priority = "priority"
+    normal = "normal"
+
+
+LaneOpt = Annotated[Optional[Lane], typer.Option(
+    "--lane", help="Only this lane (default: both lanes).", case_sensitive=False)]
+
+
+def _paused_words(paused: dict) -> str:
+    lanes = [name for name, on in paused["lanes"].items() if on]
+    if not lanes:
+        return "both lanes running"
+    if len(lanes) == len(paused["lanes"]):
+        return "both lanes paused"
+    running = [name for name, on in paused["lanes"].items() if not on]
+    return f"{' and '.join(lanes)} lane paused, {' and '.join(running)} lane running"
+
+
+def pause(ctx: typer.Context, lane: LaneOpt = None, json_out: JsonOpt = False) -> None:
+    """Pause a lane (or both): running jobs finish, nothing new is started, by any runner."""
+    paused = pause_engine.pause(state(ctx).library(), lane.value if lane else None)
+    if json_out:
+        print_json(paused)
+    else:
+        console.print(f"{_paused_words(paused)}; running jobs finish, queued jobs wait "
+                      "until `photojobs jobs resume`", markup=False)
+
+
+def resume(ctx: typer.Context, lane: LaneOpt = None, json_out: JsonOpt = False) -> None:
+    """Resume a paused lane (or both)."""
+    paused = pause_engine.resume(state(ctx).library(), lane.value if lane else None)
+    if json_out:
+        print_json(paused)
+    else:
+        console.print(_paused_words(paused), markup=False)
+
+
+def watch(ctx: typer.Context,
+          project: Annotated[Optional[str], typer.Option("--project", "-p", help="Only this project's jobs.")] = None,
+          once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit.")] = False,
+          json_out: Annotated[bool, typer.Option(
+              "--json", help="JSON instead of the live view: with --once one snapshot object, otherwise "
+                             "a snapshot line then one event per line as they happen.")] = False) -> None:
+    """Show running and queued jobs live, per lane, with progress, rate, ETA and recent failures.
+
+    Follows the event log of the library (or a running daemon's event stream); Ctrl-C exits."""
+    lib = state(ctx).library()
+    model = watch_engine.load(lib, project=project)
+    if once:
+        snapshot = model.snapshot()
+        if json_out:
+            print_json(snapshot)
+        else:
+            console.print(render(snapshot))
+        return
+    stop = _StopFlag()
+    with stop.installed():
+        batches = watch_engine.follow(lib, model.last_event_id, should_stop=stop.is_set)
+        try:
+            if json_out:
+                _stream_json(model, batches)
+            else:
+                _live(model, batches)
+        except BrokenPipeError:  # `jobs watch --json | head`: the reader left, that's fine
+            sys.stderr.close()
+
+
+def _stream_json(model: watch_engine.QueueModel, batches: Iterator[list[dict]]) -> None:
+    _write_line(model.snapshot())
+    for events in batches:
+        for event in events:
+            model.apply(event)
+            if model.wants(event):
+                _write_line(event)
+
+
+def _write_line(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, separators=(",", ":"), default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _live(model: watch_engine.QueueModel, batches: Iterator[list[dict]]) -> None:
+    with Live(render(model.snapshot()), console=console, auto_refresh=False, transient=False) as live:
+        for events in batches:
+            for event in events:
+                model.apply(event)
+            live.update(render(model.snapshot()), refresh=True)
+
+
+class _StopFlag:
+    """Ctrl-C and SIGTERM end the watch at the next poll, cleanly and with exit code 0."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    @contextmanager
+    def installed(self) -> Iterator["_StopFlag"]:
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, lambda *_: self._event.set())
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+# --- rendering ---------------------------------------------------------------------------------
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def render(snapshot: dict):
+    """The live view of one snapshot: a header, a table per lane, then recent failures."""
+    counts = snapshot["counts"]
+    header = Text()
+    header.append("photojobs queue", style="bold")
+    if snapshot.get("project"):
+        header.append(f" · {snapshot['project']}")
+    header.append("  " + " · ".join(f"{s} {counts[s]}" for s in counts))
+    if snapshot["paused"]["any"]:
+        header.append(f"  [{_paused_words(snapshot['paused'])}]", style="bold yellow")
+    parts: list = [header]
+    for name, lane in snapshot["lanes"].items():
+        title = f"{name} lane" + (" (paused)" if lane["paused"] else "")
+        t = Table(title=title, title_justify="left", expand=False, header_style="bold", show_edge=False)
+        for col in ("job", "project", "type", "progress", "", "rate", "ETA", "file"):
+            t.add_column(col)
+        for job in lane["running"]:
+            total = job["progress_total"]
+            finished = job["progress_done"] + job["progress_failed"]
+            bar = ProgressBar(total=total or None, completed=finished, width=24)
+            count = f"{job['progress_done']}/{total}" if total else ""
+            if job["progress_failed"]:
+                count += f" ({job['progress_failed']} failed)"
+            rate = f"{job['rate_per_second']:.1f}/s" if job["rate_per_second"] else ""
+            t.add_row(str(job["id"]), job["project_folder"] or "", job["type"], bar, count, rate,
+                      _duration(job["eta_seconds"]), job["current_file"] or "")
+        if not lane["running"]:
+            t.add_row("", "", Text("idle", style="dim"), "", "", "", "", "")
+        parts.append(t)
+        if lane["queued_total"]:
+            shown = ", ".join(f"#{j['id']} {j['type']}" + (f" ({j['project_folder']})" if j["project_folder"] else "")
+                              for j in lane["queued"][:5])
+            more = lane["queued_total"] - min(5, len(lane["queued"]))
+            parts.append(Text(f"  queued {lane['queued_total']}: {shown}" + (f", … {more} more" if more > 0 else ""),
+                              style="dim"))
+    if snapshot["recent_failures"]:
+        t = Table(title="recent failures", title_justify="left", header_style="bold", show_edge=False)
+        for col in ("job", "project", "type", "file", "message"):
+            t.add_column(col)
+        for f in snapshot["recent_failures"]:
+            t.add_row(str(f["job_id"]), f["project_folder"] or "", f["type"] or "", f["filename"] or "",
+                      Text(f["message"] or ""))
+        parts.append(t)
+    return Group(*parts)
+
+
+def register(app: typer.Typer) -> None:
+    """Add watch, pause and resume to the `jobs` group."""
+    app.command("watch")(watch)
+    app.command("pause")(pause)
+    app.command("resume")(resume)

@@ -1,0 +1,245 @@
+"""A live model of the queue for `jobs watch`: lanes, progress with rate and ETA, counts, failures, pauses.
+
+The model is seeded once from the catalog (one consistent read) and then kept current by
+applying events in id order, whether they come from tailing the event log here or from the
+daemon's SSE stream. Nothing in it knows how it is drawn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from ..storage.repos import events as events_repo
+from ..storage.repos import job_items as items_repo
+from ..storage.repos import jobs as jobs_repo
+from .events import row_to_event
+from .library import Library
+from .pause import PAUSE_EVENT, paused_state
+from .queue import JOB_EVENT, iso, resolve_project
+
+LANES = ("priority", "normal")
+STATUSES = ("queued", "running", "completed", "failed", "canceled")
+OPEN = ("queued", "running")
+RATE_WINDOW_SECONDS = 30.0
+FAILURES_KEPT = 8
+QUEUED_SHOWN = 10
+
+
+@dataclass
+class JobState:
+    id: int
+    type: str
+    status: str
+    priority: int
+    project_id: int | None
+    project_folder: str | None
+    task_type: str | None = None
+    progress_done: int = 0
+    progress_failed: int = 0
+    progress_total: int = 0
+    attempts: int = 0
+    error_message: str | None = None
+    started_at: float | None = None
+    current_file: str | None = None
+    # (time, items finished) pairs from progress events, for the rate over the last seconds.
+    samples: deque = field(default_factory=lambda: deque(maxlen=256))
+
+    def rate(self, now: float) -> float | None:
+        """Items per second over the last RATE_WINDOW_SECONDS (falls back to the average since start)."""
+        finished = self.progress_done + self.progress_failed
+        window = [s for s in self.samples if s[0] >= now - RATE_WINDOW_SECONDS]
+        if len(window) >= 2 and window[-1][1] > window[0][1]:
+            # Measured to `now`, not to the last event: a stalled job's rate decays instead of freezing.
+            span = max(now, window[-1][0]) - window[0][0]
+            return (window[-1][1] - window[0][1]) / span if span > 0 else None
+        if self.started_at is not None and finished and now > self.started_at:
+            return finished / (now - self.started_at)
+        return None
+
+    def to_dict(self, now: float) -> dict:
+        rate = self.rate(now) if self.status == "running" else None
+        remaining = max(0, self.progress_total - self.progress_done - self.progress_failed)
+        eta = remaining / rate if rate and self.progress_total else None
+        return {"id": self.id, "type": self.type, "status": self.status, "priority": self.priority,
+                "project_folder": self.project_folder, "task_type": self.task_type,
+                "progress_done": self.progress_done, "progress_failed": self.progress_failed,
+                "progress_total": self.progress_total, "attempts": self.attempts,
+                "current_file": self.current_file, "rate_per_second": round(rate, 3) if rate else None,
+                "eta_seconds": round(eta, 1) if eta is not None else None,
+                "started_at": iso(self.started_at), "error_message": self.error_message}
+
+
+class QueueModel:
+    """The queue as `jobs watch` shows it; `apply(event)` keeps it current."""
+
+    def __init__(self, *, priority_threshold: int, project_id: int | None = None,
+                 project_folder: str | None = None):
+        self.priority_threshold = priority_threshold
+        self.project_id = project_id
+        self.project_folder = project_folder
+        self.jobs: dict[int, JobState] = {}          # queued and running jobs in scope
+        self.statuses: dict[int, str] = {}           # every job in scope, for the counts
+        self.counts: Counter = Counter()
+        self.failures: deque = deque(maxlen=FAILURES_KEPT)
+        self.paused: dict = {"all": False, "lanes": {l: False for l in LANES}, "any": False, "since": {}}
+        self.last_event_id = 0
+
+    def lane(self, priority: int) -> str:
+        return "priority" if priority >= self.priority_threshold else "normal"
+
+    def wants(self, event: dict) -> bool:
+        """Whether an event concerns this view (pauses concern every view)."""
+        return self.project_id is None or event.get("kind") == PAUSE_EVENT or event.get("project_id") == self.project_id
+
+    # --- keeping current ------------------------------------------------------------------
+    def apply(self, event: dict) -> None:
+        self.last_event_id = max(self.last_event_id, int(event.get("id") or 0))
+        if not self.wants(event):
+            return
+        kind, data = event.get("kind"), event.get("data") or {}
+        at = event.get("created_at") or time.time()
+        if kind == JOB_EVENT:
+            self._apply_job(data, event.get("project_id"), at)
+        elif kind == "item":
+            job = self.jobs.get(data.get("job_id"))
+            if job is not None and data.get("filename"):
+                job.current_file = data["filename"]
+            if data.get("status") == "failed":
+                self.failures.appendleft({
+                    "job_id": data.get("job_id"), "type": job.type if job else None,
+                    "project_folder": data.get("project_folder"), "filename": data.get("filename"),
+                    "message": data.get("message"), "at": iso(at)})
+        elif kind == PAUSE_EVENT and isinstance(data.get("paused"), dict):
+            self.paused = data["paused"]
+
+    def _apply_job(self, data: dict, project_id: int | None, at: float) -> None:
+        job_id, status = data["id"], data["status"]
+        previous = self.statuses.get(job_id)
+        if previous != status:
+            if previous is not None:
+                self.counts[previous] -= 1
+            self.counts[status] += 1
+            self.statuses[job_id] = status
+        if status not in OPEN:
+            self.jobs.pop(job_id, None)
+            if status == "failed" and previous != "failed":
+                self.failures.appendleft({
+                    "job_id": job_id, "type": data.get("job_type"), "project_folder": data.get("project_folder"),
+                    "filename": None, "message": data.get("error_message"), "at": iso(at)})
+            return
+        job = self.jobs.get(job_id)
+        if job is None:
+            job = self.jobs[job_id] = JobState(
+                id=job_id, type=data.get("job_type") or "?", status=status, priority=data.get("priority", 0),
+                project_id=project_id, project_folder=data.get("project_folder"))
+        job.status = status
+        job.priority = data.get("priority", job.priority)
+        job.task_type = data.get("task_type")
+        job.attempts = data.get("attempts", job.attempts)
+        job.error_message = data.get("error_message")
+        job.progress_done = data.get("progress_done", 0)
+        job.progress_failed = data.get("progress_failed", 0)
+        job.progress_total = data.get("progress_total", 0)
+        if status == "running":
+            if previous != "running":
+                job.started_at, job.current_file = at, None
+                job.samples.clear()
+            job.samples.append((at, job.progress_done + job.progress_failed))
+        else:
+            job.started_at, job.current_file = None, None
+            job.samples.clear()
+
+    # --- reading ----------------------------------------------------------------------------
+    def snapshot(self, now: float | None = None) -> dict:
+        """A JSON-ready picture of the queue (what `jobs watch --once --json` prints)."""
+        now = time.time() if now is None else now
+        lanes = {}
+        for name in LANES:
+            mine = [j for j in self.jobs.values() if self.lane(j.priority) == name]
+            running = sorted((j for j in mine if j.status == "running"), key=lambda j: j.id)
+            queued = sorted((j for j in mine if j.status == "queued"), key=lambda j: (-j.priority, j.id))
+            lanes[name] = {"paused": bool(self.paused["lanes"].get(name)),
+                           "running": [j.to_dict(now) for j in running],
+                           "queued": [j.to_dict(now) for j in queued[:QUEUED_SHOWN]],
+                           "queued_total": len(queued)}
+        return {"kind": "snapshot", "taken_at": iso(now), "last_event_id": self.last_event_id,
+                "project": self.project_folder, "paused": self.paused,
+                "counts": {s: max(0, self.counts.get(s, 0)) for s in STATUSES},
+                "lanes": lanes, "recent_failures": list(self.failures)}
+
+
+def load(lib: Library, *, project: str | int | None = None) -> QueueModel:
+    """Seed a model from the catalog in one read transaction, so no event is missed or counted twice."""
+    conn = lib.catalog.new_connection()
+    try:
+        conn.execute("BEGIN")  # a read snapshot: jobs, items and the last event id agree
+        proj = resolve_project(conn, project)
+        project_id = proj["id"] if proj is not None else None
+        model = QueueModel(priority_threshold=lib.config.pipeline.priority_threshold, project_id=project_id,
+                           project_folder=proj["folder"] if proj is not None else None)
+        model.last_event_id = events_repo.last_id(conn)
+        model.statuses = jobs_repo.status_map(conn, project_id=project_id)
+        model.counts = Counter(model.statuses.values())
+        open_ids = sorted(i for i, s in model.statuses.items() if s in OPEN)
+        for job_id in open_ids:
+            row = jobs_repo.get(conn, job_id)
+            job = JobState(id=row["id"], type=row["type"], status=row["status"], priority=row["priority"],
+                           project_id=row["project_id"], project_folder=row["project_folder"],
+                           task_type=row["task_type"], progress_done=row["progress_done"],
+                           progress_failed=row["progress_failed"], progress_total=row["progress_total"],
+                           attempts=row["attempts"], error_message=row["error_message"])
+            if row["status"] == "running":
+                job.started_at = row["started_at"]
+                item = items_repo.current(conn, job_id)
+                job.current_file = item["filename"] if item is not None else None
+            model.jobs[job_id] = job
+        failures = [{"job_id": r["id"], "type": r["type"], "project_folder": r["project_folder"], "filename": None,
+                     "message": r["error_message"], "at": r["finished_at"]}
+                    for r in jobs_repo.recent_failed(conn, limit=FAILURES_KEPT, project_id=project_id)]
+        failures += [{"job_id": r["job_id"], "type": r["job_type"], "project_folder": r["project_folder"],
+                      "filename": r["filename"], "message": r["message"], "at": r["updated_at"]}
+                     for r in items_repo.recent_failed(conn, limit=FAILURES_KEPT, project_id=project_id)]
+        failures.sort(key=lambda f: f["at"] or 0, reverse=True)
+        for f in reversed(failures[:FAILURES_KEPT]):
+            f["at"] = iso(f["at"])
+            model.failures.appendleft(f)
+        model.paused = paused_state(conn)
+        conn.execute("COMMIT")
+        return model
+    finally:
+        conn.close()
+
+
+def follow(lib: Library, after_id: int, *, should_stop: Callable[[], bool], tick_seconds: float = 0.5,
+           poll_seconds: float = 0.05, batch: int = 500) -> Iterator[list[dict]]:
+    """Yield batches of events after `after_id` as other connections commit them.
+
+    `PRAGMA data_version` on a private connection tells, for the price of one page read,
+    whether anyone committed since the last look, so an idle queue costs a short sleep per
+    poll and no queries. An empty batch is yielded at least every `tick_seconds` so a
+    display can refresh its clocks (rate, ETA)."""
+    conn = lib.catalog.new_connection()
+    try:
+        seen_version = None
+        last_yield = time.monotonic()
+        while not should_stop():
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            events: list[dict] = []
+            if version != seen_version:
+                seen_version = version
+                while True:
+                    rows = events_repo.read_after(conn, after_id, limit=batch)
+                    if not rows:
+                        break
+                    events.extend(row_to_event(r) for r in rows)
+                    after_id = rows[-1]["id"]
+            if events or time.monotonic() - last_yield >= tick_seconds:
+                last_yield = time.monotonic()
+                yield events
+            else:
+                time.sleep(poll_seconds)
+    finally:
+        conn.close()
