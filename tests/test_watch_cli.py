@@ -1,0 +1,246 @@
+"""`jobs watch`: the queue model, --once snapshots and --json streams against inline runners."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import queue as queue_mod
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from photojobs.engine import pause, projects, queue
+from photojobs.engine import watch as watch_engine
+from photojobs.engine.events import last_event_id
+from photojobs.engine.runner import Runner
+
+NORMAL, PRIORITY = 50, 95
+
+
+def wait_for(predicate, timeout=30.0, interval=0.02):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def comparable(snapshot):
+    """A snapshot without what depends on the moment it was taken."""
+    out = json.loads(json.dumps(snapshot))
+    out.pop("taken_at")
+    for lane in out["lanes"].values():
+        for job in lane["running"] + lane["queued"]:
+            for key in ("rate_per_second", "eta_seconds", "started_at", "current_file"):
+                job.pop(key)
+    return out
+
+
+class WatchProc:
+    """`photojobs jobs watch ...` as a real process, its stdout read line by line in a thread."""
+
+    def __init__(self, library_path, *args):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "photojobs", "--library", str(library_path), "jobs", "watch", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+        self.lines: queue_mod.Queue = queue_mod.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def next_json(self, timeout=30.0):
+        line = self.lines.get(timeout=timeout)
+        assert line is not None, self.proc.stderr.read()
+        return json.loads(line)
+
+    def until(self, predicate, timeout=30.0):
+        seen = []
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            event = self.next_json(timeout=max(0.1, deadline - time.time()))
+            seen.append(event)
+            if predicate(event):
+                return seen
+        raise AssertionError(f"not seen; got {seen[-5:]}")
+
+    def interrupt(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(30)
+        rest = []
+        while True:
+            line = self.lines.get(timeout=10)
+            if line is None:
+                break
+            rest.append(line)
+        return self.proc.returncode, "".join(rest), self.proc.stderr.read()
+
+
+def test_the_model_kept_by_events_matches_a_fresh_load(lib, tmp_path):
+    projects.create_project(lib, "Wedding")
+    model = watch_engine.load(lib)
+    log = tmp_path / "items.log"
+    queue.enqueue(lib, "test_items", priority=NORMAL, payload={
+        "log": str(log), "filenames": ["a.jpg", "b.jpg", "c.jpg"], "fail": ["b.jpg"]})
+    queue.enqueue(lib, "test_fail", priority=PRIORITY, payload={"permanent": True})
+    queue.enqueue(lib, "test_noop", priority=NORMAL)
+    pause.pause(lib, "normal")
+    queue.enqueue(lib, "test_noop", priority=NORMAL)  # stays queued behind the pause
+    pause.resume(lib, "normal")
+    Runner(lib, until_empty=True).run()
+    pause.pause(lib, "priority")
+    queue.enqueue(lib, "test_noop", priority=PRIORITY)
+    end = last_event_id(lib.conn())
+    for events in watch_engine.follow(lib, model.last_event_id, should_stop=lambda: model.last_event_id >= end):
+        for e in events:
+            model.apply(e)
+    fresh = watch_engine.load(lib)
+    assert comparable(model.snapshot()) == comparable(fresh.snapshot())
+    snap = model.snapshot()
+    assert snap["counts"] == {"queued": 1, "running": 0, "completed": 3, "failed": 1, "canceled": 0}
+    assert snap["lanes"]["priority"]["paused"] and not snap["lanes"]["normal"]["paused"]
+    assert snap["lanes"]["priority"]["queued_total"] == 1
+    messages = {(f["type"], f["filename"], f["message"]) for f in snap["recent_failures"]}
+    assert ("test_items", "b.jpg", "planned item failure") in messages
+    assert ("test_fail", None, "permanent failure requested") in messages
+
+
+def test_rate_and_eta_come_from_progress_events():
+    model = watch_engine.QueueModel(priority_threshold=90)
+
+    def job_event(eid, at, status, done, total=100):
+        return {"id": eid, "kind": "job", "created_at": at, "project_id": 1, "job_id": 7, "data": {
+            "type": "job", "id": 7, "status": status, "progress_done": done, "progress_failed": 0,
+            "progress_total": total, "job_type": "generate_derivatives", "priority": 50,
+            "project_folder": "Wedding", "attempts": 1, "error_message": None, "task_id": None, "task_type": None}}
+
+    model.apply(job_event(1, 1000.0, "queued", 0))
+    model.apply(job_event(2, 1000.0, "running", 0))
+    for i in range(1, 11):
+        model.apply(job_event(2 + i, 1000.0 + i, "running", 2 * i))  # 2 items a second
+    model.apply({"id": 20, "kind": "item", "created_at": 1010.0, "project_id": 1, "job_id": 7,
+                 "data": {"job_id": 7, "filename": "IMG_0020.JPG", "status": "done"}})
+    job = model.snapshot(now=1010.0)["lanes"]["normal"]["running"][0]
+    assert job["rate_per_second"] == 2.0
+    assert job["eta_seconds"] == 40.0  # 80 items left
+    assert job["current_file"] == "IMG_0020.JPG"
+    stalled = model.snapshot(now=1020.0)["lanes"]["normal"]["running"][0]
+    assert stalled["rate_per_second"] < 2.0  # no progress for 10 s: the estimate slows down
+    model.apply(job_event(30, 1030.0, "completed", 100))
+    snap = model.snapshot(now=1030.0)
+    assert snap["lanes"]["normal"]["running"] == []
+    assert snap["counts"]["completed"] == 1 and snap["counts"]["running"] == 0
+
+
+def test_once_shows_a_running_job_with_progress_and_current_file(lib, tmp_path, cli):
+    log = tmp_path / "items.log"
+    names = [f"IMG_{i:04d}.JPG" for i in range(40)]
+    job = queue.enqueue(lib, "test_items", priority=NORMAL,
+                        payload={"log": str(log), "filenames": names, "seconds": 0.05})
+    waiting = queue.enqueue(lib, "test_noop", priority=NORMAL)
+    runner = Runner(lib, until_empty=True)
+    for lane in runner.lanes:
+        lane.slots = 1 if lane.name == "normal" else 0
+    t = threading.Thread(target=runner.run)
+    t.start()
+    try:
+        assert wait_for(lambda: queue.get_job(lib, job["id"])["progress_done"] >= 3)
+        r = cli("jobs", "watch", "--once", "--json")
+        assert r.code == 0, r
+        snap = r.json()
+        running = snap["lanes"]["normal"]["running"]
+        assert [j["id"] for j in running] == [job["id"]]
+        assert running[0]["progress_total"] == 40 and running[0]["progress_done"] >= 3
+        assert running[0]["current_file"] in names
+        assert [j["id"] for j in snap["lanes"]["normal"]["queued"]] == [waiting["id"]]
+        assert snap["counts"]["running"] == 1 and snap["counts"]["queued"] == 1
+        r = cli("jobs", "watch", "--once")
+        assert r.code == 0, r
+        assert "normal lane" in r.out and "test_items" in r.out and f"/40" in r.out
+    finally:
+        runner.request_stop()
+        t.join(30)
+
+
+def test_once_for_one_project_leaves_the_others_out(lib, cli):
+    projects.create_project(lib, "Wedding")
+    projects.create_project(lib, "Portraits")
+    mine = queue.enqueue(lib, "test_unique", project="Wedding")
+    queue.enqueue(lib, "test_unique", project="Portraits")
+    r = cli("jobs", "watch", "--once", "--json", "--project", "Wedding")
+    assert r.code == 0, r
+    snap = r.json()
+    assert snap["project"] == "Wedding"
+    assert [j["id"] for j in snap["lanes"]["normal"]["queued"]] == [mine["id"]]
+    assert snap["counts"]["queued"] == 1
+    r = cli("jobs", "watch", "--once", "--project", "Nowhere")
+    assert r.code == 3 and "no such project: Nowhere" in r.err
+
+
+def test_json_stream_follows_an_inline_runner_and_ctrl_c_exits_0(lib, library_path, tmp_path):
+    projects.create_project(lib, "Wedding")
+    projects.create_project(lib, "Portraits")
+    watcher = WatchProc(library_path, "--json", "--project", "Wedding")
+    try:
+        first = watcher.next_json()
+        assert first["kind"] == "snapshot" and first["project"] == "Wedding"
+        other = queue.enqueue(lib, "test_unique", project="Portraits")
+        job = queue.enqueue(lib, "test_unique", project="Wedding")
+        pause.pause(lib, "priority")
+        Runner(lib, until_empty=True).run()
+        seen = watcher.until(lambda e: e["kind"] == "job" and e["job_id"] == job["id"]
+                             and e["data"]["status"] == "completed")
+        statuses = [e["data"]["status"] for e in seen if e["kind"] == "job"]
+        assert statuses == ["queued", "running", "completed"]
+        assert all(e["job_id"] != other["id"] for e in seen)
+        assert [e["data"]["paused"]["lanes"]["priority"] for e in seen if e["kind"] == "pause"] == [True]
+    finally:
+        code, rest, err = watcher.interrupt()
+    assert code == 0, err
+    assert "Traceback" not in err
+
+
+def test_live_view_in_a_terminal_redraws_and_exits_cleanly_on_ctrl_c(lib, library_path):
+    """The rich view needs a terminal: give it a real pseudo-terminal and read what it draws."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "photojobs", "--library", str(library_path), "jobs", "watch"],
+                            stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                            env={**os.environ, "COLUMNS": "160", "LINES": "50", "TERM": "xterm"})
+    os.close(slave)
+    screen = bytearray()
+
+    def drawn(text):
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    screen.extend(os.read(master, 65536))
+                except OSError:
+                    break
+                if text in screen.decode(errors="replace"):
+                    return True
+        return False
+
+    try:
+        assert drawn("normal lane")
+        job = queue.enqueue(lib, "test_noop", priority=NORMAL)
+        Runner(lib, until_empty=True).run()
+        assert queue.get_job(lib, job["id"])["status"] == "completed"
+        assert drawn("completed 1")
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    err = proc.stderr.read().decode()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
