@@ -50,6 +50,7 @@ class JobContext:
         self.project_folder: str | None = project["folder"] if project is not None else None
         self._stopping = stopping
         self._counts: dict[str, int] | None = None
+        self._touched_items = False
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -121,7 +122,12 @@ class JobContext:
                 data.update(event)
             emit(self.lib, conn, ITEM_EVENT, data, project_id=self.row["project_id"], job_id=self.job_id)
             self._counts = None  # recounted from the table: the truth after resumption too
+            self._touched_items = True
             self._write_progress(conn)
+
+    def has_counts(self) -> bool:
+        """True once the handler touched items (so the runner can report item failures)."""
+        return self._counts is not None or self._touched_items
 
     def counts(self) -> dict[str, int]:
         return dict(self._load_counts())

@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 from ..storage import after_commit
+from ..storage.db import transaction_state
 from ..storage.repos import events as events_repo
 from .library import Library
 
@@ -17,10 +18,18 @@ def emit(lib: Library, conn: sqlite3.Connection, kind: str, data: dict, *, proje
     event_id = events_repo.append(conn, kind=kind, data=data, now=now, project_id=project_id, job_id=job_id)
     event = {"id": event_id, "kind": kind, "created_at": now, "project_id": project_id, "job_id": job_id,
              "data": data}
+    state = transaction_state(conn)
+    batch = state.get("events") if state is not None else None
+    if batch is not None:
+        batch.append(event)  # one wake-up per transaction, however many events it holds
+        return event_id
+    batch = [event]
+    if state is not None:
+        state["events"] = batch
 
     def _notify() -> None:
         lib.waker.notify()
-        lib.publish([event])
+        lib.publish(batch)
 
     after_commit(conn, _notify)
     return event_id

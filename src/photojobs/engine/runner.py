@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 import traceback
+import itertools
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable
@@ -32,7 +33,7 @@ from ..storage.repos import settings as settings_repo
 from . import registry, tasks
 from .context import JobCanceled, JobContext, JobReleased, LostOwnership
 from .library import Library
-from .queue import emit_job
+from .queue import emit_job, enqueue
 
 log = logging.getLogger("photojobs.runner")
 HOST = socket.gethostname()
@@ -106,6 +107,8 @@ class Runner:
         self._watch_conn: sqlite3.Connection | None = None
         self._data_version: int | None = None
         self.on_job_finished: Callable[[dict], None] | None = None
+        self._token = uuid.uuid4().hex[:8]
+        self._serial = itertools.count(1)
 
     # --- lifecycle ------------------------------------------------------------------------
     def initialize(self) -> None:
@@ -290,16 +293,27 @@ class Runner:
 
     # --- lane slots -----------------------------------------------------------------------
     def _slot_main(self, lane: Lane) -> None:
-        while not self.stopping:
+        row = None
+        while not self.stopping or row is not None:
             seen = self.lib.waker.generation()
             try:
-                worked = self._claim_and_run(lane)
+                if row is None:
+                    row = self._transact(lane, None, None)
+                    if row is None:
+                        self.lib.waker.wait(seen, self._sleep_seconds(lane))
+                        continue
+                outcome = self._execute(row)
+                # Settling a job and claiming the next one share one transaction: half the
+                # commits per job when the queue is busy.
+                row = self._transact(lane, row, outcome)
             except Exception:  # noqa: BLE001 - a slot must survive a database hiccup
                 log.exception("lane %s: unexpected error; continuing", lane.name)
-                worked = False
+                if row is not None:
+                    with self._lock:
+                        self._active.pop(row["worker_id"], None)
+                        lane.busy -= 1
+                    row = None
                 time.sleep(0.1)
-            if not worked:
-                self.lib.waker.wait(seen, self._sleep_seconds(lane))
 
     def _sleep_seconds(self, lane: Lane) -> float:
         # In-process enqueues and other processes' commits both wake us; the timeout only
@@ -313,37 +327,50 @@ class Runner:
             return 1.0
         return min(1.0, max(0.001, due - self.lib.now()))
 
-    def _claim_and_run(self, lane: Lane) -> bool:
-        with self._lock:
-            if self.stopping or (self.max_jobs is not None and self.claimed >= self.max_jobs):
-                return False
-            lane.busy += 1
-        try:
-            worker_id = f"{HOST}:{self.pid}:{lane.name}:{uuid.uuid4().hex[:12]}"
-            now = self.lib.now()
-            conn = self.lib.conn()
-            with atomic(conn):
-                row = jobs_repo.claim(conn, min_priority=lane.min_priority, max_priority=lane.max_priority,
-                                      worker_id=worker_id, host=HOST, pid=self.pid, now=now,
-                                      paused_key=lane.pause_key)
-                if row is None:
-                    return False
-                with self._lock:
-                    self._active[worker_id] = row["id"]
-                    self.claimed += 1
-                emit_job(self.lib, conn, row)
-            try:
-                self._execute(row)
-            finally:
-                with self._lock:
-                    self._active.pop(worker_id, None)
-                    self.finished += 1
-            return True
-        finally:
-            with self._lock:
-                lane.busy -= 1
+    def _may_claim(self) -> bool:
+        return not self.stopping and (self.max_jobs is None or self.claimed < self.max_jobs)
 
-    def _execute(self, row: sqlite3.Row) -> None:
+    def _transact(self, lane: Lane, row: sqlite3.Row | None, outcome: tuple | None) -> sqlite3.Row | None:
+        """Settle `row` with `outcome` (if any) and claim this lane's next job, in one transaction."""
+        conn = self.lib.conn()
+        with self._lock:
+            claim = self._may_claim()
+            if claim:
+                lane.busy += 1   # counted before the claim so --until-empty never exits mid-claim
+        settled = None
+        try:
+            with atomic(conn):
+                if row is not None:
+                    settled = self._settle(conn, row, outcome)
+                new = None
+                if claim:
+                    worker_id = f"{HOST}:{self.pid}:{lane.name}:{self._token}-{next(self._serial)}"
+                    new = jobs_repo.claim(conn, min_priority=lane.min_priority, max_priority=lane.max_priority,
+                                          worker_id=worker_id, host=HOST, pid=self.pid, now=self.lib.now(),
+                                          paused_key=lane.pause_key)
+                    if new is not None:
+                        emit_job(self.lib, conn, new)
+        except BaseException:
+            with self._lock:
+                if claim:
+                    lane.busy -= 1
+            raise
+        with self._lock:
+            if row is not None:
+                self._active.pop(row["worker_id"], None)
+                self.finished += 1
+                lane.busy -= 1
+            if new is not None:
+                self._active[new["worker_id"]] = new["id"]
+                self.claimed += 1
+            elif claim:
+                lane.busy -= 1
+        if settled is not None:
+            self._notify_finished(settled)
+        return new
+
+    def _execute(self, row: sqlite3.Row) -> tuple:
+        """Run the handler; return how to settle the job (nothing is written here)."""
         lib = self.lib
         conn = lib.conn()
         project = projects_repo.get(conn, row["project_id"]) if row["project_id"] is not None else None
@@ -355,81 +382,64 @@ class Runner:
             spec.run(ctx)
         except LostOwnership:
             log.warning("job %s was taken over by another runner", row["id"])
-            return
+            return ("lost",)
         except JobReleased:
-            self._release(row, "runner stopped before the job finished")
-            return
+            return ("release", "runner stopped before the job finished")
         except JobCanceled as exc:
-            self._finish(row, "canceled", str(exc))
-            return
+            return ("finish", "canceled", str(exc))
         except (UnknownJobType, PermanentJobError) as exc:
-            self._finish(row, "failed", exc.message)
-            return
+            return ("finish", "failed", exc.message)
         except Exception as exc:  # noqa: BLE001 - a handler's failure is the job's, not the runner's
             message = str(exc) if isinstance(exc, PhotojobsError) else f"{type(exc).__name__}: {exc}"
             log.debug("job %s failed:\n%s", row["id"], traceback.format_exc())
-            self._fail_or_retry(row, message)
-            return
-        self._complete(row, ctx)
-
-    def _complete(self, row: sqlite3.Row, ctx: JobContext) -> None:
-        lib = self.lib
-        conn = lib.conn()
-        counts = ctx.counts() if ctx._counts is not None else None
+            return ("retry", message)
+        counts = ctx.counts() if ctx.has_counts() else None
         message = None
         if counts and counts["failed"]:
             message = f"{counts['failed']} of {sum(counts.values())} items failed"
-        with atomic(conn):
-            done = jobs_repo.finish(conn, row["id"], row["worker_id"], status="completed", now=lib.now(),
-                                    error_message=message)
+        return ("complete", message)
+
+    def _settle(self, conn: sqlite3.Connection, row: sqlite3.Row, outcome: tuple) -> sqlite3.Row | None:
+        """Write a job's outcome: completion (and the task's next step), failure, retry or release."""
+        kind = outcome[0]
+        now = self.lib.now()
+        if kind == "lost":
+            return None
+        if kind == "complete":
+            done = jobs_repo.finish(conn, row["id"], row["worker_id"], status="completed", now=now,
+                                    error_message=outcome[1])
             if done is None:
-                return
-            emit_job(lib, conn, done)
+                return None
+            emit_job(self.lib, conn, done)
             step = tasks.next_step(row["task_type"], row["task_step"])
             if step is not None:
                 index, job_type, priority = step
-                from .queue import enqueue
-                enqueue(lib, job_type, project=row["project_id"], priority=priority, source=row["source"],
+                enqueue(self.lib, job_type, project=row["project_id"], priority=priority, source=row["source"],
                         _task=(row["task_id"], row["task_type"], index), conn=conn)
-        self._notify_finished(done)
-
-    def _finish(self, row: sqlite3.Row, status: str, message: str | None) -> None:
-        conn = self.lib.conn()
-        with atomic(conn):
-            done = jobs_repo.finish(conn, row["id"], row["worker_id"], status=status, now=self.lib.now(),
-                                    error_message=message)
+            return done
+        if kind == "finish":
+            done = jobs_repo.finish(conn, row["id"], row["worker_id"], status=outcome[1], now=now,
+                                    error_message=outcome[2])
             if done is not None:
                 emit_job(self.lib, conn, done)
-        if done is not None:
-            self._notify_finished(done)
-
-    def _fail_or_retry(self, row: sqlite3.Row, message: str) -> None:
-        attempts = row["attempts"]
-        if attempts >= row["max_attempts"]:
-            self._finish(row, "failed", f"{message} (after {attempts} attempts)")
-            return
-        p = self.lib.config.pipeline
-        delay = min(p.retry_max_seconds, p.retry_base_seconds * 2 ** (attempts - 1))
-        delay *= self.rng.uniform(0.5, 1.5)  # jitter: retries of a burst don't come back together
-        now = self.lib.now()
-        conn = self.lib.conn()
-        with atomic(conn):
-            items_repo.reopen(conn, row["id"], now)
+            return done
+        if kind == "retry" and row["attempts"] >= row["max_attempts"]:
+            return self._settle(conn, row, ("finish", "failed", f"{outcome[1]} (after {row['attempts']} attempts)"))
+        items_repo.reopen(conn, row["id"], now)
+        if kind == "retry":
+            p = self.lib.config.pipeline
+            attempts = row["attempts"]
+            delay = min(p.retry_max_seconds, p.retry_base_seconds * 2 ** (attempts - 1))
+            delay *= self.rng.uniform(0.5, 1.5)  # jitter: retries of a burst don't come back together
             new = jobs_repo.requeue(conn, row["id"], worker_id=row["worker_id"], run_after=now + delay, now=now,
-                                    error_message=f"{message}; retry {attempts + 1}/{row['max_attempts']} "
+                                    error_message=f"{outcome[1]}; retry {attempts + 1}/{row['max_attempts']} "
                                                   f"in {delay:.1f}s")
-            if new is not None:
-                emit_job(self.lib, conn, new)
-
-    def _release(self, row: sqlite3.Row, why: str) -> None:
-        now = self.lib.now()
-        conn = self.lib.conn()
-        with atomic(conn):
-            items_repo.reopen(conn, row["id"], now)
+        else:  # release: not the job's fault, the attempt is refunded
             new = jobs_repo.requeue(conn, row["id"], worker_id=row["worker_id"], run_after=now, now=now,
-                                    error_message=why, refund_attempt=True)
-            if new is not None:
-                emit_job(self.lib, conn, new)
+                                    error_message=outcome[1], refund_attempt=True)
+        if new is not None:
+            emit_job(self.lib, conn, new)
+        return None
 
     def _notify_finished(self, row: sqlite3.Row) -> None:
         if self.on_job_finished is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -11,7 +12,14 @@ from typing import Callable, Iterator
 
 BUSY_TIMEOUT_MS = 30_000
 _hooks: dict[int, list[Callable[[], None]]] = {}
+_state: dict[int, dict] = {}
 _depth: dict[int, int] = {}
+# One writer at a time per database file within this process. Threads of one process then
+# queue on a Python lock instead of SQLite's busy handler, which sleeps in 1-100 ms steps;
+# other processes still meet busy_timeout.
+_file_locks: dict[str, threading.Lock] = {}
+_conn_locks: dict[int, threading.Lock] = {}
+_registry_lock = threading.Lock()
 
 
 def is_busy_error(exc: BaseException) -> bool:
@@ -33,6 +41,9 @@ def open_connection(path: str | Path) -> sqlite3.Connection:
     # transactions (never corrupt the file). See README "Durability".
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+    key = os.path.realpath(path)
+    with _registry_lock:
+        _conn_locks[id(conn)] = _file_locks.setdefault(key, threading.Lock())
     return conn
 
 
@@ -42,8 +53,17 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     key = id(conn)
     depth = _depth.get(key, 0)
     if depth == 0:
-        _begin_immediate(conn)
+        lock = _conn_locks.get(key)
+        if lock is not None:
+            lock.acquire()
+        try:
+            _begin_immediate(conn)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
         _hooks[key] = []
+        _state[key] = {}
     else:
         conn.execute(f"SAVEPOINT sp{depth}")
     _depth[key] = depth + 1
@@ -52,19 +72,39 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     except BaseException:
         _depth[key] = depth
         if depth == 0:
-            conn.execute("ROLLBACK")
-            _hooks.pop(key, None)
+            try:
+                if conn.in_transaction:  # SQLite may have rolled back already (e.g. on SQLITE_FULL)
+                    conn.execute("ROLLBACK")
+            finally:
+                _hooks.pop(key, None)
+                _state.pop(key, None)
+                _release(key)
         else:
             conn.execute(f"ROLLBACK TO sp{depth}")
             conn.execute(f"RELEASE sp{depth}")
         raise
     _depth[key] = depth
     if depth == 0:
-        _commit(conn)
+        try:
+            _commit(conn)
+        finally:
+            _state.pop(key, None)
+            _release(key)
         for hook in _hooks.pop(key, []):
             hook()
     else:
         conn.execute(f"RELEASE sp{depth}")
+
+
+def _release(key: int) -> None:
+    lock = _conn_locks.get(key)
+    if lock is not None:
+        lock.release()
+
+
+def transaction_state(conn: sqlite3.Connection) -> dict | None:
+    """A scratch dict that lives as long as the current outer transaction (None outside one)."""
+    return _state.get(id(conn))
 
 
 def after_commit(conn: sqlite3.Connection, hook: Callable[[], None]) -> None:
