@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
@@ -312,11 +313,11 @@ def make_derivatives(source: Path, thumb_out: Path, preview_out: Path,
     if media.role_of(source.suffix) == "raw" or kind in ("cr3", "raf", "orf", "rw2", "x3f"):
         preview, icc, source_kind, source_size = _preview_from_raw(source, settings)
     elif kind in media.PILLOW_FORMAT:
-        try:
-            im = media.open_pillow(source, kind)
-        except Exception as e:  # plugins raise SyntaxError, ValueError, struct.error...
-            raise _open_error(e, source) from e
-        with im:
+        with contextlib.ExitStack() as stack:
+            try:
+                im = stack.enter_context(media.open_pillow(source, kind))
+            except Exception as e:  # plugins raise SyntaxError, ValueError, struct.error...
+                raise _open_error(e, source) from e
             source_size = im.size
             if kind == "tiff":  # Pillow reports TIFF sizes already oriented
                 w, h = im.tag_v2.get(256), im.tag_v2.get(257)

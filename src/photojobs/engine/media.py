@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -130,8 +131,9 @@ def empty_metadata() -> dict[str, Any]:
             "orientation": None, "width": None, "height": None}
 
 
+@contextlib.contextmanager
 def open_pillow(path: str | os.PathLike, kind: str):
-    """Open with the Pillow plugin for `kind`, from a file object.
+    """Open with the Pillow plugin for `kind`, from a file object (a context manager).
 
     Going to the plugin directly skips Image.open's process-wide MAX_IMAGE_PIXELS check,
     so callers apply their own limit (ImagingSettings.max_pixels) without touching
@@ -145,14 +147,8 @@ def open_pillow(path: str | os.PathLike, kind: str):
         raise ValueError(f"not an image Pillow reads: {kind}")
     Image.init()
     factory, _accept = Image.OPEN[fmt]
-    fp = open(path, "rb")
-    try:
-        im = factory(fp, "")
-    except BaseException:
-        fp.close()
-        raise
-    im._exclusive_fp = True  # close our file object with the image
-    return im
+    with open(path, "rb") as fp, factory(fp, "") as im:
+        yield im
 
 
 def _text(value) -> str | None:
