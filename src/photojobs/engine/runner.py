@@ -305,15 +305,30 @@ class Runner:
                 outcome = self._execute(row)
                 # Settling a job and claiming the next one share one transaction: half the
                 # commits per job when the queue is busy.
-                row = self._transact(lane, row, outcome)
+                row = self._settle_retrying(lane, row, outcome)
             except Exception:  # noqa: BLE001 - a slot must survive a database hiccup
                 log.exception("lane %s: unexpected error; continuing", lane.name)
                 if row is not None:
+                    # Let heartbeats stop for it: another runner recovers it after stale_seconds.
                     with self._lock:
                         self._active.pop(row["worker_id"], None)
                         lane.busy -= 1
                     row = None
                 time.sleep(0.1)
+
+    def _settle_retrying(self, lane: Lane, row: sqlite3.Row, outcome: tuple) -> sqlite3.Row | None:
+        """A locked database (a slow disk, a long writer elsewhere) delays the settle; it never
+        loses the outcome of work already done."""
+        delay = 0.05
+        while True:
+            try:
+                return self._transact(lane, row, outcome)
+            except sqlite3.OperationalError as exc:
+                if not is_busy_error(exc) or self.force_stop:
+                    raise
+                log.warning("lane %s: database busy while settling job %s; retrying", lane.name, row["id"])
+                time.sleep(delay)
+                delay = min(1.0, delay * 2)
 
     def _sleep_seconds(self, lane: Lane) -> float:
         # In-process enqueues and other processes' commits both wake us; the timeout only
