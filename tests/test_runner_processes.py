@@ -170,3 +170,26 @@ def test_in_process_enqueue_wakes_an_idle_runner(lib, tmp_path):
         runner.request_stop()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_heartbeats_continue_while_a_handler_burns_cpu(open_library):
+    lib = open_library({"pipeline": {"heartbeat_ms": 50}})
+    job = queue.enqueue(lib, "test_cpu_burn", payload={"seconds": 1.5})
+    runner = Runner(lib, until_empty=True)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    seen = set()
+    try:
+        assert wait_for(lambda: queue.get_job(lib, job["id"])["status"] == "running")
+        conn = lib.catalog.new_connection()
+        deadline = time.time() + 1.0
+        while time.time() < deadline:
+            row = conn.execute("SELECT heartbeat_at FROM jobs WHERE id = ?", (job["id"],)).fetchone()
+            if row[0] is not None:
+                seen.add(row[0])
+            time.sleep(0.02)
+        conn.close()
+    finally:
+        thread.join(30)
+    assert len(seen) >= 5  # ~20 beats were due; the burning handler did not starve them
+    assert queue.get_job(lib, job["id"])["status"] == "completed"

@@ -80,3 +80,13 @@ def items(ctx) -> None:
 def project_noop(ctx) -> None:
     """A job that needs its project to exist."""
     assert ctx.project_path.is_dir()
+
+
+@handler("test_cpu_burn", priority=50, needs_project=False)
+def cpu_burn(ctx) -> None:
+    """Pure-Python CPU work for `seconds` without ever yielding voluntarily."""
+    deadline = time.monotonic() + float(ctx.payload.get("seconds", 1.0))
+    x = 0
+    while time.monotonic() < deadline:
+        for i in range(10_000):
+            x += i * i
