@@ -10,6 +10,7 @@ import typer
 
 from ..errors import PhotojobsError
 from . import jobs, project
+from . import daemon as daemon_cli
 from ._render import error_exit, warn
 from ._state import AppState
 
@@ -40,6 +41,7 @@ def _global(
 
 app.add_typer(project.app, name="project")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(daemon_cli.app, name="daemon")
 
 
 def main(argv: list[str] | None = None) -> int:

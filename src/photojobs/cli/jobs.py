@@ -10,7 +10,8 @@ import typer
 from ..engine import queue
 from ..engine.runner import Runner
 from ..errors import PhotojobsError
-from ._options import JsonOpt
+from ._dispatch import finish
+from ._options import JsonOpt, WaitOpt
 from ._render import console, print_json, state, table
 
 app = typer.Typer(help="Observe and drive the job queue.", no_args_is_help=True)
@@ -70,17 +71,17 @@ def enqueue(ctx: typer.Context,
             type: Annotated[str, typer.Argument(help="Job type, e.g. generate_derivatives.")],
             payload: Annotated[Optional[str], typer.Option("--payload", help="Payload as a JSON object.")] = None,
             priority: Annotated[Optional[int], typer.Option("--priority", help="Priority (>= the threshold: priority lane).")] = None,
+            wait: WaitOpt = None,
             json_out: JsonOpt = False) -> None:
-    """Queue one job of any type; prints its id."""
+    """Queue one job of any type; prints its id (a running daemon starts it at once; --wait follows it)."""
     try:
         data = json.loads(payload) if payload else {}
     except json.JSONDecodeError as exc:
         raise PhotojobsError(f"--payload is not valid JSON: {exc.msg}") from None
-    job = queue.enqueue(state(ctx).library(), type, project=project, payload=data, priority=priority)
-    if json_out:
-        print_json(job)
-    else:
-        print(job["id"])
+    lib = state(ctx).library()
+    job = queue.enqueue(lib, type, project=project, payload=data, priority=priority)
+    # Without --wait and without a daemon the job just stays queued, as it always did.
+    finish(lib, job, wait=wait, json_out=json_out, inline_by_default=False)
 
 
 @app.command("cancel")

@@ -1,0 +1,185 @@
+"""The one decision of commands that queue work: hand it to the library's running daemon, else run it here.
+
+`upload`, `process`, `commit`, `maintenance run` and `jobs enqueue` queue their jobs in the
+catalog (one engine call), then call `run_or_hand_off(lib, job, wait=...)` (or `finish`, which
+also renders):
+
+- a daemon runs for this library: its runner claims the jobs within pipeline.poll_ms; the
+  command returns at once, or with --wait follows the daemon's event stream until the task
+  ends (if the daemon goes away meanwhile, the rest runs here);
+- no daemon: the task runs inline with progress, as before (`--no-wait` leaves it queued).
+
+Either way the user sees the same output; `-v` says which happened.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import typer
+
+from ..engine.inline import FINAL, is_done, outcome, run_inline
+from ..engine.library import Library
+from ..errors import PhotojobsError
+from ._render import err_console, print_json
+
+OnEvent = Callable[[dict], None]
+
+
+@dataclass
+class Outcome:
+    mode: str                 # "daemon" (handed over), "inline" (ran here) or "queued" (left for later)
+    job: dict                 # the job the command queued (first step of its task)
+    result: dict | None       # the task's outcome (engine.inline.outcome) when it was waited for
+    daemon_url: str | None = None
+
+    @property
+    def waited(self) -> bool:
+        return self.result is not None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is None or self.result["status"] == "completed"
+
+
+def _verbosity() -> int:
+    """-v count of the running command, from the root context's AppState (so callers that only
+    hold the library need not pass it). Typer >= 0.20 carries its own copy of click."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # an older Typer on plain click
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return getattr(obj, "verbose", 0) or 0
+
+
+def say(message: str) -> None:
+    if _verbosity():
+        err_console.print(f"photojobs: {message}", markup=False, soft_wrap=True)
+
+
+def find_daemon(lib: Library):
+    """(record, client) of this library's live daemon, or None. Costs a file read without one."""
+    from ..daemon import state
+    if state.read_state(lib.root) is None:
+        return None
+    from ..daemon.client import find_daemon as _find  # httpx is imported only when a daemon may run
+    return _find(lib.root, lib.config)
+
+
+def run_or_hand_off(lib: Library, job: dict, *, wait: bool | None, inline_by_default: bool = True,
+                    on_event: OnEvent | None = None) -> Outcome:
+    """Hand `job`'s task to the daemon or run it here (see the module docstring)."""
+    found = find_daemon(lib)
+    if found is not None:
+        info, client = found
+        try:
+            say(f"handed job {job['id']} to the daemon (pid {info['pid']}) at {info['url']}")
+            if not wait:
+                return Outcome("daemon", job, None, info["url"])
+            result = follow(lib, client, job, on_event)
+        finally:
+            client.close()
+        if result is not None:
+            return Outcome("daemon", job, result, info["url"])
+        say("the daemon went away; running the rest here")
+        return Outcome("inline", job, run_inline(lib, job, on_event=on_event))
+    if wait is False or (wait is None and not inline_by_default):
+        say(f"no daemon running; job {job['id']} stays queued (`photojobs daemon start` or "
+            "`photojobs jobs run` will run it)")
+        return Outcome("queued", job, None)
+    say(f"no daemon running; running job {job['id']} here")
+    return Outcome("inline", job, run_inline(lib, job, on_event=on_event))
+
+
+def _ends_a_step(data: dict, job: dict) -> bool:
+    if data.get("type") != "job" or data.get("status") not in FINAL:
+        return False
+    if job.get("task_id"):
+        return data.get("task_id") == job["task_id"]
+    return data.get("id") == job["id"]
+
+
+def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | None:
+    """Follow the daemon's event stream until `job`'s task ends; None if the daemon went away first.
+
+    The stream is open before the catalog is checked, so no event after the check is missed;
+    a dropped stream is resumed from the last event id it delivered."""
+    import httpx
+    keepalive = float(lib.config.get("daemon.sse_keepalive_seconds"))
+    after = None
+    while True:
+        try:
+            with client.events(after=after, project=job.get("project_folder"),
+                               read_timeout=max(30.0, 3 * keepalive)) as stream:
+                if is_done(lib, job):
+                    return outcome(lib, job)
+                for ev in stream:
+                    after = stream.last_id
+                    if ev is None:
+                        continue
+                    if on_event is not None and isinstance(ev.data, dict):
+                        on_event({"id": ev.id, "kind": ev.data.get("type"), "data": ev.data})
+                    if isinstance(ev.data, dict) and _ends_a_step(ev.data, job) and is_done(lib, job):
+                        return outcome(lib, job)
+        except (httpx.HTTPError, PhotojobsError):
+            pass
+        if is_done(lib, job):
+            return outcome(lib, job)
+        # The stream ended: an idle timeout (resume), or the daemon stopped (take over).
+        again = find_daemon(lib)
+        if again is None:
+            return None
+        again[1].close()
+
+
+@contextmanager
+def progress(enabled: bool = True) -> Iterator[OnEvent | None]:
+    """A progress display on stderr fed by job events (inline and daemon alike); off when not a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    bars: dict[int, int] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err_console,
+                  transient=True) as p:
+        def on_event(event: dict) -> None:
+            data = event.get("data") or {}
+            if data.get("type") != "job":
+                return
+            jid = data["id"]
+            if jid not in bars:
+                bars[jid] = p.add_task(f"{data.get('job_type')} #{jid}", total=data.get("progress_total") or None)
+            p.update(bars[jid], completed=data.get("progress_done") or 0,
+                     total=data.get("progress_total") or None,
+                     description=f"{data.get('job_type')} #{jid} {data.get('status')}")
+        yield on_event
+
+
+def finish(lib: Library, job: dict, *, wait: bool | None, json_out: bool = False,
+           inline_by_default: bool = True) -> Outcome:
+    """run_or_hand_off, then the standard output: the job id when it returns at once, the task's
+    outcome when it waited; exit 1 if the task failed or was canceled."""
+    with progress(not json_out) as on_event:
+        result = run_or_hand_off(lib, job, wait=wait, inline_by_default=inline_by_default, on_event=on_event)
+    if not result.waited:
+        if json_out:
+            print_json(job)
+        else:
+            print(job["id"])
+        return result
+    if json_out:
+        print_json(result.result)
+    else:
+        task = result.result
+        steps = ", ".join(f"{j['type']} #{j['id']} {j['status']}" + (f" ({j['error_message']})"
+                                                                     if j.get("error_message") else "")
+                          for j in task["jobs"])
+        print(f"{task['type'] or 'job'} {task['status']}: {steps}")
+    if not result.ok:
+        raise typer.Exit(1)
+    return result

@@ -1,0 +1,1 @@
+"""The daemon: one long-running process per library hosting the runner, the scheduler and the HTTP API."""

@@ -1,0 +1,170 @@
+"""A small httpx client for the daemon: find it alive for a library, call its API, follow its event stream."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+
+from ..config import Config
+from ..errors import NotFound, PhotojobsError
+from . import state
+
+
+@dataclass
+class SseEvent:
+    id: int | None
+    event: str
+    data: Any            # the decoded JSON payload (the raw text when it is not JSON)
+
+
+class SseParser:
+    """text/event-stream parsing. `last_id` follows every `id:` field, as a browser's lastEventId
+    does, including the id-only block the daemon sends first (the stream's starting point)."""
+
+    def __init__(self) -> None:
+        self.last_id: int | None = None
+
+    def parse(self, lines: Iterator[str]) -> Iterator[SseEvent | None]:
+        """Yields an SseEvent per dispatched event and None per comment or data-less block."""
+        data: list[str] = []
+        event = "message"
+        for line in lines:
+            if line == "":
+                if data:
+                    text = "\n".join(data)
+                    try:
+                        payload = json.loads(text)
+                    except ValueError:
+                        payload = text
+                    yield SseEvent(self.last_id, event, payload)
+                else:
+                    yield None
+                data, event = [], "message"
+                continue
+            if line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "data":
+                data.append(value)
+            elif name == "id" and value.isdigit():
+                self.last_id = int(value)
+            elif name == "event":
+                event = value
+
+
+def iter_sse(lines: Iterator[str]) -> Iterator[SseEvent | None]:
+    return SseParser().parse(lines)
+
+
+class DaemonClient:
+    """Calls one daemon; every error answer becomes a PhotojobsError with the server's message."""
+
+    def __init__(self, url: str, token: str = "", *, timeout: float = 30.0):
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, trust_env=False)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> "DaemonClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _check(self, response: httpx.Response) -> Any:
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("error") or response.text
+            except ValueError:
+                message = response.text
+            err = NotFound(message) if response.status_code == 404 else PhotojobsError(message)
+            err.http_status = response.status_code
+            raise err
+        return response.json()
+
+    def health(self, timeout: float | None = None) -> dict:
+        return self._check(self.http.get("/api/health", timeout=timeout or self.http.timeout))
+
+    def enqueue(self, folder: str, type: str, payload: dict | None = None, priority: int | None = None) -> dict:
+        body: dict[str, Any] = {"type": type, "payload": payload or {}}
+        if priority is not None:
+            body["priority"] = priority
+        return self._check(self.http.post(f"/api/projects/{folder}/jobs", json=body))["job"]
+
+    def job(self, job_id: int) -> dict:
+        return self._check(self.http.get(f"/api/jobs/{job_id}"))["job"]
+
+    def task(self, task_id: str) -> dict:
+        return self._check(self.http.get(f"/api/tasks/{task_id}"))["task"]
+
+    def events(self, *, after: int | None = None, project: str | None = None,
+               read_timeout: float | None = None) -> "EventStream":
+        """Open the event stream (replaying after `after`); use as a context manager and iterate."""
+        return EventStream(self, after=after, project=project, read_timeout=read_timeout)
+
+
+class EventStream:
+    """An open /api/jobs/stream: iterate for SseEvent (None for keep-alives and the opening block);
+    `last_id` is where to resume."""
+
+    def __init__(self, client: DaemonClient, *, after: int | None, project: str | None,
+                 read_timeout: float | None):
+        headers = {"Last-Event-ID": str(after)} if after is not None else {}
+        params = {"project": project} if project else {}
+        timeout = httpx.Timeout(10.0, read=read_timeout)
+        self._cm = client.http.stream("GET", "/api/jobs/stream", headers=headers, params=params, timeout=timeout)
+        self.response: httpx.Response | None = None
+        self.last_id = after
+
+    def __enter__(self) -> "EventStream":
+        self.response = self._cm.__enter__()
+        if self.response.status_code >= 400:
+            self.response.read()
+            status = self.response.status_code
+            self._cm.__exit__(None, None, None)
+            try:
+                message = self.response.json().get("error")
+            except ValueError:
+                message = self.response.text
+            err = PhotojobsError(message or f"HTTP {status}")
+            err.http_status = status
+            raise err
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._cm.__exit__(*exc)
+
+    def __iter__(self) -> Iterator[SseEvent | None]:
+        assert self.response is not None, "use the stream as a context manager"
+        parser = SseParser()
+        for ev in parser.parse(self.response.iter_lines()):
+            if parser.last_id is not None:
+                self.last_id = parser.last_id
+            yield ev
+
+
+def find_daemon(root: Path, config: Config, *, timeout: float = 2.0) -> tuple[dict, DaemonClient] | None:
+    """The live daemon of this library and a client for it, or None (a dead one's record is cleaned).
+
+    Alive means: its recorded process exists and /api/health answers for this very library."""
+    info = state.live_record(root)
+    if info is None:
+        return None
+    client = DaemonClient(info["url"], config.get("daemon.token") or "")
+    try:
+        health = client.health(timeout=timeout)
+    except (httpx.HTTPError, PhotojobsError):
+        client.close()
+        return None
+    if health.get("pid") != info["pid"] or Path(health.get("library", "")).resolve() != Path(root).resolve() \
+            or health.get("stopping"):
+        client.close()
+        return None
+    return {**info, "health": health}, client

@@ -1,0 +1,203 @@
+"""Server-Sent Events fed from the durable event log: one ordered, gap-free, replayable sequence by event id.
+
+A single hub thread follows the events table (woken at once by this process's commits, and
+by PRAGMA data_version within poll_ms for other processes' commits, e.g. inline CLI runs),
+keeps a window of recent events already rendered, and wakes the streams. Each stream keeps
+its own cursor (the last event id it sent): it reads from the window when the window covers
+its cursor and from the database otherwise (a client resuming from an old Last-Event-ID), so
+what a client receives never depends on timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections import deque
+from typing import AsyncIterator
+
+import anyio
+
+from ..engine import events as events_engine
+from ..engine.library import Library
+from ..engine.queue import iso
+
+log = logging.getLogger("photojobs.daemon.sse")
+
+Rendered = tuple[int, "int | None", bytes]     # (event id, project id, SSE frame)
+DB_BATCH = 500
+
+
+def render(event: dict) -> Rendered:
+    """One event as an SSE frame; the payload is the stored event data (seed shapes)."""
+    data = dict(event["data"])
+    data.setdefault("type", event["kind"])
+    if data["type"] == "item":
+        data.setdefault("updated_at", iso(event["created_at"]))
+    data["event_id"] = event["id"]
+    body = json.dumps(data, separators=(",", ":"), default=str)
+    return event["id"], event["project_id"], f"id: {event['id']}\ndata: {body}\n\n".encode()
+
+
+class EventHub:
+    """Follows the events table for every stream of this daemon."""
+
+    def __init__(self, lib: Library, *, window: int = 4096):
+        self.lib = lib
+        self.window_size = window
+        self._window: deque[Rendered] = deque()
+        self._floor = 0               # the window holds every event with id > _floor up to last_id
+        self.last_id = 0
+        self._lock = threading.Lock()
+        self._kick = threading.Event()
+        self._closed = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: set[asyncio.Event] = set()
+        self._thread: threading.Thread | None = None
+        self._unsubscribe = None
+        self.streams: dict[str, int] = {}   # client address -> open streams
+
+    # --- lifecycle (called from the event loop) ------------------------------------------
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        conn = self.lib.catalog.new_connection()
+        self.last_id = self._floor = events_engine.last_event_id(conn)
+        self._unsubscribe = self.lib.subscribe(lambda _events: self._kick.set())
+        self._thread = threading.Thread(target=self._follow, args=(conn,), name="sse-hub", daemon=True)
+        self._thread.start()
+
+    def close(self, *, wait: bool = True) -> None:
+        """End every stream (the daemon is stopping); `wait=False` from a signal handler."""
+        self._closed.set()
+        self._kick.set()
+        if self._unsubscribe:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._wake_streams_threadsafe()
+        if wait and self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(2)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    # --- the follower thread --------------------------------------------------------------
+    def _follow(self, conn: sqlite3.Connection) -> None:
+        poll = self.lib.config.pipeline.poll_ms / 1000
+        version = None
+        try:
+            while not self._closed.is_set():
+                kicked = self._kick.wait(poll)
+                self._kick.clear()
+                try:
+                    now_version = conn.execute("PRAGMA data_version").fetchone()[0]
+                    if now_version == version and not kicked:
+                        continue
+                    version = now_version
+                    self._read_new(conn)
+                except sqlite3.OperationalError as exc:  # a busy disk: try again on the next tick
+                    log.warning("event follower delayed: %s", exc)
+        finally:
+            conn.close()
+
+    def _read_new(self, conn: sqlite3.Connection) -> None:
+        while True:
+            batch = [render(e) for e in events_engine.read_after(conn, self.last_id, limit=DB_BATCH)]
+            if not batch:
+                return
+            with self._lock:
+                self._window.extend(batch)
+                self.last_id = batch[-1][0]
+                while len(self._window) > self.window_size:
+                    self._floor = self._window.popleft()[0]
+            self._wake_streams_threadsafe()
+
+    def _wake_streams_threadsafe(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._wake_streams)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+
+    def _wake_streams(self) -> None:
+        for waiter in list(self._waiters):
+            waiter.set()
+
+    # --- for streams ----------------------------------------------------------------------
+    def from_window(self, cursor: int) -> tuple[list[Rendered], int] | None:
+        """Events after `cursor` and the new cursor, or None when the window no longer covers it."""
+        with self._lock:
+            if cursor >= self.last_id:
+                return [], cursor
+            if cursor < self._floor:
+                return None
+            out = [e for e in self._window if e[0] > cursor] if cursor > self._floor else list(self._window)
+            return out, self.last_id
+
+    def from_database(self, cursor: int) -> tuple[list[Rendered], int]:
+        """Events after `cursor` read from the log (runs in a worker thread)."""
+        batch = [render(e) for e in events_engine.read_after(self.lib.conn(), cursor, limit=DB_BATCH)]
+        return batch, (batch[-1][0] if batch else cursor)
+
+    async def wait(self, cursor: int, timeout: float) -> bool:
+        """Sleep until an event after `cursor` exists or the hub closes (True), or `timeout` passes."""
+        waiter = asyncio.Event()
+        self._waiters.add(waiter)
+        try:
+            deadline = time.monotonic() + timeout
+            while not (self.last_id > cursor or self.closed):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                try:
+                    await asyncio.wait_for(waiter.wait(), left)
+                except asyncio.TimeoutError:
+                    return self.last_id > cursor or self.closed
+                waiter.clear()
+            return True
+        finally:
+            self._waiters.discard(waiter)
+
+    # --- per-client cap -------------------------------------------------------------------
+    def try_open(self, client: str, limit: int) -> bool:
+        if self.streams.get(client, 0) >= limit:
+            return False
+        self.streams[client] = self.streams.get(client, 0) + 1
+        return True
+
+    def release(self, client: str) -> None:
+        n = self.streams.get(client, 0) - 1
+        if n > 0:
+            self.streams[client] = n
+        else:
+            self.streams.pop(client, None)
+
+
+async def event_stream(hub: EventHub, cursor: int, *, project_id: int | None, keepalive: float,
+                       idle_timeout: float) -> AsyncIterator[bytes]:
+    """The frames of one stream: replay after `cursor`, then live; keep-alives; ends when idle."""
+    # The opening block names the starting point, so even a client that receives no event
+    # before it reconnects resumes from here (Last-Event-ID) rather than from "now".
+    yield f"retry: 1000\nid: {cursor}\n: photojobs event stream\n\n".encode()
+    last_activity = time.monotonic()
+    while not hub.closed:
+        got = hub.from_window(cursor)
+        if got is None:
+            got = await anyio.to_thread.run_sync(hub.from_database, cursor)
+        batch, cursor = got
+        frames = [frame for _id, pid, frame in batch if project_id is None or pid == project_id]
+        if frames:
+            yield b"".join(frames)
+            last_activity = time.monotonic()
+        if batch:
+            continue
+        idle_left = idle_timeout - (time.monotonic() - last_activity)
+        if idle_left <= 0:
+            return
+        if not await hub.wait(cursor, min(keepalive, idle_left)):
+            if time.monotonic() - last_activity >= idle_timeout:
+                return
+            yield b": keep-alive\n\n"
