@@ -243,3 +243,42 @@ def test_watch_mode_must_be_native_or_polling(lib):
     from photojobs.errors import PhotojobsError
     with pytest.raises(PhotojobsError, match="native or polling"):
         ProjectWatcher(lib, mode="off")
+
+
+# --- photojobs scan: the same checks, by hand ---------------------------------------------------
+
+def test_scan_runs_both_checks_here_without_a_daemon(lib, cli):
+    projects.create_project(lib, "Wedding")
+    (lib.root / "Wedding" / "notes.txt").write_text("not a photo")
+    r = cli("scan", "Wedding")
+    assert r.code == 0, r
+    assert "manifest_check" in r.out and "folder_check" in r.out
+    assert "1 moved to .trash" in r.out
+    assert not (lib.root / "Wedding" / "notes.txt").exists()
+    assert any(p.name.startswith("notes") for p in (lib.root / "Wedding" / ".trash").iterdir())
+    jobs = queue.list_jobs(lib)
+    assert sorted((j["type"], j["status"], j["source"]) for j in jobs) == [
+        ("folder_check", "completed", "cli"), ("manifest_check", "completed", "cli")]
+
+
+def test_scan_while_the_lane_is_paused_leaves_the_checks_queued(lib, cli):
+    from photojobs.engine import pause
+    projects.create_project(lib, "Wedding")
+    pause.pause(lib, "priority")  # the checks run in the priority lane
+    r = cli("scan", "Wedding", "--json")
+    assert r.code == 0, r
+    assert [(x["job"]["type"], x["mode"], x["paused_lane"]) for x in r.json()] == [
+        ("manifest_check", "queued", "priority"), ("folder_check", "queued", "priority")]
+    assert {j["status"] for j in queue.list_jobs(lib)} == {"queued"}
+    r = cli("scan", "Wedding")  # asking again does not pile up checks
+    assert "(the priority lane is paused)" in r.out
+    assert len(queue.list_jobs(lib)) == 2
+
+
+def test_scan_no_wait_and_unknown_project(lib, cli):
+    projects.create_project(lib, "Wedding")
+    r = cli("scan", "Wedding", "--no-folder", "--no-wait")
+    assert r.code == 0, r
+    assert [(j["type"], j["status"]) for j in queue.list_jobs(lib)] == [("manifest_check", "queued")]
+    r = cli("scan", "Nowhere")
+    assert r.code == 3 and "no such project: Nowhere" in r.err

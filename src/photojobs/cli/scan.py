@@ -1,0 +1,83 @@
+"""`photojobs scan PROJECT`: ask for a catalog-versus-disk check now, instead of waiting for the watcher."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ..engine import pause as pause_engine
+from ..engine import scan as scan_engine
+from ..engine.runner import lane_of
+from ._dispatch import progress, run_or_hand_off
+from ._options import JsonOpt, ProjectArg, WaitOpt
+from ._render import console, err_console, print_json, state
+
+EXIT_CHECK_FAILED = 1
+
+
+def _summary(kind: str, data: dict) -> str:
+    """What a check changed, from the event its handler emits (empty when it changed nothing)."""
+    if kind == "folder_check":
+        parts = [(len(data.get("added") or []), "added"), (len(data.get("trashed") or []), "moved to .trash"),
+                 (len(data.get("clashes") or []), "left alone (a second file for a photo)")]
+    else:
+        parts = [(len(data.get("now_missing") or []), "now missing"), (len(data.get("now_present") or []), "back")]
+    return ", ".join(f"{n} {what}" for n, what in parts if n)
+
+
+def scan(ctx: typer.Context, project: ProjectArg,
+         manifest: Annotated[bool, typer.Option(
+             "--manifest/--no-manifest", help="Check that catalogued files are still on disk.")] = True,
+         folder: Annotated[bool, typer.Option(
+             "--folder/--no-folder", help="Look for files the catalog does not know yet.")] = True,
+         wait: WaitOpt = None, json_out: JsonOpt = False) -> None:
+    """Check a project's folder against the catalog now: files that went away are marked
+    missing (manifest_check), new files become photos (folder_check).
+
+    A running daemon takes the checks at once; without one they run here with progress.
+    While their lane is paused they stay queued (`photojobs jobs resume`)."""
+    lib = state(ctx).library()
+    jobs = scan_engine.request_checks(lib, project, manifest=manifest, folder=folder, source="cli")
+    changes: dict[int, str] = {}
+
+    results: list[dict[str, Any]] = []
+    failed = False
+    with progress(not json_out) as show:
+        def on_event(event: dict) -> None:
+            if event.get("kind") in ("folder_check", "manifest_check") and event.get("job_id"):
+                changes[event["job_id"]] = _summary(event["kind"], event.get("data") or {})
+            if show is not None:
+                show(event)
+
+        for job in jobs:
+            lane = lane_of(lib, job["priority"])
+            if wait is not False and pause_engine.lane_paused(lib, lane):
+                # Running it here would wait for a resume that may never come; leave it queued.
+                results.append({"job": job, "mode": "queued", "paused_lane": lane, "result": None})
+                continue
+            outcome = run_or_hand_off(lib, job, wait=wait, on_event=on_event)
+            result = outcome.result
+            status = result["jobs"][0]["status"] if result else job["status"]
+            error = result["jobs"][0]["error_message"] if result else None
+            failed |= status in ("failed", "canceled")
+            results.append({"job": job, "mode": outcome.mode, "status": status, "error": error,
+                            "changes": changes.get(job["id"]) or None, "result": result})
+    if json_out:
+        print_json(results)
+    else:
+        for r in results:
+            job = r["job"]
+            if r["mode"] == "queued":
+                why = f" (the {r['paused_lane']} lane is paused)" if r.get("paused_lane") else ""
+                console.print(f"{job['type']} #{job['id']} queued{why}", markup=False)
+            elif r["result"] is None:
+                console.print(f"{job['type']} #{job['id']} handed to the daemon", markup=False)
+            elif r["status"] == "completed":
+                console.print(f"{job['type']} #{job['id']} completed" +
+                              (f": {r['changes']}" if r["changes"] else ": no changes"), markup=False)
+            else:
+                err_console.print(f"photojobs: {job['type']} #{job['id']} {r['status']}: "
+                                  f"{r['error'] or 'no message'}", markup=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
