@@ -11,6 +11,7 @@ import typer
 from ..errors import PhotojobsError
 from . import jobs, project
 from . import scan as scan_cli
+from . import process as process_cli
 from . import daemon as daemon_cli
 from ._render import error_exit, warn
 from ._state import AppState
@@ -43,6 +44,7 @@ def _global(
 app.add_typer(project.app, name="project")
 app.add_typer(jobs.app, name="jobs")
 app.command("scan")(scan_cli.scan)
+app.command("process", help=process_cli.HELP)(process_cli.process)
 app.add_typer(daemon_cli.app, name="daemon")
 
 

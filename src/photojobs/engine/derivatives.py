@@ -1,0 +1,374 @@
+"""Thumbnails and previews of a project's photos: which photos, from which file, made in a worker pool, recorded per item."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import sqlite3
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from ..config import Config
+from ..errors import BadPayload, ConfigError, NotFound, PermanentJobError
+from ..storage import atomic
+from ..storage.repos import photos as photos_repo
+from . import media
+from .imaging import DerivativeSpec, ImagingError, ImagingSettings
+from .imaging_pool import DecoderCrashed, DerivativePool
+from .library import Library
+from .projects import require
+from .queue import enqueue, iso
+
+if TYPE_CHECKING:
+    from .context import JobContext
+
+THUMB_DIR, PREVIEW_DIR = ".thumb", ".preview"
+EXTENSIONS = {"jpeg": "jpg", "webp": "webp"}
+# Without force, photos in these states are (re)made; "generated" and "not_supported" are not.
+CANDIDATE_STATUSES = (None, "pending", "failed", "missing")
+# A transient failure (a decoder that died, an I/O error) gets one more try in the same job;
+# a corrupt, truncated or oversized file fails at once: it would fail the same way again.
+ITEM_ATTEMPTS = 2
+# A decoder stuck this long on one photo is killed (a 200 MP TIFF takes a few seconds).
+ITEM_TIMEOUT_SECONDS = 300.0
+# Items handed to the pool ahead of the free workers, so no worker idles while this thread
+# records the last result.
+QUEUE_AHEAD = 2
+_RAW_KINDS = ("cr3", "raf", "orf", "rw2", "x3f")
+
+
+# --- settings ------------------------------------------------------------------------------
+
+def imaging_settings(config: Config) -> ImagingSettings:
+    """The processing.* config as imaging settings; a combination imaging refuses is a ConfigError."""
+    try:
+        return ImagingSettings(
+            thumbnail=DerivativeSpec(int(config.get("processing.thumbnail.maxDim")),
+                                     int(config.get("processing.thumbnail.quality"))),
+            preview=DerivativeSpec(int(config.get("processing.preview.maxDim")),
+                                   int(config.get("processing.preview.quality"))),
+            format=config.get("processing.format", "jpeg"),
+            max_pixels=int(config.get("processing.max_pixels")))
+    except ValueError as exc:
+        raise ConfigError(f"processing settings are not usable: {exc} (the thumbnail's maxDim must not exceed "
+                          "the preview's, and quality must be 1-100)") from None
+
+
+def settings_signature(settings: ImagingSettings) -> dict[str, Any]:
+    """What the derivatives depend on besides the source file: stored with them, compared later."""
+    return {"thumbnail": {"maxDim": settings.thumbnail.max_dim, "quality": settings.thumbnail.quality},
+            "preview": {"maxDim": settings.preview.max_dim, "quality": settings.preview.quality},
+            "format": settings.format}
+
+
+def derivative_paths(project_path: Path, basename: str, fmt: str = "jpeg") -> tuple[Path, Path]:
+    """(thumbnail, preview) file of a photo: `.thumb/<basename>.jpg` and `.preview/<basename>.jpg` (or .webp)."""
+    ext = EXTENSIONS[fmt]
+    return project_path / THUMB_DIR / f"{basename}.{ext}", project_path / PREVIEW_DIR / f"{basename}.{ext}"
+
+
+# --- which photos, from which file ----------------------------------------------------------
+
+def source_name(photo: sqlite3.Row | dict) -> str | None:
+    """The file derivatives are made from: the JPG when present, else the other image, else the RAW
+    (the photos repository's primary_role, which its mirrored metadata columns also follow)."""
+    role = photos_repo.primary_role(photo)
+    return photo[f"{role}_name"] if role else None
+
+
+def display_name(photo: sqlite3.Row | dict) -> str:
+    """The name a photo's items and events carry (the same as `photos list` shows)."""
+    return photo["jpg_name"] or photo["raw_name"] or photo["other_name"] or photo["basename"]
+
+
+def _stored_settings(photo: sqlite3.Row) -> dict[str, Any] | None:
+    try:
+        value = json.loads(photo["derivative_settings"]) if photo["derivative_settings"] else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _is_candidate(photo: sqlite3.Row, signature: dict[str, Any]) -> bool:
+    if not (photo["jpg_available"] or photo["raw_available"] or photo["other_available"]):
+        return False  # nothing on disk to make them from (files dropped by a commit)
+    if photo["thumbnail_status"] in CANDIDATE_STATUSES or photo["preview_status"] in CANDIDATE_STATUSES:
+        return True
+    stored = _stored_settings(photo)
+    # Generated with other sizes, quality or format: the config changed since.
+    return photo["thumbnail_status"] == "generated" and (
+        stored is None or {k: stored.get(k) for k in signature} != signature)
+
+
+def candidates(conn: sqlite3.Connection, project_id: int, settings: ImagingSettings,
+               filenames: Iterable[str] | None = None) -> list[sqlite3.Row]:
+    """Photos to process: those named (basenames or file names, any case), else those whose thumbnail
+    or preview is pending, failed, missing or unset, or was made with other settings."""
+    if filenames:
+        return photos_repo.get_many(conn, project_id, filenames)
+    signature = settings_signature(settings)
+    return [p for p in photos_repo.list_for_project(conn, project_id) if _is_candidate(p, signature)]
+
+
+def _unknown_names(photos: list[sqlite3.Row], names: list[str]) -> list[str]:
+    known = set()
+    for p in photos:
+        known.add(p["basename_key"])
+        known.update(n.lower() for n in (p["jpg_name"], p["raw_name"], p["other_name"]) if n)
+    return [n for n in names if n.lower() not in known]
+
+
+# --- requesting ------------------------------------------------------------------------------
+
+def request(lib: Library, project: str | int, filenames: Iterable[str] | None = None, force: bool = False,
+            source: str = "cli") -> dict:
+    """Queue a generate_derivatives job for a project; returns the job.
+
+    Named photos (basenames or file names) are made whatever their state; an unknown name is an
+    error and nothing is queued. Without names the job picks its candidates when it runs."""
+    imaging_settings(lib.config)  # a bad config is the user's error now, not a failed job later
+    row = require(lib, project)
+    names = [str(n) for n in filenames or ()]
+    payload: dict[str, Any] = {"force": True} if force else {}
+    items = None
+    if names:
+        conn = lib.conn()
+        photos = photos_repo.get_many(conn, row["id"], names)
+        unknown = _unknown_names(photos, names)
+        if unknown:
+            raise NotFound(f"no such photo in {row['folder']}: {', '.join(unknown)}")
+        payload["filenames"] = names
+        items = [(p["id"], display_name(p)) for p in photos]
+    return enqueue(lib, "generate_derivatives", project=row["id"], payload=payload, items=items, source=source)
+
+
+def regenerate(lib: Library, project_id: int, photo_ids: list[int], *, source: str,
+               conn: sqlite3.Connection | None = None) -> dict | None:
+    """Mark photos' derivatives pending and queue generate_derivatives for them, in one transaction
+    (pass the caller's `conn` to join its transaction). For when their source changed, e.g. a commit
+    removed the JPG and the RAW stays: the next source is chosen when the job runs."""
+    if not photo_ids:
+        return None
+    conn = conn or lib.conn()
+    with atomic(conn):
+        photos_repo.mark_derivatives_pending(conn, list(photo_ids), lib.now())
+        rows = [r for r in (photos_repo.get(conn, i) for i in photo_ids) if r is not None]
+        if not rows:
+            return None
+        return enqueue(lib, "generate_derivatives", project=project_id,
+                       items=[(r["id"], display_name(r)) for r in rows], source=source, conn=conn)
+
+
+def parse_payload(payload: dict[str, Any]) -> tuple[bool, list[str] | None]:
+    """(force, filenames) of a generate_derivatives/upload_postprocess payload; naming photos forces them."""
+    force = payload.get("force", False)
+    if not isinstance(force, bool):
+        raise BadPayload("payload 'force' must be true or false")
+    names = payload.get("filenames")
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+        raise BadPayload("payload 'filenames' must be a list of file names")
+    return force or bool(names), names or None
+
+
+# --- the work of one job -----------------------------------------------------------------------
+
+@dataclass
+class _Work:
+    """One item on its way: the photo, the file it is made from, and how it ended."""
+
+    item: sqlite3.Row
+    photo: sqlite3.Row | None = None
+    source: str | None = None
+    signature: dict[str, Any] | None = None  # settings + the source's name, size and mtime
+    attempts: int = 0
+    status: str = "done"                      # the item's: done, failed, skipped
+    message: str | None = None
+    thumbnail_status: str | None = None
+    preview_status: str | None = None
+    record: bool = True                       # write the statuses (False: leave the photo as it is)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def end(self, status: str, photo_status: str | None, message: str | None = None) -> "_Work":
+        self.status, self.message = status, message
+        self.thumbnail_status = self.preview_status = photo_status
+        return self
+
+
+def create_items(ctx: "JobContext", filenames: list[str] | None) -> None:
+    """Give a job that was queued without items one per candidate photo."""
+    rows = candidates(ctx.conn, ctx.project["id"], imaging_settings(ctx.config), filenames)
+    if rows:
+        ctx.add_items([(r["id"], display_name(r)) for r in rows])
+
+
+def process(ctx: "JobContext", *, force: bool = False) -> None:
+    """Make the derivatives of the job's open items, in parallel worker processes.
+
+    Decoding happens in the pool; this thread decides, submits, and records each photo's
+    outcome together with its item, so catalog and job never disagree. Between items it
+    checks for cancel and stop."""
+    try:
+        settings = imaging_settings(ctx.config)
+    except ConfigError as exc:
+        raise PermanentJobError(exc.message) from None
+    base_signature = settings_signature(settings)
+    workers = max(1, ctx.config.pipeline.max_parallel_items_per_job)
+    todo = collections.deque(ctx.open_items())
+    in_flight: dict[Future, _Work] = {}
+    pool: DerivativePool | None = None
+    try:
+        while todo or in_flight:
+            while todo and len(in_flight) < workers * QUEUE_AHEAD:
+                ctx.check()
+                work = _prepare(ctx, todo.popleft(), settings, base_signature, force)
+                if work.photo is None or work.source is None or work.signature is None:
+                    _record(ctx, work, settings)
+                    continue
+                if pool is None:
+                    # Only as many processes as there is work for; none when all is up to date.
+                    pool = DerivativePool(min(workers, len(todo) + len(in_flight) + 1),
+                                          item_timeout=ITEM_TIMEOUT_SECONDS)
+                ctx.start_item(work.item)
+                in_flight[_submit(ctx, pool, work, settings)] = work
+            if not in_flight:
+                continue
+            done, _ = wait(list(in_flight), timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                work = in_flight.pop(future)
+                if _settle(ctx, work, future):
+                    in_flight[_submit(ctx, pool, work, settings)] = work
+                else:
+                    _record(ctx, work, settings)
+            ctx.check()  # also while a slow photo decodes: cancel is noticed within a second
+    finally:
+        if pool is not None:
+            pool.close(cancel_pending=True)
+
+
+def _prepare(ctx: "JobContext", item: sqlite3.Row, settings: ImagingSettings, base: dict[str, Any],
+             force: bool) -> _Work:
+    """Decide what an item needs without decoding anything. A _Work without a signature is
+    already settled (gone, missing, unsupported or up to date)."""
+    conn = ctx.conn
+    work = _Work(item)
+    if item["photo_id"] is not None:
+        photo = photos_repo.get(conn, item["photo_id"])
+    else:  # queued by name (jobs enqueue / the API with payload filenames)
+        found = photos_repo.get_many(conn, ctx.project["id"], [item["filename"]])
+        photo = found[0] if found else None
+    if photo is None or photo["project_id"] != ctx.project["id"]:
+        work.record = False
+        return work.end("skipped", None, "photo no longer in the catalog")
+    work.photo = photo
+    name = source_name(photo)
+    if name is None:
+        return work.end("skipped", "missing", "no file of this photo is in the project")
+    path = ctx.project_path / name
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return work.end("failed", "missing", f"source file is missing from disk: {name}")
+    except OSError as exc:
+        return work.end("failed", "failed", f"cannot read {name}: {exc.strerror}")
+    try:
+        kind = media.sniff(path)
+    except OSError as exc:
+        return work.end("failed", "failed", f"cannot read {name}: {exc.strerror}")
+    if not (media.role_of(path.suffix) == "raw" or kind in _RAW_KINDS or kind in media.PILLOW_FORMAT):
+        what = kind.upper() if kind else "an unrecognised format"
+        return work.end("skipped", "not_supported", f"not supported: {name} is {what}")
+    work.source = name
+    signature = {**base, "source": name, "source_size": st.st_size, "source_mtime_ns": st.st_mtime_ns}
+    if not force and _up_to_date(ctx.project_path, photo, signature, st.st_mtime_ns, settings.format):
+        work.signature = None
+        work.extra["signature"] = signature
+        return work.end("skipped", "generated", "already up to date")
+    work.signature = signature
+    return work
+
+
+def _up_to_date(project_path: Path, photo: sqlite3.Row, signature: dict[str, Any], source_mtime_ns: int,
+                fmt: str) -> bool:
+    """Both files there, newer than the source, and made from this very file with these settings.
+    The source's size and mtime are in the signature because imports keep the camera's mtime: a
+    replaced file can be older than the derivatives of the one it replaced."""
+    if _stored_settings(photo) != signature:
+        return False
+    for path in derivative_paths(project_path, photo["basename"], fmt):
+        try:
+            if path.stat().st_mtime_ns < source_mtime_ns:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _submit(ctx: "JobContext", pool: DerivativePool, work: _Work, settings: ImagingSettings) -> Future:
+    work.attempts += 1
+    thumb, preview = derivative_paths(ctx.project_path, work.photo["basename"], settings.format)
+    return pool.submit(ctx.project_path / work.source, thumb, preview, settings)
+
+
+def _settle(ctx: "JobContext", work: _Work, future: Future) -> bool:
+    """Turn a finished future into the item's outcome; True means: try this photo once more."""
+    exc = future.exception()
+    if exc is None:
+        result = future.result()
+        work.extra.update(signature=work.signature, result=result)
+        work.end("done", "generated")
+        return False
+    if not isinstance(exc, ImagingError):  # a decoder bug on this file: it is this photo's failure
+        work.end("failed", "failed", f"{type(exc).__name__}: {exc}")
+        return False
+    if not (ctx.project_path / work.source).exists():
+        work.end("failed", "missing", f"source file is missing from disk: {work.source}")
+        return False
+    if exc.permanent or work.attempts >= ITEM_ATTEMPTS:
+        suffix = f" (after {work.attempts} attempts)" if not exc.permanent and work.attempts > 1 else ""
+        work.end("failed", "failed", f"{exc}{suffix}")
+        return False
+    return True
+
+
+def _record(ctx: "JobContext", work: _Work, settings: ImagingSettings) -> None:
+    """The item's outcome and the photo's statuses in one transaction, then one item event."""
+    now = ctx.now()
+    photo = work.photo
+    event = {"thumbnail_status": work.thumbnail_status, "preview_status": work.preview_status,
+             "updated_at": iso(now)}
+    if work.status == "done" or work.thumbnail_status == "generated":
+        _remove_other_format(ctx.project_path, photo["basename"], settings.format)
+    if not work.record or photo is None:
+        ctx.finish_item(work.item, work.status, work.message, event=event)
+        return
+    signature = work.extra.get("signature") if work.thumbnail_status == "generated" else None
+
+    def write(conn: sqlite3.Connection) -> None:
+        current = photos_repo.get(conn, photo["id"])
+        if current is None:
+            return
+        if work.source is not None and source_name(current) != work.source:
+            # The photo changed under us (say a commit removed the JPG we decoded): its new
+            # state already asks for new derivatives; ours describe a file it no longer shows.
+            event.update(thumbnail_status=current["thumbnail_status"], preview_status=current["preview_status"])
+            return
+        photos_repo.set_derivatives(conn, photo["id"], work.thumbnail_status, work.preview_status, signature, now)
+
+    ctx.finish_item(work.item, work.status, work.message, event=event, before_commit=write)
+
+
+def _remove_other_format(project_path: Path, basename: str, fmt: str) -> None:
+    """After switching processing.format, the old format's files are stale: nothing would update them."""
+    for other in EXTENSIONS:
+        if other == fmt:
+            continue
+        for path in derivative_paths(project_path, basename, other):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                pass  # a stale extra file is untidy, not harmful

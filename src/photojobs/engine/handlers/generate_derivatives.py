@@ -1,0 +1,16 @@
+"""generate_derivatives: make the thumbnails and previews of a project's photos that need them."""
+
+from __future__ import annotations
+
+from .. import derivatives
+from ..registry import handler
+
+
+@handler("generate_derivatives", priority=50)
+def run(ctx) -> None:
+    """Payload {force?: bool, filenames?: [str]}. Without items, the job takes one per candidate
+    photo when it starts (not when queued: what needs doing is decided as late as possible)."""
+    force, filenames = derivatives.parse_payload(ctx.payload)
+    if not ctx.has_items():
+        derivatives.create_items(ctx, filenames)
+    derivatives.process(ctx, force=force)
