@@ -157,19 +157,6 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _job_response(result: Any, status: int = 202) -> JSONResponse:
-    """Engine flows answer a job (a dict with an id) or a report that carries one."""
-    if isinstance(result, dict) and "id" in result and "status" in result:
-        return JSONResponse({"job": _jsonable(result)}, status_code=status)
-    if hasattr(result, "to_dict"):
-        body = dict(result.to_dict())
-        job = getattr(result, "job", None)
-        if job is not None and "job" not in body:
-            body["job"] = job
-        return JSONResponse(_jsonable(body), status_code=status)
-    return JSONResponse(_jsonable(result), status_code=status)
-
-
 def _engine(module: str):
     """An engine flow module written by another part of the project; 501 until it exists."""
     import importlib
@@ -256,20 +243,23 @@ async def process(request: Request) -> JSONResponse:
     filenames = _filenames(body.get("filenames"))
     project = await _project_async(request)
     derivatives = _engine("derivatives")
-    result = await _in_thread(derivatives.request, d.lib, project["folder"], filenames=filenames, force=force)
-    return _job_response(result)
+    job = await _in_thread(derivatives.request, d.lib, project["id"], filenames=filenames, force=force,
+                           source="api")
+    return JSONResponse({"job": _jsonable(job)}, status_code=202)
 
 
 async def commit_changes(request: Request) -> JSONResponse:
     project = await _project_async(request)
     culling = _engine("culling")
-    return _job_response(await _in_thread(culling.commit, _d(request).lib, project["folder"]))
+    result = await _in_thread(culling.commit, _d(request).lib, project["id"], source="api")
+    # Nothing to commit queues nothing: 200 with job null.
+    return JSONResponse(_jsonable(result), status_code=202 if result.get("job") else 200)
 
 
 async def revert_changes(request: Request) -> JSONResponse:
     project = await _project_async(request)
     culling = _engine("culling")
-    return _job_response(await _in_thread(culling.revert, _d(request).lib, project["folder"]))
+    return JSONResponse(_jsonable(await _in_thread(culling.revert, _d(request).lib, project["id"])))
 
 
 async def maintenance(request: Request) -> JSONResponse:
@@ -278,18 +268,13 @@ async def maintenance(request: Request) -> JSONResponse:
     job_type = body.get("type") or request.query_params.get("type") or None
     if job_type is not None and job_type not in MAINTENANCE_TYPES:
         raise ApiError(400, f"type must be one of {', '.join(MAINTENANCE_TYPES)}, got {job_type!r}")
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise ApiError(400, "force must be true or false")
     project = await _project_async(request)
-    try:
-        flow = _engine("maintenance")
-    except ApiError:
-        flow = None
-    if flow is not None and hasattr(flow, "start"):
-        result = await _in_thread(flow.start, d.lib, project["folder"], type=job_type)
-    elif job_type is None:
-        result = await _in_thread(queue.start_task, d.lib, "maintenance", project=project["id"], source="api")
-    else:
-        result = await _in_thread(queue.enqueue, d.lib, job_type, project=project["id"], source="api")
-    return _job_response(result)
+    flow = _engine("maintenance")
+    jobs = await _in_thread(flow.start, d.lib, project["id"], type=job_type, force=force, source="api")
+    return JSONResponse({"job": _jsonable(jobs[0]), "jobs": _jsonable(jobs)}, status_code=202)
 
 
 async def upload(request: Request) -> JSONResponse:
@@ -314,13 +299,16 @@ async def upload(request: Request) -> JSONResponse:
             kwargs["on_duplicate"] = on_duplicate
         report = await _in_thread(upload_flow.import_files, d.lib, [p for p, _ in received.files], **kwargs) \
             if received.files else None
-        body = dict(report.to_dict()) if report is not None else {}
-        if report is not None and getattr(report, "job", None) is not None and "job" not in body:
-            body["job"] = report.job
+        body = dict(report.to_dict()) if report is not None else {"imported": [], "job": None}
         if received.rejected:
-            body.setdefault("rejected", [])
-            body["rejected"] = list(body["rejected"]) + received.rejected
-        return JSONResponse(_jsonable(body), status_code=202)
+            body["rejected"] = list(body.get("rejected", [])) + received.rejected
+        # The report names files by their staged path: show the client's names instead.
+        names = {str(p): name for p, name in received.files}
+        for key in ("rejected", "failed"):
+            for entry in body.get(key, []):
+                if entry.get("path") in names:
+                    entry["path"] = names[entry["path"]]
+        return JSONResponse(_jsonable(body), status_code=202 if body.get("job") else 200)
     finally:
         received.cleanup()
 

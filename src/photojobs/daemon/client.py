@@ -122,6 +122,7 @@ class EventStream:
         self._cm = client.http.stream("GET", "/api/jobs/stream", headers=headers, params=params, timeout=timeout)
         self.response: httpx.Response | None = None
         self.last_id = after
+        self._events: Iterator[SseEvent | None] | None = None
 
     def __enter__(self) -> "EventStream":
         self.response = self._cm.__enter__()
@@ -142,6 +143,12 @@ class EventStream:
         self._cm.__exit__(*exc)
 
     def __iter__(self) -> Iterator[SseEvent | None]:
+        # One generator per stream, so iterating again (after a break) continues where it stopped.
+        if self._events is None:
+            self._events = self._generate()
+        return self._events
+
+    def _generate(self) -> Iterator[SseEvent | None]:
         assert self.response is not None, "use the stream as a context manager"
         parser = SseParser()
         for ev in parser.parse(self.response.iter_lines()):

@@ -93,6 +93,7 @@ class Daemon:
         self._threads: list[threading.Thread] = []
         self._failed: BaseException | None = None
         self.info: dict | None = None
+        self.watcher = None
 
     def check_security(self) -> None:
         if not is_loopback(self.host) and not self.token:
@@ -118,9 +119,12 @@ class Daemon:
             self.server = _Server(config, self._on_signal)
             self._start_thread("runner", self._run_runner)
             self._start_thread("scheduler", self._run_scheduler)
+            self._start_watcher()
             self.server.run(sockets=[sock])
         finally:
             state.remove_state(self.lib.root, os.getpid())
+            if self.watcher is not None:
+                self.watcher.stop()
             self._stop.set()
             if self.runner is not None and not self.runner.stopping:
                 self.runner.request_stop()   # a second request_stop() would mean "force"
@@ -175,6 +179,17 @@ class Daemon:
             wait = SCHEDULER_MAX_SLEEP if next_due is None else next_due - self.lib.now()
             # Capped, so a wake from sleep (the monotonic wait does not count it) is noticed soon.
             self._stop.wait(min(SCHEDULER_MAX_SLEEP, max(1.0, wait)))
+
+    def _start_watcher(self) -> None:
+        """Folder changes made outside photojobs become checks (daemon.watch_mode; "off" disables)."""
+        if self.lib.config.get("daemon.watch_mode") == "off":
+            return
+        from .watcher import ProjectWatcher
+        try:
+            self.watcher = ProjectWatcher(self.lib).start()
+        except (OSError, PhotojobsError) as exc:  # e.g. the inotify watch limit: the schedule still checks
+            log.warning("not watching the library for changes: %s", exc)
+            self.watcher = None
 
     def _clean_staging(self) -> None:
         """Staging folders left by a daemon that died mid-upload (the import never took them)."""

@@ -103,7 +103,8 @@ class _PartWriter:
                 return  # a file in another field: read past it
             cleaned, why = clean_name(options[b"filename"])
             if cleaned is None:
-                self.r.rejected.append({"name": options[b"filename"].decode("utf-8", "replace"), "reason": why})
+                raw = options[b"filename"].decode("utf-8", "replace")
+                self.r.rejected.append({"name": raw, "path": raw, "reason": why})
                 return
             self.count += 1
             self.path = self.r.staging / f"{self.count:05d}.upload"
