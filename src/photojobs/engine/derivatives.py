@@ -92,9 +92,11 @@ def _stored_settings(photo: sqlite3.Row) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _is_candidate(photo: sqlite3.Row, signature: dict[str, Any]) -> bool:
+def _is_candidate(photo: sqlite3.Row, signature: dict[str, Any], force: bool = False) -> bool:
     if not (photo["jpg_available"] or photo["raw_available"] or photo["other_available"]):
         return False  # nothing on disk to make them from (files dropped by a commit)
+    if force:
+        return True
     if photo["thumbnail_status"] in CANDIDATE_STATUSES or photo["preview_status"] in CANDIDATE_STATUSES:
         return True
     stored = _stored_settings(photo)
@@ -104,13 +106,15 @@ def _is_candidate(photo: sqlite3.Row, signature: dict[str, Any]) -> bool:
 
 
 def candidates(conn: sqlite3.Connection, project_id: int, settings: ImagingSettings,
-               filenames: Iterable[str] | None = None) -> list[sqlite3.Row]:
-    """Photos to process: those named (basenames or file names, any case), else those whose thumbnail
-    or preview is pending, failed, missing or unset, or was made with other settings."""
+               filenames: Iterable[str] | None = None, *, force: bool = False) -> list[sqlite3.Row]:
+    """Photos to process: those named (basenames or file names, any case); else with `force` every
+    photo with a file; else those whose thumbnail or preview is pending, failed, missing or unset,
+    or was made with other settings."""
     if filenames:
         return photos_repo.get_many(conn, project_id, filenames)
     signature = settings_signature(settings)
-    return [p for p in photos_repo.list_for_project(conn, project_id) if _is_candidate(p, signature)]
+    return [p for p in photos_repo.list_for_project(conn, project_id)
+            if _is_candidate(p, signature, force)]
 
 
 def _unknown_names(photos: list[sqlite3.Row], names: list[str]) -> list[str]:
@@ -197,9 +201,13 @@ class _Work:
         return self
 
 
-def create_items(ctx: "JobContext", filenames: list[str] | None) -> None:
+def create_items(ctx: "JobContext", filenames: list[str] | None, *, force: bool = False) -> None:
     """Give a job that was queued without items one per candidate photo."""
-    rows = candidates(ctx.conn, ctx.project["id"], imaging_settings(ctx.config), filenames)
+    try:
+        settings = imaging_settings(ctx.config)
+    except ConfigError as exc:
+        raise PermanentJobError(exc.message) from None
+    rows = candidates(ctx.conn, ctx.project["id"], settings, filenames, force=force)
     if rows:
         ctx.add_items([(r["id"], display_name(r)) for r in rows])
 

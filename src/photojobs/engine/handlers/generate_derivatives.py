@@ -12,5 +12,5 @@ def run(ctx) -> None:
     photo when it starts (not when queued: what needs doing is decided as late as possible)."""
     force, filenames = derivatives.parse_payload(ctx.payload)
     if not ctx.has_items():
-        derivatives.create_items(ctx, filenames)
+        derivatives.create_items(ctx, filenames, force=force)
     derivatives.process(ctx, force=force)

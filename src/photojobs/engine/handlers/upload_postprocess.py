@@ -12,5 +12,5 @@ def run(ctx) -> None:
     so a re-import of unchanged files decodes nothing."""
     force, filenames = derivatives.parse_payload(ctx.payload)
     if not ctx.has_items():
-        derivatives.create_items(ctx, filenames)
+        derivatives.create_items(ctx, filenames, force=force)
     derivatives.process(ctx, force=force)
