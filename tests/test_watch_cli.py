@@ -34,6 +34,8 @@ def comparable(snapshot):
     """A snapshot without what depends on the moment it was taken."""
     out = json.loads(json.dumps(snapshot))
     out.pop("taken_at")
+    for failure in out["recent_failures"]:
+        failure.pop("at")  # the event's clock reading, or the row's: taken a few microseconds apart
     for lane in out["lanes"].values():
         for job in lane["running"] + lane["queued"]:
             for key in ("rate_per_second", "eta_seconds", "started_at", "current_file"):
@@ -44,9 +46,10 @@ def comparable(snapshot):
 class WatchProc:
     """`photojobs jobs watch ...` as a real process, its stdout read line by line in a thread."""
 
-    def __init__(self, library_path, *args):
+    def __init__(self, library_path, *args, config=None, verbose=False):
+        extra = (["--config", str(config)] if config else []) + (["-v"] if verbose else [])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "photojobs", "--library", str(library_path), "jobs", "watch", *args],
+            [sys.executable, "-m", "photojobs", "--library", str(library_path), *extra, "jobs", "watch", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
         self.lines: queue_mod.Queue = queue_mod.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -244,3 +247,77 @@ def test_live_view_in_a_terminal_redraws_and_exits_cleanly_on_ctrl_c(lib, librar
     err = proc.stderr.read().decode()
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+# --- against a running daemon ----------------------------------------------------------------------
+
+from test_daemon_fixtures import start_daemon  # noqa: E402,F401 - fixture: a real `photojobs daemon run`
+
+
+def test_once_against_a_running_daemon_shows_its_running_job(lib, start_daemon, tmp_path, cli):
+    d = start_daemon()
+    log = tmp_path / "items.log"
+    job = queue.enqueue(lib, "test_items", priority=NORMAL, payload={
+        "log": str(log), "filenames": [f"IMG_{i}.JPG" for i in range(100)], "seconds": 0.05})
+    try:
+        assert wait_for(lambda: queue.get_job(lib, job["id"])["progress_done"] >= 2)
+        r = cli("jobs", "watch", "--once", "--json")
+        assert r.code == 0, r
+        running = r.json()["lanes"]["normal"]["running"]
+        assert [j["id"] for j in running] == [job["id"]] and running[0]["progress_total"] == 100
+    finally:
+        queue.cancel(lib, job["id"])
+
+
+def test_json_stream_from_the_daemon_resumes_after_dropped_connections(lib, library_path, start_daemon):
+    # Streams end after 0.4 s without events, so the watcher must reconnect between the jobs.
+    d = start_daemon({"daemon": {"sse_idle_timeout_seconds": 0.4, "sse_keepalive_seconds": 0.2}})
+    projects.create_project(lib, "Wedding")
+    watcher = WatchProc(library_path, "--json", config=d.config_path, verbose=True)
+    try:
+        start = watcher.next_json()["last_event_id"]
+        jobs = []
+        for _ in range(3):
+            jobs.append(queue.enqueue(lib, "test_unique", project="Wedding"))
+            assert wait_for(lambda: queue.get_job(lib, jobs[-1]["id"])["status"] == "completed")
+            time.sleep(0.6)  # longer than the idle timeout: the stream drops before the next job
+        pause.pause(lib, "normal")
+        seen = watcher.until(lambda e: e["kind"] == "pause")
+    finally:
+        code, rest, err = watcher.interrupt()
+    assert code == 0, err
+    ids = [e["id"] for e in seen]
+    assert ids == list(range(start + 1, start + 1 + len(ids)))  # every event once, in order, no gap
+    done = [e["job_id"] for e in seen if e["kind"] == "job" and e["data"]["status"] == "completed"]
+    assert done == [j["id"] for j in jobs]
+    assert all(e["project_id"] == jobs[0]["project_id"] for e in seen if e["kind"] == "job")
+    assert "following the daemon's event stream" in err
+    assert "event stream resumed after event" in err
+
+
+def test_json_stream_goes_on_from_the_event_log_when_the_daemon_stops(lib, library_path, start_daemon):
+    d = start_daemon()
+    watcher = WatchProc(library_path, "--json", verbose=True)
+    try:
+        watcher.next_json()
+        first = queue.enqueue(lib, "test_noop", priority=NORMAL)
+        watcher.until(lambda e: e["kind"] == "job" and e["job_id"] == first["id"] and e["data"]["status"] == "completed")
+        d.stop()
+        second = queue.enqueue(lib, "test_noop", priority=NORMAL)
+        Runner(lib, until_empty=True).run()  # inline now: the daemon is gone
+        watcher.until(lambda e: e["kind"] == "job" and e["job_id"] == second["id"] and e["data"]["status"] == "completed")
+    finally:
+        code, rest, err = watcher.interrupt()
+    assert code == 0, err
+    assert "the daemon went away; following the event log" in err
+
+
+def test_pause_and_resume_are_honoured_by_the_daemon(lib, start_daemon, cli):
+    d = start_daemon()
+    assert cli("jobs", "pause", "--lane", "normal").code == 0
+    waiting = queue.enqueue(lib, "test_noop", priority=NORMAL)
+    urgent = queue.enqueue(lib, "test_noop", priority=PRIORITY)
+    assert wait_for(lambda: queue.get_job(lib, urgent["id"])["status"] == "completed")
+    assert queue.get_job(lib, waiting["id"])["status"] == "queued"
+    assert cli("jobs", "resume").code == 0
+    assert wait_for(lambda: queue.get_job(lib, waiting["id"])["status"] == "completed")

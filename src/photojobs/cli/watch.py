@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import queue as queue_mod
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated, Any, Iterator, Optional
@@ -19,8 +22,13 @@ from rich.text import Text
 
 from ..engine import pause as pause_engine
 from ..engine import watch as watch_engine
+from ..engine.library import Library
+from ..errors import PhotojobsError
+from ._dispatch import find_daemon
 from ._options import JsonOpt
-from ._render import console, print_json, state
+from ._render import console, err_console, print_json, state
+
+log = logging.getLogger("photojobs.cli.watch")
 
 
 class Lane(str, Enum):
@@ -81,7 +89,7 @@ def watch(ctx: typer.Context,
         return
     stop = _StopFlag()
     with stop.installed():
-        batches = watch_engine.follow(lib, model.last_event_id, should_stop=stop.is_set)
+        batches = _event_batches(lib, model, stop, _Say(state(ctx).verbose))
         try:
             if json_out:
                 _stream_json(model, batches)
@@ -89,6 +97,91 @@ def watch(ctx: typer.Context,
                 _live(model, batches)
         except BrokenPipeError:  # `jobs watch --json | head`: the reader left, that's fine
             sys.stderr.close()
+
+
+class _Say:
+    """-v messages, from any thread (click's context, which `_dispatch.say` reads, is per thread)."""
+
+    def __init__(self, verbose: int):
+        self.verbose = verbose
+
+    def __call__(self, message: str) -> None:
+        if self.verbose:
+            err_console.print(f"photojobs: {message}", markup=False, soft_wrap=True)
+
+
+def _event_batches(lib: Library, model: watch_engine.QueueModel, stop: "_StopFlag",
+                   say: _Say) -> Iterator[list[dict]]:
+    """Events after the model's seed: from the daemon's stream when one runs, else from the event log."""
+    found = find_daemon(lib)
+    if found is not None:
+        say(f"following the daemon's event stream at {found[0]['url']}")
+        yield from _daemon_batches(lib, found[1], model, stop, say)
+        if stop.is_set():
+            return
+        say(f"the daemon went away; following the event log from event {model.last_event_id}")
+    yield from watch_engine.follow(lib, model.last_event_id, should_stop=stop.is_set)
+
+
+_GONE = object()
+
+
+def _daemon_batches(lib: Library, client, model: watch_engine.QueueModel, stop: "_StopFlag", say: _Say,
+                    tick_seconds: float = 0.5) -> Iterator[list[dict]]:
+    """Events from the daemon's SSE stream, read on a thread so Ctrl-C and redraws never wait on
+    the socket. A dropped stream is reopened with Last-Event-ID = the last event received, so
+    nothing is lost or repeated; when the daemon is gone, the caller tails the log instead."""
+    import httpx
+    inbox: queue_mod.Queue = queue_mod.Queue()
+    keepalive = float(lib.config.get("daemon.sse_keepalive_seconds"))
+    envelope = watch_engine.StreamEnvelopes(lib)
+
+    def read() -> None:
+        nonlocal client
+        after = model.last_event_id
+        try:
+            while not stop.is_set():
+                try:
+                    with client.events(after=after, read_timeout=max(30.0, 3 * keepalive)) as stream:
+                        for ev in stream:
+                            if stop.is_set():
+                                return
+                            if ev is None or not isinstance(ev.data, dict) or ev.id is None:
+                                continue
+                            inbox.put(envelope(ev.id, ev.data))
+                            after = ev.id
+                except (httpx.HTTPError, PhotojobsError) as exc:
+                    log.debug("event stream dropped: %r", exc)
+                if stop.is_set():
+                    return
+                # The stream ended (idle timeout, a network hiccup) or the daemon stopped.
+                again = find_daemon(lib)
+                if again is None:
+                    return
+                client.close()
+                client = again[1]
+                stop.wait(0.2)  # a daemon that refuses streams (429) must not be asked in a tight loop
+                say(f"event stream resumed after event {after}")
+        finally:
+            client.close()
+            inbox.put(_GONE)
+
+    thread = threading.Thread(target=read, name="watch-sse", daemon=True)
+    thread.start()
+    while not stop.is_set():
+        batch: list[dict] = []
+        try:
+            item = inbox.get(timeout=tick_seconds)
+            while True:
+                if item is _GONE:
+                    if batch:
+                        yield batch
+                    return
+                batch.append(item)
+                item = inbox.get_nowait()
+        except queue_mod.Empty:
+            pass
+        yield batch
 
 
 def _stream_json(model: watch_engine.QueueModel, batches: Iterator[list[dict]]) -> None:
@@ -121,6 +214,9 @@ class _StopFlag:
 
     def is_set(self) -> bool:
         return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        return self._event.wait(seconds)
 
     @contextmanager
     def installed(self) -> Iterator["_StopFlag"]:

@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 from ..storage.repos import events as events_repo
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
+from ..storage.repos import projects as projects_repo
 from .events import row_to_event
 from .library import Library
 from .pause import PAUSE_EVENT, paused_state
@@ -92,7 +93,11 @@ class QueueModel:
 
     def wants(self, event: dict) -> bool:
         """Whether an event concerns this view (pauses concern every view)."""
-        return self.project_id is None or event.get("kind") == PAUSE_EVENT or event.get("project_id") == self.project_id
+        if self.project_id is None or event.get("kind") == PAUSE_EVENT:
+            return True
+        if event.get("project_id") is not None:
+            return event["project_id"] == self.project_id
+        return (event.get("data") or {}).get("project_folder") == self.project_folder
 
     # --- keeping current ------------------------------------------------------------------
     def apply(self, event: dict) -> None:
@@ -169,6 +174,27 @@ class QueueModel:
                 "project": self.project_folder, "paused": self.paused,
                 "counts": {s: max(0, self.counts.get(s, 0)) for s in STATUSES},
                 "lanes": lanes, "recent_failures": list(self.failures)}
+
+
+class StreamEnvelopes:
+    """Turns the daemon stream's payloads back into event-log envelopes, so a model (and
+    `jobs watch --json`) sees the same shape from either source. The stream names projects by
+    folder; the ids come from the catalog, looked up once per folder."""
+
+    def __init__(self, lib: Library):
+        self.lib = lib
+        self._ids: dict[str, int | None] = {}
+
+    def __call__(self, event_id: int, payload: dict, *, now: float | None = None) -> dict:
+        data = {k: v for k, v in payload.items() if k != "event_id"}
+        kind = data.get("type") or "message"
+        folder = data.get("project_folder")
+        if folder is not None and folder not in self._ids:
+            row = projects_repo.by_folder(self.lib.conn(), folder)
+            self._ids[folder] = row["id"] if row is not None else None
+        return {"id": event_id, "kind": kind, "created_at": time.time() if now is None else now,
+                "project_id": self._ids.get(folder) if folder is not None else None,
+                "job_id": data.get("id") if kind == JOB_EVENT else data.get("job_id"), "data": data}
 
 
 def load(lib: Library, *, project: str | int | None = None) -> QueueModel:
