@@ -282,3 +282,43 @@ def test_scan_no_wait_and_unknown_project(lib, cli):
     assert [(j["type"], j["status"]) for j in queue.list_jobs(lib)] == [("manifest_check", "queued")]
     r = cli("scan", "Nowhere")
     assert r.code == 3 and "no such project: Nowhere" in r.err
+
+
+# --- the watcher inside a real daemon -------------------------------------------------------------
+
+from test_daemon_fixtures import start_daemon  # noqa: E402,F401 - fixture: a real `photojobs daemon run`
+
+
+def _photos(lib, folder):
+    from photojobs.storage.repos import photos as photos_repo
+    project = projects.require(lib, folder)
+    return {p["basename"]: dict(p) for p in photos_repo.list_for_project(lib.conn(), project["id"])}
+
+
+@pytest.mark.parametrize("mode", ["native", "polling"])
+def test_files_copied_into_a_project_become_photos_with_derivatives(lib, start_daemon, tmp_path, mode):
+    import imagegen
+    start_daemon({"daemon": {"watch_mode": mode, "watch_quiet_ms": 300, "watch_poll_seconds": 0.2}})
+    projects.create_project(lib, "Wedding")
+    card = tmp_path / "card"
+    card.mkdir()
+    imagegen.make_jpeg(card / "IMG_0001.JPG", size=(640, 480))
+    imagegen.make_jpeg(card / "IMG_0002.JPG", size=(480, 640), orientation=6)
+    imagegen.make_dng(card / "IMG_0002.DNG", size=(300, 200))
+    folder = lib.root / "Wedding"
+    for f in sorted(card.iterdir()):
+        shutil.copy(f, folder / f.name)   # as Finder or cp would: the watcher sees it being written
+
+    def ready():
+        photos = _photos(lib, "Wedding")
+        return set(photos) == {"IMG_0001", "IMG_0002"} and all(
+            p["thumbnail_status"] == "generated" and p["preview_status"] == "generated" for p in photos.values())
+    assert wait_for(ready, timeout=60), (_photos(lib, "Wedding"), queue.list_jobs(lib))
+    assert _photos(lib, "Wedding")["IMG_0002"]["raw_name"] == "IMG_0002.DNG"
+    assert sorted(p.name for p in (folder / ".thumb").iterdir()) == ["IMG_0001.jpg", "IMG_0002.jpg"]
+    assert {j["source"] for j in queue.list_jobs(lib, type=["folder_check"])} == {"watcher"}
+
+    (folder / "IMG_0001.JPG").unlink()    # rejected in a shell: the catalog follows
+    assert wait_for(lambda: not _photos(lib, "Wedding")["IMG_0001"]["jpg_available"], timeout=60)
+    assert [j["status"] for j in queue.list_jobs(lib, type=["manifest_check"])
+            if j["source"] == "watcher"] == ["completed"]
