@@ -13,6 +13,7 @@ from . import jobs, project
 from . import scan as scan_cli
 from . import process as process_cli
 from . import daemon as daemon_cli
+from . import culling, maintenance, photos, trash, upload
 from ._render import error_exit, warn
 from ._state import AppState
 
@@ -46,6 +47,13 @@ app.add_typer(jobs.app, name="jobs")
 app.command("scan")(scan_cli.scan)
 app.command("process", help=process_cli.HELP)(process_cli.process)
 app.add_typer(daemon_cli.app, name="daemon")
+app.command("upload", help=upload.HELP)(upload.upload)
+app.add_typer(photos.app, name="photos")
+app.command("keep")(culling.keep)
+app.command("revert")(culling.revert)
+app.command("commit")(culling.commit)
+app.add_typer(trash.app, name="trash")
+app.add_typer(maintenance.app, name="maintenance")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,6 +71,13 @@ def count_for_project(conn: sqlite3.Connection, project_id: int) -> int:
     return conn.execute("SELECT COUNT(*) FROM photos WHERE project_id = ?", (project_id,)).fetchone()[0]
 
 
+def count_available(conn: sqlite3.Connection, project_id: int) -> int:
+    """Photos with at least one file on disk, as far as the catalog knows."""
+    return conn.execute(
+        "SELECT COUNT(*) FROM photos WHERE project_id = ? AND (jpg_available OR raw_available OR other_available)",
+        (project_id,)).fetchone()[0]
+
+
 def removal_plan(conn: sqlite3.Connection, project_id: int) -> list[sqlite3.Row]:
     """Photos with an available JPG or RAW that the keep flags say to remove."""
     return conn.execute(
@@ -134,22 +141,21 @@ def set_sidecars(conn: sqlite3.Connection, photo_id: int, sidecars: list[str], n
 def set_keep(conn: sqlite3.Connection, project_id: int, photo_ids: list[int] | None, *,
              keep_jpg: bool | None, keep_raw: bool | None, now: float) -> int:
     """Set keep intent for the given photos (None: all of the project). A flag given as None
-    is left as it is. Returns how many rows changed."""
-    sets, args = [], []
-    for col, value in (("keep_jpg", keep_jpg), ("keep_raw", keep_raw)):
-        if value is not None:
-            sets.append(f"{col} = ?")
-            args.append(1 if value else 0)
-    if not sets:
+    is left as it is; a file that is not available cannot be kept. Returns rows changed."""
+    if keep_jpg is None and keep_raw is None:
         return 0
-    differs = " OR ".join(f"{s.split(' = ')[0]} != ?" for s in sets)
-    base = f"UPDATE photos SET {', '.join(sets)}, updated_at = ? WHERE project_id = ? AND ({differs})"
+    new_jpg = "CASE WHEN :kj IS NULL THEN keep_jpg ELSE (:kj AND jpg_available) END"
+    new_raw = "CASE WHEN :kr IS NULL THEN keep_raw ELSE (:kr AND raw_available) END"
+    base = (f"UPDATE photos SET keep_jpg = {new_jpg}, keep_raw = {new_raw}, updated_at = :now "
+            f"WHERE project_id = :p AND (keep_jpg != {new_jpg} OR keep_raw != {new_raw})")
+    args: dict[str, Any] = {"kj": None if keep_jpg is None else int(keep_jpg),
+                            "kr": None if keep_raw is None else int(keep_raw), "now": now, "p": project_id}
     if photo_ids is None:
-        return conn.execute(base, (*args, now, project_id, *args)).rowcount
+        return conn.execute(base, args).rowcount
     changed = 0
     for chunk in _chunks(list(photo_ids)):
-        changed += conn.execute(base + f" AND id IN ({','.join('?' * len(chunk))})",
-                                (*args, now, project_id, *args, *chunk)).rowcount
+        ids = {f"i{n}": v for n, v in enumerate(chunk)}
+        changed += conn.execute(base + f" AND id IN ({','.join(':' + k for k in ids)})", {**args, **ids}).rowcount
     return changed
 
 

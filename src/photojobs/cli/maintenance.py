@@ -1,0 +1,52 @@
+"""`photojobs maintenance`: reconcile catalog and disk, expire the trash (quiet, for cron)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..engine import maintenance as maintenance_engine
+from ..errors import PhotojobsError
+from . import _wait
+from ._options import JsonOpt, WaitOpt
+from ._render import console, err_console, print_json, state
+
+app = typer.Typer(help="Maintenance of projects: trash expiry and catalog/disk reconciliation.",
+                  no_args_is_help=True)
+
+
+@app.command("run")
+def run(ctx: typer.Context,
+        project: Annotated[Optional[str], typer.Argument(help="Project name or folder.", show_default=False)] = None,
+        all_: Annotated[bool, typer.Option("--all", help="Every project.")] = False,
+        type: Annotated[Optional[str], typer.Option(
+            "--type", "-t", help="Only this job: trash_maintenance, manifest_check, folder_check or manifest_cleaning.")] = None,
+        force: Annotated[bool, typer.Option(
+            "--force", help="With --type manifest_check/manifest_cleaning: reconcile even a folder that looks empty.")] = False,
+        wait: WaitOpt = None, json_out: JsonOpt = False) -> None:
+    """Start maintenance (trash_maintenance -> manifest_check -> folder_check ->
+    manifest_cleaning, or one --type) for a project or --all, and run it here when no daemon
+    runs. Prints nothing on success (cron-friendly); failures go to stderr.
+
+    Exit codes: 0 all succeeded (or queued with --no-wait); 6 some job failed (for example a
+    project folder that is missing or unmounted: its catalog is left unchanged); 1 error."""
+    if (project is None) == (not all_):
+        raise PhotojobsError("name one project or use --all")
+    lib = state(ctx).library()
+    jobs = maintenance_engine.start(lib, project, type, force=force)
+    results = []
+    code = 0
+    for job in jobs:
+        outcome = _wait.finish(lib, job, wait, quiet=True)
+        results.append({"job": job, "task": outcome})
+        problem = _wait.describe(outcome)
+        if problem:
+            code = _wait.EXIT_TASK_FAILED
+            if not json_out:
+                err_console.print(f"photojobs: {job['project_folder']}: {problem}", markup=False, soft_wrap=True)
+    if json_out:
+        print_json(results)
+    elif state(ctx).verbose:
+        console.print(f"maintenance ran for {len(jobs)} projects", markup=False)
+    raise typer.Exit(code)

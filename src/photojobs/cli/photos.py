@@ -1,0 +1,32 @@
+"""`photojobs photos`: look at a project's photos."""
+
+from __future__ import annotations
+
+import typer
+
+from ..engine import culling
+from ._options import JsonOpt, ProjectArg
+from ._render import print_json, state, table
+
+app = typer.Typer(help="Look at a project's photos.", no_args_is_help=True)
+
+
+def _flag(available: bool, keep: bool) -> str:
+    if not available:
+        return "-"
+    return "keep" if keep else "drop"
+
+
+@app.command("list")
+def list_(ctx: typer.Context, project: ProjectArg, json_out: JsonOpt = False) -> None:
+    """List photos: files, availability and keep intent (keep/drop, '-' = no such file),
+    derivative statuses, capture date and orientation."""
+    photos = culling.list_photos(state(ctx).library(), project)
+    if json_out:
+        print_json(photos)
+        return
+    table(["photo", "jpg", "raw", "other", "sidecars", "thumb", "preview", "taken", "orient."],
+          [(p["filename"], _flag(p["jpg_available"], p["keep_jpg"]), _flag(p["raw_available"], p["keep_raw"]),
+            p["other_name"] if p["other_available"] else "", len(p["sidecars"]) or "",
+            p["thumbnail_status"], p["preview_status"], p["date_time_original"], p["orientation"])
+           for p in photos], title=f"{len(photos)} photos")

@@ -1,0 +1,100 @@
+"""`photojobs upload`: import files and folders into a project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from ..engine.upload import DUPLICATE_POLICIES, EXIT_SOME_FILES, ImportProgress, import_files
+from . import _wait
+from ._options import JsonOpt, WaitOpt
+from ._render import console, err_console, print_json, state, table, warn
+
+HELP = f"""Import photos (files or folders, e.g. a card's DCIM) into a project.
+
+Files are accepted when their extension is configured AND their content matches it; JPG and
+RAW files with the same name become one photo; sidecars (.xmp...) follow their photo.
+Copies are verified before they count; --move removes a source only after that.
+
+Exit codes: 0 every accepted file is in the project; {EXIT_SOME_FILES} some files were rejected or
+failed (the rest were imported); {_wait.EXIT_TASK_FAILED} files imported but processing failed;
+1 usage or library error; 3 unknown project."""
+
+
+def upload(ctx: typer.Context,
+           sources: Annotated[list[Path], typer.Argument(help="Files or folders to import.", show_default=False)],
+           project: Annotated[Optional[str], typer.Option(
+               "--project", "-p", help="Project name (default: the source folder's name; created if missing).")] = None,
+           move: Annotated[bool, typer.Option("--move", help="Remove each source once its copy is verified.")] = False,
+           recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")] = True,
+           on_duplicate: Annotated[str, typer.Option(
+               "--on-duplicate", help=f"A different file with a name already in the project: {'|'.join(DUPLICATE_POLICIES)}.")] = "skip",
+           dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be imported; change nothing.")] = False,
+           wait: WaitOpt = None,
+           json_out: JsonOpt = False) -> None:
+    lib = state(ctx).library()
+    if json_out or not err_console.is_terminal:
+        report = import_files(lib, sources, project=project, move=move, recursive=recursive,
+                              on_duplicate=on_duplicate, dry_run=dry_run)
+    else:
+        with _CopyProgress() as bars:
+            report = import_files(lib, sources, project=project, move=move, recursive=recursive,
+                                  on_duplicate=on_duplicate, dry_run=dry_run, progress=bars.update)
+    outcome = _wait.finish(lib, report.job, wait, quiet=json_out)
+    code = report.exit_code
+    if code == 0 and _wait.failed_steps(outcome):
+        code = _wait.EXIT_TASK_FAILED
+    if json_out:
+        print_json({**report.to_dict(), "task": outcome, "exit_code": code})
+        raise typer.Exit(code)
+    _summary(report)
+    problem = _wait.describe(outcome)
+    if problem:
+        warn(f"processing did not complete: {problem}")
+    elif report.job and outcome is None:
+        console.print(f"processing queued as job {report.job['id']} (run `photojobs jobs run --until-empty`)")
+    raise typer.Exit(code)
+
+
+def _summary(report) -> None:
+    verb = "would import" if report.dry_run else "imported"
+    folder = (report.project or {}).get("folder") or (report.project or {}).get("name")
+    console.print(f"{verb} {len(report.imported)} files into {folder}"
+                  + (f", {len(report.sidecars)} sidecars" if report.sidecars else "")
+                  + (f", {len(report.completed_pairs)} completed JPG+RAW pairs" if report.completed_pairs else ""),
+                  markup=False)
+    if report.renamed:
+        console.print(f"renamed {len(report.renamed)}: " + ", ".join(f"{r['name']} -> {r['as']}" for r in report.renamed),
+                      markup=False)
+    if report.overwritten:
+        console.print(f"replaced {len(report.overwritten)} (previous files are in .trash): "
+                      + ", ".join(report.overwritten), markup=False)
+    if report.skipped:
+        console.print(f"skipped {len(report.skipped)} duplicates", markup=False)
+        if len(report.skipped) <= 20:
+            table(["skipped", "why"], [(s["name"], s["reason"]) for s in report.skipped])
+    if report.rejected or report.failed:
+        table(["file", "problem"], [(r["path"], r["reason"]) for r in report.rejected + report.failed],
+              title=f"{len(report.rejected)} rejected, {len(report.failed)} failed")
+
+
+class _CopyProgress:
+    """Adapts the engine's ImportProgress callback to a rich progress bar (on stderr)."""
+
+    def __enter__(self):
+        self.progress = Progress(TextColumn("{task.description:<16}"), BarColumn(), DownloadColumn(),
+                                 TransferSpeedColumn(), console=err_console, transient=True)
+        self.progress.__enter__()
+        self.bar = self.progress.add_task("scanning", total=None)
+        return self
+
+    def update(self, p: ImportProgress) -> None:
+        if p.stage == "copy":
+            self.progress.update(self.bar, description=f"{p.files_done}/{p.files_total} files",
+                                 total=p.bytes_total, completed=p.bytes_done)
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)

@@ -1,0 +1,165 @@
+"""File moves that never overwrite and copies that are verified before they become visible."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .media_scan import TMP_PREFIX
+
+CHUNK = 4 * 1024 * 1024
+# The write call, as one name, so a test can inject a fault (ENOSPC) where the kernel would.
+_write = os.write
+
+
+class CopyError(OSError):
+    """A copy that did not complete; nothing was left behind at the target."""
+
+
+@dataclass(frozen=True)
+class Copied:
+    size: int
+    digest: str
+
+
+def place_no_replace(src: Path, dst: Path) -> None:
+    """Give `src` the name `dst` on the same filesystem; FileExistsError if `dst` exists.
+
+    os.replace would silently overwrite a file another process put there meanwhile, so we
+    hard-link (which refuses an existing name) and then drop the old name."""
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        # A filesystem without hard links (FAT, some network shares): check, then rename.
+        if os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, "File exists", str(dst)) from None
+        os.replace(src, dst)
+        return
+    os.unlink(src)
+
+
+def unique_name(folder: Path, name: str, taken: Callable[[str], bool] | None = None) -> str:
+    """`name`, or `stem (2).ext`, `stem (3).ext`... the first that is free in `folder`."""
+    taken = taken or (lambda n: os.path.lexists(folder / n))
+    if not taken(name):
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    n = 2
+    while True:
+        candidate = f"{stem} ({n}){dot}{ext}"
+        if not taken(candidate):
+            return candidate
+        n += 1
+
+
+def move_unique(src: Path, folder: Path, name: str) -> str:
+    """Move `src` into `folder` under `name` or a free variant of it; never overwrites.
+    Returns the name used."""
+    while True:
+        target = unique_name(folder, name)
+        try:
+            place_no_replace(src, folder / target)
+            return target
+        except FileExistsError:
+            continue  # somebody took that name between our check and the link: next one
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def hash_file(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=20)
+    with open(path, "rb", buffering=0) as f:
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while n := f.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+def same_content(a: Path, b: Path) -> bool:
+    """Equal size and equal bytes (hash compared; sizes first so most mismatches are free)."""
+    try:
+        if os.stat(a).st_size != os.stat(b).st_size:
+            return False
+        return hash_file(a) == hash_file(b)
+    except FileNotFoundError:
+        return False
+
+
+def copy_verified(src: Path, folder: Path, name: str, *, on_bytes: Callable[[int], None] | None = None) -> Copied:
+    """Copy `src` to `folder/name`: a hidden temp file, fsync, source mtime kept, size and hash
+    checked against what is on disk, then put in place without overwriting (FileExistsError if
+    the name is taken). On any failure the temp file is removed and a
+    CopyError names the source."""
+    tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}"
+    h = hashlib.blake2b(digest_size=20)
+    size = 0
+    try:
+        fd_in = os.open(src, os.O_RDONLY)
+    except OSError as exc:
+        raise CopyError(exc.errno, f"cannot read {src}: {exc.strerror}") from None
+    try:
+        before = os.fstat(fd_in)
+        fd_out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            while True:
+                n = os.readv(fd_in, [buf])
+                if n == 0:
+                    break
+                h.update(view[:n])
+                written = 0
+                while written < n:
+                    written += _write(fd_out, view[written:n])
+                size += n
+                if on_bytes:
+                    on_bytes(n)
+            os.fsync(fd_out)
+        finally:
+            os.close(fd_out)
+        after = os.fstat(fd_in)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or size != before.st_size:
+            raise CopyError(errno.EIO, f"{src} changed while it was being copied")
+        os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
+        if os.stat(tmp).st_size != size or hash_file(tmp) != h.hexdigest():
+            raise CopyError(errno.EIO, f"the copy of {src} does not match the original")
+        if not os.path.exists(src):
+            # The source vanished (card pulled) after the last read: what we have may be all
+            # of it, but we cannot prove it, so it does not count.
+            raise CopyError(errno.ENOENT, f"{src} disappeared while it was being copied")
+        place_no_replace(tmp, folder / name)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(exc, (CopyError, FileExistsError)) or not isinstance(exc, OSError):
+            raise
+        what = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+        raise CopyError(exc.errno, f"cannot copy {src}: {what}") from None
+    finally:
+        os.close(fd_in)
+    return Copied(size=size, digest=h.hexdigest())

@@ -1,0 +1,64 @@
+"""file_removal: move the files a commit drops into .trash and record it in the catalog."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from ...errors import UnknownJobType
+from ...storage.repos import photos as photos_repo
+from ..culling import plan_for, remove_derivatives
+from ..queue import enqueue
+from ..registry import handler
+from ..trash import move_to_trash
+
+log = logging.getLogger("photojobs.file_removal")
+
+
+@handler("file_removal", priority=100)
+def run(ctx) -> None:
+    path = ctx.project_path
+    regenerate: list[tuple[int, str]] = []
+    for item in ctx.open_items():
+        ctx.check()
+        ctx.start_item(item)
+        row = photos_repo.get(ctx.conn, item["photo_id"]) if item["photo_id"] is not None else None
+        if row is None:
+            ctx.finish_item(item, "skipped", "photo no longer in the catalog")
+            continue
+        change = plan_for(row)  # flags as they are now, not as they were at commit time
+        if change is None:
+            ctx.finish_item(item, "skipped", "nothing to remove (kept since the commit)")
+            continue
+        moved, gone = [], {}
+        for role in ("jpg", "raw"):
+            name = change[role]
+            if not name:
+                continue
+            if os.path.lexists(path / name):
+                moved.append(move_to_trash(path, name, now=ctx.now(), reason="commit"))
+            gone[role] = False  # already missing on disk counts as removed
+        for name in change["sidecars"]:
+            if os.path.lexists(path / name):
+                moved.append(move_to_trash(path, name, now=ctx.now(), reason="commit"))
+        if change["jpg"]:
+            remove_derivatives(path, row["basename"])
+        if change["regenerate_from_raw"]:
+            regenerate.append((row["id"], row["raw_name"]))
+
+        def record(conn, photo_id=row["id"], gone=gone, change=change):
+            photos_repo.set_available(conn, photo_id, now=ctx.now(), **gone)
+            if change["sidecars"]:
+                photos_repo.set_sidecars(conn, photo_id, [], ctx.now())
+            if change["regenerate_from_raw"]:
+                photos_repo.mark_derivatives_pending(conn, [photo_id], ctx.now())
+            elif change["jpg"]:  # derivatives came from the JPG and nothing replaces them
+                photos_repo.set_derivatives(conn, photo_id, None, None, None, ctx.now())
+        ctx.finish_item(item, "done", f"to trash: {', '.join(moved)}" if moved else None, before_commit=record)
+    if regenerate:
+        # The JPG was the derivatives' source; the RAW stays, so make them again from it.
+        try:
+            enqueue(ctx.lib, "generate_derivatives", project=ctx.project["id"], items=regenerate,
+                    source=f"file_removal:{ctx.job_id}")
+        except UnknownJobType:
+            log.warning("no generate_derivatives handler; derivatives of %d photos stay pending", len(regenerate))

@@ -1,0 +1,23 @@
+"""folder_check: files the catalog does not know become photos (with an upload_postprocess job) or go to .trash."""
+
+from __future__ import annotations
+
+from ..queue import enqueue
+from ..reconcile import checked_scan, folder_check
+from ..registry import handler
+
+
+@handler("folder_check", priority=95, unique=True)
+def run(ctx) -> None:
+    # No "empty folder" refusal here: adding files cannot lose any, but a missing or
+    # unmarked folder is still not ours to touch.
+    scan = checked_scan(ctx.lib, ctx.project, allow_empty=True)
+    ctx.check()
+    result = folder_check(ctx.lib, ctx.project, scan)
+    ctx.set_progress(len(scan.names), len(scan.names))
+    if result.photo_items:
+        # Its own job, not a chain: a folder_check at the end of an upload task must not loop.
+        enqueue(ctx.lib, "upload_postprocess", project=ctx.project["id"], items=result.photo_items,
+                source=f"folder_check:{ctx.job_id}")
+    if result.added or result.trashed or result.clashes:
+        ctx.emit("folder_check", {"project_folder": ctx.project_folder, **result.to_dict()})

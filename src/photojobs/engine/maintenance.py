@@ -1,0 +1,34 @@
+"""Maintenance: start the maintenance task (or one maintenance job type) for one project or all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import PhotojobsError
+from ..storage.repos import projects as projects_repo
+from .projects import require
+from .queue import enqueue, start_task
+from .registry import MAINTENANCE_TYPES
+from .library import Library
+
+
+def start(lib: Library, project: str | int | None, type: str | None = None, *, force: bool = False,
+          source: str = "cli") -> list[dict[str, Any]]:
+    """Queue maintenance for `project` (None: every project). Without `type`, the whole chain
+    trash_maintenance -> manifest_check -> folder_check -> manifest_cleaning; with it, that
+    job alone (unique per project while queued: an already queued one is returned).
+    `force` lets manifest_check/manifest_cleaning reconcile a folder that looks empty."""
+    if type is not None and type not in MAINTENANCE_TYPES:
+        raise PhotojobsError(f"--type must be one of {', '.join(MAINTENANCE_TYPES)}, got {type!r}")
+    if force and type not in ("manifest_check", "manifest_cleaning"):
+        # The chain's later steps are queued without a payload, so force must name its job.
+        raise PhotojobsError("--force goes with --type manifest_check or --type manifest_cleaning")
+    rows = [require(lib, project)] if project is not None else projects_repo.list_all(lib.conn())
+    payload = {"force": True} if force else None
+    jobs = []
+    for row in rows:
+        if type is None:
+            jobs.append(start_task(lib, "maintenance", project=row["id"], payload=payload, source=source))
+        else:
+            jobs.append(enqueue(lib, type, project=row["id"], payload=payload, source=source))
+    return jobs

@@ -1,0 +1,181 @@
+"""Catalog-versus-disk reconciliation shared by manifest_check, folder_check and manifest_cleaning.
+
+Each pass reads the project folder once (media_scan.scan_folder) and the project's photos
+once, then compares in memory: O(files + photos), never a stat per photo per extension.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import PermanentJobError
+from ..storage import atomic
+from ..storage.repos import photos as photos_repo
+from . import media
+from .library import Library
+from .media_scan import FolderScan, Rules, scan_folder
+from .projects import MARKER
+
+log = logging.getLogger("photojobs.reconcile")
+_BATCH = 2000  # rows per write transaction: short locks, so imports and the UI are not starved
+
+
+class UnsafeFolder(PermanentJobError):
+    """The folder looks unmounted or wiped; reconciling now could empty the catalog."""
+
+
+def checked_scan(lib: Library, project: sqlite3.Row, *, force: bool = False,
+                 allow_empty: bool = False) -> FolderScan:
+    """Scan a project's folder, refusing to go on if it is missing, unmarked, or empty while
+    the catalog lists files there (a drive that is not plugged in is not a deleted shoot)."""
+    path = lib.project_path(project["folder"])
+    scan = scan_folder(path, Rules.from_config(lib.config))
+    if force:
+        return scan
+    conn = lib.conn()
+    listed = photos_repo.count_available(conn, project["id"])
+    if not scan.exists:
+        raise UnsafeFolder(f"project folder {path} is missing (not mounted?); the catalog was left unchanged")
+    if not scan.marked:
+        raise UnsafeFolder(f"project folder {path} has no {MARKER} marker (unmounted or not "
+                           "this project?); the catalog was left unchanged")
+    if listed and scan.media_count == 0 and not allow_empty:
+        raise UnsafeFolder(f"project folder {path} has no photos but the catalog lists {listed}; "
+                           "refusing to mark them all missing (run with force if they were really deleted)")
+    return scan
+
+
+@dataclass
+class ManifestResult:
+    checked: int = 0
+    now_missing: list[str] = field(default_factory=list)
+    now_present: list[str] = field(default_factory=list)
+    sidecars_changed: int = 0
+
+    def to_dict(self) -> dict:
+        return {"checked": self.checked, "now_missing": self.now_missing, "now_present": self.now_present,
+                "sidecars_changed": self.sidecars_changed}
+
+
+def manifest_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> ManifestResult:
+    """Availability := presence on disk for every photo file; sidecar lists follow the disk.
+    Idempotent. A file that comes back is kept (its keep flag set again)."""
+    conn = lib.conn()
+    result = ManifestResult()
+    changes: list[tuple[int, dict, list[str] | None]] = []
+    for row in photos_repo.list_for_project(conn, project["id"]):
+        result.checked += 1
+        flags: dict[str, bool] = {}
+        for role in photos_repo.ROLES:
+            name = row[f"{role}_name"]
+            present = bool(name) and name in scan.names
+            if present != bool(row[f"{role}_available"]):
+                flags[role] = present
+                (result.now_present if present else result.now_missing).append(name)
+        group = scan.groups.get(row["basename_key"])
+        on_disk = sorted(group.sidecar) if group else []
+        sidecars = on_disk if on_disk != json.loads(row["sidecars"] or "[]") else None
+        if flags or sidecars is not None:
+            changes.append((row["id"], flags, sidecars))
+    for i in range(0, len(changes), _BATCH):
+        with atomic(conn):
+            now = lib.now()
+            for photo_id, flags, sidecars in changes[i:i + _BATCH]:
+                if flags:
+                    photos_repo.set_available(conn, photo_id, now=now, **flags)
+                    back = {f"keep_{r}": True for r, v in flags.items() if v and r != "other"}
+                    if back:
+                        photos_repo.set_keep(conn, project["id"], [photo_id], now=now,
+                                             keep_jpg=back.get("keep_jpg"), keep_raw=back.get("keep_raw"))
+                if sidecars is not None:
+                    photos_repo.set_sidecars(conn, photo_id, sidecars, now)
+                    result.sidecars_changed += 1
+    return result
+
+
+@dataclass
+class FolderResult:
+    added: list[str] = field(default_factory=list)      # files that became (part of) photos
+    trashed: list[str] = field(default_factory=list)    # not accepted: moved to .trash
+    clashes: list[str] = field(default_factory=list)    # a second file for a photo's role: left alone
+    photo_items: list[tuple[int, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"added": self.added, "trashed": self.trashed, "clashes": self.clashes}
+
+
+def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> FolderResult:
+    """Files the catalog does not know: accepted ones (extension and content) become photos;
+    the rest go to .trash. Sidecars, hidden files and the marker are never touched."""
+    from .trash import move_to_trash
+    conn = lib.conn()
+    rules = Rules.from_config(lib.config)
+    path = scan.path
+    result = FolderResult()
+    known: set[str] = set()
+    by_key: dict[str, sqlite3.Row] = {}
+    for row in photos_repo.list_for_project(conn, project["id"]):
+        by_key[row["basename_key"]] = row
+        for role in photos_repo.ROLES:
+            if row[f"{role}_name"]:
+                known.add(row[f"{role}_name"])
+    unknown_media = []
+    for key, group in scan.groups.items():
+        for role in ("jpg", "raw", "other"):
+            for name in getattr(group, role):
+                if name not in known:
+                    unknown_media.append((key, role, name))
+    touched: dict[int, str] = {}
+    for key, role, name in sorted(unknown_media, key=lambda t: t[2]):
+        file = path / name
+        try:
+            ok = file.stat().st_size > 0 and media.content_matches(file.suffix, media.sniff(file))
+        except OSError:
+            continue  # gone since the scan, or unreadable now: look again next time
+        if not ok:
+            move_to_trash(path, name, now=lib.now(), reason="folder_check: content does not match its extension")
+            result.trashed.append(name)
+            continue
+        row = by_key.get(key)
+        if row is not None and row[f"{role}_available"] and row[f"{role}_name"] != name:
+            result.clashes.append(name)
+            continue
+        try:
+            meta = media.read_metadata(file)
+        except OSError:
+            continue
+        with atomic(conn):
+            basename = row["basename"] if row is not None else scan.basenames[key]
+            photo = photos_repo.add_file(conn, project["id"], basename=basename, role=role, name=name,
+                                         meta=meta, now=lib.now(), keep=True)
+            group = scan.groups[key]
+            if group.sidecar:
+                photos_repo.set_sidecars(conn, photo["id"], group.sidecar, lib.now())
+        by_key[key] = photo
+        touched[photo["id"]] = photo["jpg_name"] or photo["raw_name"] or photo["other_name"] or name
+        result.added.append(name)
+    for name in sorted(scan.unknown):
+        move_to_trash(path, name, now=lib.now(), reason="folder_check: not an accepted file type")
+        result.trashed.append(name)
+    result.photo_items = sorted(touched.items())
+    return result
+
+
+def manifest_cleaning(lib: Library, project: sqlite3.Row, scan: FolderScan) -> list[str]:
+    """Drop photos none of whose files (JPG, RAW or other image) is on disk. Returns basenames.
+
+    The seed dropped rows whose JPG and RAW were both gone; a PNG/TIFF-only photo is a photo
+    too, so "other" counts as a file here (else folder_check would re-add it every time)."""
+    conn = lib.conn()
+    gone = []
+    for row in photos_repo.list_for_project(conn, project["id"]):
+        if not any(row[f"{r}_name"] and row[f"{r}_name"] in scan.names for r in photos_repo.ROLES):
+            gone.append((row["id"], row["basename"]))
+    for i in range(0, len(gone), _BATCH):
+        with atomic(conn):
+            photos_repo.delete_many(conn, [g[0] for g in gone[i:i + _BATCH]])
+    return [g[1] for g in gone]

@@ -1,0 +1,190 @@
+"""A project's .trash: unique names, a record of when and from where, listing, restore and expiry.
+
+Each trashed file `.trash/NAME` has a record `.trash/.info/NAME.json` (original name, when).
+The time lives in the record, not in the file's mtime, because imports keep the camera's
+mtime; a file without a record (crash between the move and the write) counts from its ctime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import PhotojobsError
+from ..storage import atomic
+from ..storage.repos import photos as photos_repo
+from . import media
+from .fileops import fsync_dir, move_unique, place_no_replace
+from .library import Library
+from .media_scan import Rules, is_ignored
+from .projects import ensure_layout, require
+
+TRASH = ".trash"
+INFO = ".info"
+
+
+def trash_dir(project_path: Path) -> Path:
+    return project_path / TRASH
+
+
+def _info_path(project_path: Path, trash_name: str) -> Path:
+    return trash_dir(project_path) / INFO / f"{trash_name}.json"
+
+
+def move_to_trash(project_path: Path, name: str, *, now: float, reason: str) -> str:
+    """Move project file `name` into .trash (never overwriting an earlier trashed file of the
+    same name) and record when. Returns the name it has in the trash."""
+    folder = trash_dir(project_path)
+    (folder / INFO).mkdir(parents=True, exist_ok=True)
+    trash_name = move_unique(project_path / name, folder, name)
+    info = _info_path(project_path, trash_name)
+    tmp = info.with_name(f".{info.name}.tmp")
+    tmp.write_text(json.dumps({"original": name, "trashed_at": now, "reason": reason}))
+    os.replace(tmp, info)
+    return trash_name
+
+
+def entries(project_path: Path) -> list[dict[str, Any]]:
+    """What is in the trash: name, original name, trashed_at, size, reason. Oldest first."""
+    folder = trash_dir(project_path)
+    out = []
+    try:
+        it = os.scandir(folder)
+    except FileNotFoundError:
+        return []
+    with it:
+        for entry in it:
+            if is_ignored(entry.name) or not entry.is_file(follow_symlinks=False):
+                continue
+            st = entry.stat(follow_symlinks=False)
+            record: dict[str, Any] = {}
+            try:
+                record = json.loads(_info_path(project_path, entry.name).read_text())
+            except (OSError, ValueError):
+                pass
+            out.append({"name": entry.name, "original": record.get("original") or entry.name,
+                        "trashed_at": float(record.get("trashed_at") or st.st_ctime),
+                        "size": st.st_size, "reason": record.get("reason")})
+    out.sort(key=lambda e: (e["trashed_at"], e["name"]))
+    return out
+
+
+def list_trash(lib: Library, project: str | int) -> list[dict[str, Any]]:
+    """Trash entries of a project, each with when it expires (trash_ttl_hours after trashing)."""
+    row = require(lib, project)
+    ttl = float(lib.config.get("maintenance.trash_ttl_hours", 24)) * 3600
+    from .queue import iso
+    out = []
+    for e in entries(lib.project_path(row["folder"])):
+        out.append({**e, "trashed_at": iso(e["trashed_at"]), "expires_at": iso(e["trashed_at"] + ttl)})
+    return out
+
+
+def expire(project_path: Path, *, now: float, ttl_hours: float) -> list[str]:
+    """Delete trash entries older than the TTL (and records whose file is gone). Returns names."""
+    removed = []
+    for e in entries(project_path):
+        if e["trashed_at"] + ttl_hours * 3600 > now:
+            continue
+        try:
+            os.unlink(trash_dir(project_path) / e["name"])
+        except FileNotFoundError:
+            pass
+        _drop_info(project_path, e["name"])
+        removed.append(e["name"])
+    info_dir = trash_dir(project_path) / INFO
+    if info_dir.is_dir():
+        for record in info_dir.iterdir():
+            name = record.name[:-len(".json")] if record.name.endswith(".json") else None
+            if name and not (trash_dir(project_path) / name).exists():
+                record.unlink(missing_ok=True)
+    return removed
+
+
+def _drop_info(project_path: Path, trash_name: str) -> None:
+    try:
+        os.unlink(_info_path(project_path, trash_name))
+    except FileNotFoundError:
+        pass
+
+
+def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all: bool = False,
+            source: str = "cli") -> dict[str, Any]:
+    """Move trashed files back under their original names and into the catalog, kept.
+
+    `names` are trash names or original names (case-insensitive). A name that matches nothing
+    is an error that changes nothing; an entry whose original name is taken again in the
+    project stays in the trash and is reported. Restored photos get their derivatives made
+    again (an upload_postprocess task, returned as `job`)."""
+    row = require(lib, project)
+    path = ensure_layout(lib, row)
+    available = entries(path)
+    if all:
+        chosen = available
+    else:
+        wanted = [n for n in names]
+        if not wanted:
+            raise PhotojobsError("name the files to restore, or use --all")
+        by_name: dict[str, list[dict]] = {}
+        for e in available:
+            by_name.setdefault(e["name"].lower(), []).append(e)
+            if e["original"].lower() != e["name"].lower():
+                by_name.setdefault(e["original"].lower(), []).append(e)
+        missing = [n for n in wanted if n.lower() not in by_name]
+        if missing:
+            raise PhotojobsError(f"not in the trash of {row['folder']}: {', '.join(missing)}")
+        seen: dict[str, dict] = {}
+        for n in wanted:
+            for e in by_name[n.lower()]:
+                seen[e["name"]] = e
+        chosen = sorted(seen.values(), key=lambda e: (e["trashed_at"], e["name"]))
+    rules = Rules.from_config(lib.config)
+    restored, conflicts = [], []
+    conn = lib.conn()
+    touched: dict[int, str] = {}
+    # Photo files first, so the sidecars find their photo.
+    chosen.sort(key=lambda e: rules.classify(e["original"])[1] == "sidecar")
+    taken: set[str] = set()
+    for e in chosen:
+        original = e["original"]
+        if original.lower() in taken or os.path.lexists(path / original):
+            conflicts.append({"name": e["name"], "original": original,
+                              "reason": f"{original} exists in the project again; left in the trash"})
+            continue
+        place_no_replace(trash_dir(path) / e["name"], path / original)
+        _drop_info(path, e["name"])
+        taken.add(original.lower())
+        restored.append({"name": e["name"], "original": original})
+        photo = _catalog_restored(conn, lib, row["id"], path, original, rules)
+        if photo is not None:
+            touched[photo["id"]] = photo["jpg_name"] or photo["raw_name"] or photo["other_name"] or original
+    fsync_dir(path)
+    job = None
+    if touched:
+        from .queue import start_task
+        job = start_task(lib, "upload_postprocess", project=row["id"], items=sorted(touched.items()),
+                         source=source)
+    return {"project": row["folder"], "restored": restored, "conflicts": conflicts, "job": job}
+
+
+def _catalog_restored(conn: sqlite3.Connection, lib: Library, project_id: int, path: Path, name: str,
+                      rules: Rules) -> sqlite3.Row | None:
+    basename, role = rules.classify(name)
+    if role is None:
+        return None
+    with atomic(conn):
+        if role == "sidecar":
+            photo = photos_repo.get_by_basename(conn, project_id, basename)
+            if photo is not None:
+                sidecars = json.loads(photo["sidecars"] or "[]")
+                photos_repo.set_sidecars(conn, photo["id"], [*sidecars, name], lib.now())
+            return None
+        try:
+            meta = media.read_metadata(path / name)
+        except OSError:
+            meta = None
+        return photos_repo.add_file(conn, project_id, basename=basename, role=role, name=name, meta=meta,
+                                    now=lib.now(), keep=True)
