@@ -359,6 +359,17 @@ def test_a_source_gone_from_disk_is_missing_and_comes_back(open_library, picture
     assert photo(lib, project, "gone")["thumbnail_status"] == "generated"
 
 
+def test_an_unmounted_project_folder_fails_the_job_and_marks_nothing_missing(open_library, pictures):
+    lib = open_library(SMALL)
+    project = new_project(lib)
+    add(lib, project, pictures["flat"], "U.jpg")
+    folder = lib.project_path(project["folder"])
+    os.replace(folder, folder.with_name("unplugged"))
+    job = process(lib, project)
+    assert job["status"] == "failed" and "not mounted?" in job["error_message"]
+    assert photo(lib, project, "U")["thumbnail_status"] == "pending"
+
+
 def test_unsupported_content_is_not_supported_not_failed(open_library, tmp_path):
     lib = open_library(SMALL)
     project = new_project(lib)

@@ -7,7 +7,7 @@ import json
 import os
 import sqlite3
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -17,9 +17,9 @@ from ..storage import atomic
 from ..storage.repos import photos as photos_repo
 from . import media
 from .imaging import DerivativeSpec, ImagingError, ImagingSettings
-from .imaging_pool import DecoderCrashed, DerivativePool
+from .imaging_pool import DerivativePool
 from .library import Library
-from .projects import require
+from .projects import MARKER, require
 from .queue import enqueue, iso
 
 if TYPE_CHECKING:
@@ -188,16 +188,15 @@ class _Work:
     source: str | None = None
     signature: dict[str, Any] | None = None  # settings + the source's name, size and mtime
     attempts: int = 0
+    settled: bool = False                     # the outcome is known (no decode, or a final one)
     status: str = "done"                      # the item's: done, failed, skipped
     message: str | None = None
-    thumbnail_status: str | None = None
-    preview_status: str | None = None
+    photo_status: str | None = None           # thumbnail and preview alike: one decode makes both
     record: bool = True                       # write the statuses (False: leave the photo as it is)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def end(self, status: str, photo_status: str | None, message: str | None = None) -> "_Work":
-        self.status, self.message = status, message
-        self.thumbnail_status = self.preview_status = photo_status
+        self.settled = True
+        self.status, self.message, self.photo_status = status, message, photo_status
         return self
 
 
@@ -222,6 +221,11 @@ def process(ctx: "JobContext", *, force: bool = False) -> None:
         settings = imaging_settings(ctx.config)
     except ConfigError as exc:
         raise PermanentJobError(exc.message) from None
+    folder = ctx.project_path
+    if not (folder / MARKER).is_file():
+        # An unplugged drive is not a shoot whose files all vanished: mark nothing missing.
+        raise PermanentJobError(f"project folder {folder} is missing or has no {MARKER} marker (not mounted?); "
+                                "no photo was changed")
     base_signature = settings_signature(settings)
     workers = max(1, ctx.config.pipeline.max_parallel_items_per_job)
     todo = collections.deque(ctx.open_items())
@@ -232,7 +236,7 @@ def process(ctx: "JobContext", *, force: bool = False) -> None:
             while todo and len(in_flight) < workers * QUEUE_AHEAD:
                 ctx.check()
                 work = _prepare(ctx, todo.popleft(), settings, base_signature, force)
-                if work.photo is None or work.source is None or work.signature is None:
+                if work.settled:
                     _record(ctx, work, settings)
                     continue
                 if pool is None:
@@ -258,8 +262,8 @@ def process(ctx: "JobContext", *, force: bool = False) -> None:
 
 def _prepare(ctx: "JobContext", item: sqlite3.Row, settings: ImagingSettings, base: dict[str, Any],
              force: bool) -> _Work:
-    """Decide what an item needs without decoding anything. A _Work without a signature is
-    already settled (gone, missing, unsupported or up to date)."""
+    """Decide what an item needs without decoding anything; the _Work comes back settled when
+    no decode is needed (photo gone, file missing, unsupported, or up to date)."""
     conn = ctx.conn
     work = _Work(item)
     if item["photo_id"] is not None:
@@ -289,12 +293,9 @@ def _prepare(ctx: "JobContext", item: sqlite3.Row, settings: ImagingSettings, ba
         what = kind.upper() if kind else "an unrecognised format"
         return work.end("skipped", "not_supported", f"not supported: {name} is {what}")
     work.source = name
-    signature = {**base, "source": name, "source_size": st.st_size, "source_mtime_ns": st.st_mtime_ns}
-    if not force and _up_to_date(ctx.project_path, photo, signature, st.st_mtime_ns, settings.format):
-        work.signature = None
-        work.extra["signature"] = signature
+    work.signature = {**base, "source": name, "source_size": st.st_size, "source_mtime_ns": st.st_mtime_ns}
+    if not force and _up_to_date(ctx.project_path, photo, work.signature, st.st_mtime_ns, settings.format):
         return work.end("skipped", "generated", "already up to date")
-    work.signature = signature
     return work
 
 
@@ -324,8 +325,6 @@ def _settle(ctx: "JobContext", work: _Work, future: Future) -> bool:
     """Turn a finished future into the item's outcome; True means: try this photo once more."""
     exc = future.exception()
     if exc is None:
-        result = future.result()
-        work.extra.update(signature=work.signature, result=result)
         work.end("done", "generated")
         return False
     if not isinstance(exc, ImagingError):  # a decoder bug on this file: it is this photo's failure
@@ -345,14 +344,13 @@ def _record(ctx: "JobContext", work: _Work, settings: ImagingSettings) -> None:
     """The item's outcome and the photo's statuses in one transaction, then one item event."""
     now = ctx.now()
     photo = work.photo
-    event = {"thumbnail_status": work.thumbnail_status, "preview_status": work.preview_status,
-             "updated_at": iso(now)}
-    if work.status == "done" or work.thumbnail_status == "generated":
+    event = {"thumbnail_status": work.photo_status, "preview_status": work.photo_status, "updated_at": iso(now)}
+    if work.photo_status == "generated":
         _remove_other_format(ctx.project_path, photo["basename"], settings.format)
     if not work.record or photo is None:
         ctx.finish_item(work.item, work.status, work.message, event=event)
         return
-    signature = work.extra.get("signature") if work.thumbnail_status == "generated" else None
+    signature = work.signature if work.photo_status == "generated" else None
 
     def write(conn: sqlite3.Connection) -> None:
         current = photos_repo.get(conn, photo["id"])
@@ -363,7 +361,7 @@ def _record(ctx: "JobContext", work: _Work, settings: ImagingSettings) -> None:
             # state already asks for new derivatives; ours describe a file it no longer shows.
             event.update(thumbnail_status=current["thumbnail_status"], preview_status=current["preview_status"])
             return
-        photos_repo.set_derivatives(conn, photo["id"], work.thumbnail_status, work.preview_status, signature, now)
+        photos_repo.set_derivatives(conn, photo["id"], work.photo_status, work.photo_status, signature, now)
 
     ctx.finish_item(work.item, work.status, work.message, event=event, before_commit=write)
 
