@@ -19,6 +19,7 @@ from photojobs.engine.runner import Runner
 from photojobs.storage import atomic
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo
+from test_daemon_fixtures import start_daemon  # noqa: F401 - fixture
 
 # Small sizes keep the suite fast; one test below uses the defaults on a 24 MP photo.
 SMALL = {"processing": {"thumbnail": {"maxDim": 100, "quality": 80}, "preview": {"maxDim": 400, "quality": 80}}}
@@ -474,3 +475,16 @@ def test_process_cli_inline_json_and_no_wait(cli, lib, pictures):
     assert cli("process", "nowhere").code == 3
     text = cli("process", "shoot", "--force")
     assert text.code == 0 and "1 made" in text.out
+
+
+def test_process_cli_hands_the_job_to_a_running_daemon(cli, lib, pictures, start_daemon):
+    project = new_project(lib)
+    add(lib, project, pictures["o6"], "W.jpg")
+    start_daemon({**SMALL, "daemon": {"watch_mode": "off"}})
+    r = cli("process", "shoot", "--wait", "--json")
+    assert r.code == 0, r
+    body = r.json()
+    assert body["mode"] == "daemon" and body["job"]["status"] == "completed"
+    assert body["job"]["items"][0]["status"] == "done"
+    _, preview = files(lib, project, "W")
+    assert size_of(preview) == (400, 267)   # made by the daemon, with the daemon's settings
