@@ -14,6 +14,7 @@ from . import scan as scan_cli
 from . import process as process_cli
 from . import daemon as daemon_cli
 from . import culling, maintenance, photos, trash, upload
+from . import demo as demo_cli
 from ._render import error_exit, warn
 from ._state import AppState
 
@@ -54,6 +55,7 @@ app.command("revert")(culling.revert)
 app.command("commit")(culling.commit)
 app.add_typer(trash.app, name="trash")
 app.add_typer(maintenance.app, name="maintenance")
+app.command("demo")(demo_cli.demo)
 
 
 def main(argv: list[str] | None = None) -> int:
