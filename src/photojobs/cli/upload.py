@@ -76,9 +76,12 @@ def _summary(report) -> None:
         console.print(f"skipped {len(report.skipped)} duplicates", markup=False)
         if len(report.skipped) <= 20:
             table(["skipped", "why"], [(s["name"], s["reason"]) for s in report.skipped])
+    # One line per file (not a table): long card paths stay whole and greppable.
+    for word, entries in (("rejected", report.rejected), ("failed", report.failed)):
+        for r in entries:
+            console.print(f"{word}: {r['path']}: {r['reason']}", markup=False, soft_wrap=True)
     if report.rejected or report.failed:
-        table(["file", "problem"], [(r["path"], r["reason"]) for r in report.rejected + report.failed],
-              title=f"{len(report.rejected)} rejected, {len(report.failed)} failed")
+        console.print(f"{len(report.rejected)} rejected, {len(report.failed)} failed", markup=False)
 
 
 class _CopyProgress:

@@ -202,7 +202,10 @@ def _walk(root: Path, recursive: bool, report: ImportReport) -> Iterator[Path]:
                     report.rejected.append({"name": entry.name, "path": str(p),
                                             "reason": "symlink leads outside the imported folder"})
                     continue
-                if target.is_file():
+                if not target.exists():
+                    report.rejected.append({"name": entry.name, "path": str(p),
+                                            "reason": "unreadable: broken symlink"})
+                elif target.is_file():
                     yield p
                 continue
             if entry.is_dir(follow_symlinks=False):

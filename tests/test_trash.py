@@ -1,0 +1,76 @@
+"""The project trash: unique names, listing, restore rules and expiry after the TTL."""
+
+from __future__ import annotations
+
+from photo_fixtures import photos, shoot, visible
+
+
+def _project(cli, tmp_path, name="P"):
+    card = tmp_path / "card"
+    shoot(card, "A", seed=1)
+    shoot(card, "B", seed=2)
+    assert cli("upload", card, "-p", name, "--no-wait").code == 0
+
+
+def test_trash_names_never_overwrite(lib, tmp_path):
+    from photojobs.engine.trash import entries, move_to_trash
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    for n in range(3):
+        (proj / "X.JPG").write_bytes(b"version %d" % n)
+        move_to_trash(proj, "X.JPG", now=1000.0 + n, reason="test")
+    got = {e["name"]: (proj / ".trash" / e["name"]).read_bytes() for e in entries(proj)}
+    assert got == {"X.JPG": b"version 0", "X (2).JPG": b"version 1", "X (3).JPG": b"version 2"}
+    assert all(e["original"] == "X.JPG" for e in entries(proj))
+
+
+def test_list_shows_original_names_and_expiry(cli, lib, tmp_path):
+    _project(cli, tmp_path)
+    cli("keep", "P", "A", "--no-raw")
+    assert cli("commit", "P", "--yes").code == 0
+    [entry] = cli("trash", "list", "P", "--json").json()
+    assert entry["name"] == entry["original"] == "A.DNG" and entry["size"] > 0
+    assert entry["expires_at"] > entry["trashed_at"]
+    assert "A.DNG" in cli("trash", "list", "P").out
+
+
+def test_restore_by_name_and_refusals(cli, lib, tmp_path):
+    _project(cli, tmp_path)
+    cli("keep", "P", "--all", "--no-jpg")
+    assert cli("commit", "P", "--yes").code == 0
+    r = cli("trash", "restore", "P", "A.JPG", "NOPE.JPG")
+    assert r.code == 1 and "NOPE.JPG" in r.err
+    assert visible(lib.root / "P" / ".trash") == {"A.JPG", "B.JPG"}  # nothing changed
+    assert cli("trash", "restore", "P").code == 1  # names or --all
+    # B.JPG's name is taken again by a new file: restoring must not overwrite it.
+    (lib.root / "P" / "B.JPG").write_bytes(b"\xff\xd8\xff new")
+    r = cli("trash", "restore", "P", "a.jpg", "B.JPG", "--json")
+    assert r.code == 5, r
+    assert [x["name"] for x in r.json()["restored"]] == ["A.JPG"]
+    assert [c["name"] for c in r.json()["conflicts"]] == ["B.JPG"]
+    assert (lib.root / "P" / "B.JPG").read_bytes() == b"\xff\xd8\xff new"
+    assert visible(lib.root / "P" / ".trash") == {"B.JPG"}
+    a = photos(lib, "P")["A"]
+    assert a["jpg_available"] and a["keep_jpg"]
+
+
+def test_trash_maintenance_deletes_only_entries_past_the_ttl(cli, open_library, tmp_path):
+    _project(cli, tmp_path)
+    clock = [1_000_000.0]
+    lib = open_library({"maintenance": {"trash_ttl_hours": 2}}, clock=lambda: clock[0])
+    from photojobs.engine.trash import move_to_trash
+    proj = lib.root / "P"
+    (proj / "old.txt").write_text("old")
+    (proj / "new.txt").write_text("new")
+    move_to_trash(proj, "old.txt", now=clock[0] - 3 * 3600, reason="test")
+    move_to_trash(proj, "new.txt", now=clock[0] - 1 * 3600, reason="test")
+    from photojobs.engine.inline import run_inline
+    from photojobs.engine.maintenance import start
+    [job] = start(lib, "P", "trash_maintenance")
+    assert run_inline(lib, job, install_signals=False)["status"] == "completed"
+    assert visible(proj / ".trash") == {"new.txt"}
+    assert sorted(p.name for p in (proj / ".trash" / ".info").iterdir()) == ["new.txt.json"]
+    clock[0] += 2 * 3600
+    [job] = start(lib, "P", "trash_maintenance")
+    run_inline(lib, job, install_signals=False)
+    assert visible(proj / ".trash") == set()
