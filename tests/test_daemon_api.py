@@ -240,3 +240,15 @@ def test_start_status_stop_commands(cli_proc, make_config, library_path):
             os.kill(started.json()["pid"], signal.SIGKILL)
         except (ProcessLookupError, ValueError, KeyError):
             pass
+
+
+def test_the_listening_socket_says_tcp_so_asyncio_turns_nagle_off():
+    # asyncio sets TCP_NODELAY only on connections whose socket proto is TCP; with Nagle on,
+    # a response written in two parts waited ~40 ms for the client's delayed ACK.
+    import socket
+    from photojobs.daemon.server import bind
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[1] > 0
+    finally:
+        sock.close()
