@@ -87,3 +87,34 @@ def test_the_cli_takes_over_when_the_daemon_dies_while_it_waits(start_daemon, li
     assert "the daemon went away; running the rest here" in err
     done = [line.split()[1] for line in log.read_text().splitlines() if line.startswith("done ")]
     assert sorted(set(done)) == sorted(names)
+
+
+def test_upload_commit_and_maintenance_hand_over_too(start_daemon, lib, cli_proc, tmp_path):
+    from imagegen import make_jpeg
+    card = tmp_path / "card"
+    card.mkdir()
+    for i in range(3):
+        make_jpeg(card / f"IMG_{i}.JPG", size=(320, 240), seed=i)
+    projects.create_project(lib, "P")
+    d = start_daemon()
+    with d.api().events(read_timeout=60) as stream:
+        up = cli_proc("-v", "upload", card, "--project", "P", "--json")
+        assert up.code == 0, up
+        report = json.loads(up.out)
+        job = report["job"]
+        assert "handed job" in up.err and report["task"] is None      # returned at once
+        read_events(stream, lambda evs: any(e.get("task_id") == job["task_id"] and e.get("job_type") == "folder_check"
+                                            and e.get("status") == "completed" for e in evs))
+    assert len(list((lib.root / "P" / ".thumb").iterdir())) == 3
+    assert all(j["worker_id"] is None and j["status"] == "completed"
+               for j in queue.task_status(lib, job["task_id"])["jobs"])
+
+    assert cli_proc("keep", "P", "IMG_1", "--no-jpg").code == 0
+    commit = cli_proc("-v", "commit", "P", "--yes", "--wait", "--json")
+    assert commit.code == 0, commit
+    assert "handed job" in commit.err and json.loads(commit.out)["task"]["status"] == "completed"
+    assert not (lib.root / "P" / "IMG_1.JPG").exists()
+
+    maint = cli_proc("-v", "maintenance", "run", "P", "--wait", "--json")
+    assert maint.code == 0, maint
+    assert "handed job" in maint.err and json.loads(maint.out)[0]["task"]["status"] == "completed"

@@ -1,7 +1,6 @@
-"""After a command queues a task: run it here (no daemon) with progress, or leave it queued.
+"""After a command queues a task: hand it to a running daemon, run it here with progress, or leave it queued.
 
-`finish` is the one "run or hand over" decision; when a daemon exists it is the only place
-that has to change (to hand the job to it and follow its events instead)."""
+`finish` goes through `_dispatch.run_or_hand_off`, the one "hand over or run here" decision."""
 
 from __future__ import annotations
 
@@ -9,20 +8,21 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..engine.inline import run_inline
 from ..engine.library import Library
+from ._dispatch import run_or_hand_off
 from ._render import err_console
 
 EXIT_TASK_FAILED = 6
 
 
 def finish(lib: Library, job: dict[str, Any] | None, wait: bool | None, *, quiet: bool = False) -> dict[str, Any] | None:
-    """Run `job`'s task to its end here unless `wait` is False. Returns the task outcome, or
-    None when nothing ran (no job, or --no-wait: it stays queued for `jobs run` or a daemon)."""
-    if job is None or wait is False:
+    """Run `job`'s task to its end here (or follow it in the daemon with --wait) unless `wait` is
+    False. Returns the task outcome, or None when it was not waited for (no job; --no-wait: it
+    stays queued for `jobs run` or a daemon; a daemon took it and we did not --wait)."""
+    if job is None:
         return None
     if quiet or not err_console.is_terminal:
-        return run_inline(lib, job)
+        return run_or_hand_off(lib, job, wait=wait).result
     with Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as progress:
         bars: dict[int, Any] = {}
@@ -39,7 +39,7 @@ def finish(lib: Library, job: dict[str, Any] | None, wait: bool | None, *, quiet
             progress.update(bar, total=total, completed=done)
             if data.get("status") in ("completed", "failed", "canceled"):
                 progress.update(bar, total=total or 1, completed=total or 1)
-        return run_inline(lib, job, on_event=on_event)
+        return run_or_hand_off(lib, job, wait=wait, on_event=on_event).result
 
 
 def failed_steps(outcome: dict[str, Any] | None) -> list[dict[str, Any]]:
