@@ -279,6 +279,17 @@ def test_named_photos_only_and_always(open_library, pictures):
     assert job["payload"] == {"filenames": ["e2", "E3.JPG"]}
 
 
+def test_a_job_queued_by_name_without_the_cli_resolves_its_items(open_library, pictures):
+    lib = open_library(SMALL)
+    project = new_project(lib)
+    add(lib, project, pictures["flat"], "N1.jpg")
+    job = queue.enqueue(lib, "generate_derivatives", project="shoot", payload={"filenames": ["n1", "ghost.jpg"]})
+    detail = run_job(lib, job)
+    assert [(i["filename"], i["status"], i["message"]) for i in detail["items"]] == [
+        ("n1", "done", None), ("ghost.jpg", "skipped", "no such photo in the project")]
+    assert photo(lib, project, "N1")["thumbnail_status"] == "generated"
+
+
 def test_unknown_name_is_an_error_and_queues_nothing(lib, pictures):
     from photojobs.errors import NotFound
     project = new_project(lib)

@@ -273,7 +273,8 @@ def _prepare(ctx: "JobContext", item: sqlite3.Row, settings: ImagingSettings, ba
         photo = found[0] if found else None
     if photo is None or photo["project_id"] != ctx.project["id"]:
         work.record = False
-        return work.end("skipped", None, "photo no longer in the catalog")
+        why = "photo no longer in the catalog" if item["photo_id"] is not None else "no such photo in the project"
+        return work.end("skipped", None, why)
     work.photo = photo
     name = source_name(photo)
     if name is None:
