@@ -322,3 +322,18 @@ def test_files_copied_into_a_project_become_photos_with_derivatives(lib, start_d
     assert wait_for(lambda: not _photos(lib, "Wedding")["IMG_0001"]["jpg_available"], timeout=60)
     assert [j["status"] for j in queue.list_jobs(lib, type=["manifest_check"])
             if j["source"] == "watcher"] == ["completed"]
+
+
+def test_scan_hands_the_checks_to_a_running_daemon(lib, start_daemon, cli):
+    start_daemon({"daemon": {"watch_mode": "off"}})
+    projects.create_project(lib, "Wedding")
+    (lib.root / "Wedding" / "notes.txt").write_text("not a photo")
+    r = cli("scan", "Wedding", "--json")
+    assert r.code == 0, r
+    assert [(x["job"]["type"], x["mode"], x["result"]) for x in r.json()] == [
+        ("manifest_check", "daemon", None), ("folder_check", "daemon", None)]
+    assert wait_for(lambda: {j["status"] for j in queue.list_jobs(lib)} == {"completed"})
+    assert not (lib.root / "Wedding" / "notes.txt").exists()
+    r = cli("scan", "Wedding", "--wait")   # follows the daemon's stream to the end
+    assert r.code == 0, r
+    assert "manifest_check" in r.out and "completed" in r.out
