@@ -15,6 +15,7 @@ Either way the user sees the same output; `-v` says which happened.
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -108,33 +109,44 @@ def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | 
     """Follow the daemon's event stream until `job`'s task ends; None if the daemon went away first.
 
     The stream is open before the catalog is checked, so no event after the check is missed;
-    a dropped stream is resumed from the last event id it delivered."""
+    a dropped stream is resumed from the last event id it delivered (from a restarted daemon
+    too). The caller closes `client`; clients opened here are closed here."""
     import httpx
     keepalive = float(lib.config.get("daemon.sse_keepalive_seconds"))
     after = None
-    while True:
-        try:
-            with client.events(after=after, project=job.get("project_folder"),
-                               read_timeout=max(30.0, 3 * keepalive)) as stream:
-                if is_done(lib, job):
-                    return outcome(lib, job)
-                for ev in stream:
-                    after = stream.last_id
-                    if ev is None:
-                        continue
-                    if on_event is not None and isinstance(ev.data, dict):
-                        on_event({"id": ev.id, "kind": ev.data.get("type"), "data": ev.data})
-                    if isinstance(ev.data, dict) and _ends_a_step(ev.data, job) and is_done(lib, job):
+    own = None
+    try:
+        while True:
+            failed = False
+            try:
+                with client.events(after=after, project=job.get("project_folder"),
+                                   read_timeout=max(30.0, 3 * keepalive)) as stream:
+                    if is_done(lib, job):
                         return outcome(lib, job)
-        except (httpx.HTTPError, PhotojobsError):
-            pass
-        if is_done(lib, job):
-            return outcome(lib, job)
-        # The stream ended: an idle timeout (resume), or the daemon stopped (take over).
-        again = find_daemon(lib)
-        if again is None:
-            return None
-        again[1].close()
+                    for ev in stream:
+                        after = stream.last_id
+                        if ev is None:
+                            continue
+                        if on_event is not None and isinstance(ev.data, dict):
+                            on_event({"id": ev.id, "kind": ev.data.get("type"), "data": ev.data})
+                        if isinstance(ev.data, dict) and _ends_a_step(ev.data, job) and is_done(lib, job):
+                            return outcome(lib, job)
+            except (httpx.HTTPError, PhotojobsError):
+                failed = True   # refused (e.g. 429), reset, or the daemon died
+            if is_done(lib, job):
+                return outcome(lib, job)
+            # The stream ended: an idle timeout (resume), or the daemon stopped (take over).
+            found = find_daemon(lib)
+            if found is None:
+                return None
+            if own is not None:
+                own.close()
+            own = client = found[1]
+            if failed:
+                time.sleep(0.25)   # not a tight loop against a daemon that keeps refusing
+    finally:
+        if own is not None:
+            own.close()
 
 
 @contextmanager
