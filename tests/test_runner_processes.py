@@ -193,3 +193,21 @@ def test_heartbeats_continue_while_a_handler_burns_cpu(open_library):
         thread.join(30)
     assert len(seen) >= 5  # ~20 beats were due; the burning handler did not starve them
     assert queue.get_job(lib, job["id"])["status"] == "completed"
+
+
+def test_a_committed_enqueue_survives_a_killed_process(lib, library_path):
+    script = (
+        "import os, signal, sys\n"
+        "from photojobs.config import load_config\n"
+        "from photojobs.engine.library import Library\n"
+        "from photojobs.engine import queue\n"
+        f"lib = Library.open({str(library_path)!r}, load_config())\n"
+        "job = queue.enqueue(lib, 'test_noop', payload={'n': 1})\n"
+        "print(job['id'], flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)  # no close, no checkpoint\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    job_id = int(proc.stdout.strip())
+    assert queue.get_job(lib, job_id)["status"] == "queued"
+    Runner(lib, until_empty=True).run()
+    assert queue.get_job(lib, job_id)["status"] == "completed"
