@@ -194,9 +194,8 @@ def test_token_is_required_off_loopback(start_daemon, library_path):
     assert "needs a token" in refused.log_text()
 
     d = start_daemon({"daemon": {"token": "s3cret"}}, host="0.0.0.0")
-    url = d.url.replace("0.0.0.0", "127.0.0.1")
-    d.info["url"] = url
-    with httpx.Client(base_url=url, trust_env=False) as anon:
+    assert d.info["address"] == "0.0.0.0" and d.url.startswith("http://127.0.0.1:")
+    with httpx.Client(base_url=d.url, trust_env=False) as anon:
         for path in ("/api/health", "/api/projects", "/api/jobs/stream", "/api/jobs/1"):
             r = anon.get(path)
             assert r.status_code == 401 and r.json()["error"].startswith("missing or wrong token"), path
