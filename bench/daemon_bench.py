@@ -212,7 +212,7 @@ def inline_upload(library: Path, env: dict, folder: str, photos_dir: Path) -> fl
                         "--project", folder, "--json"], env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if r.returncode != 0:
-        raise SystemExit(f"inline upload failed: {r.stderr[-2000:]}")
+        raise SystemExit(f"inline upload failed (exit {r.returncode}): {r.stderr[-2000:]} {r.stdout[-2000:]}")
     task = json.loads(r.stdout).get("task") or {}
     if task.get("status") != "completed":
         raise SystemExit(f"inline upload task did not complete: {task}")
