@@ -69,64 +69,44 @@ def is_ignored(name: str) -> bool:
 
 
 @dataclass
-class Group:
-    """The files of one basename found on disk."""
-
-    jpg: list[str] = field(default_factory=list)
-    raw: list[str] = field(default_factory=list)
-    other: list[str] = field(default_factory=list)
-    sidecar: list[str] = field(default_factory=list)
-
-
-@dataclass
 class FolderScan:
-    """One os.scandir of a project folder: every visible regular file, grouped by basename."""
+    """One os.scandir of a project folder: the visible regular files, and the sidecars by
+    basename. Nothing else is classified here: manifest_check needs only set membership, and
+    folder_check classifies just the names the catalog does not know."""
 
     path: Path
     exists: bool
     marked: bool
     names: set[str] = field(default_factory=set)
-    groups: dict[str, Group] = field(default_factory=dict)   # basename_key -> files
-    basenames: dict[str, str] = field(default_factory=dict)  # basename_key -> basename as on disk
-    unknown: list[str] = field(default_factory=list)         # visible files with no accepted role
+    sidecars: dict[str, list[str]] = field(default_factory=dict)  # basename_key -> sidecar names
 
-    @property
-    def media_count(self) -> int:
-        return sum(len(g.jpg) + len(g.raw) + len(g.other) for g in self.groups.values())
+    def has_photos(self, rules: Rules) -> bool:
+        return any(n.rpartition(".")[2].lower() in rules.accepted for n in self.names)
 
 
 def scan_folder(path: Path, rules: Rules) -> FolderScan:
     """Read a project folder once: O(number of entries), no stat per photo per extension."""
     try:
-        entries = os.scandir(path)
-    except FileNotFoundError:
-        return FolderScan(path, exists=False, marked=False)
-    except NotADirectoryError:
+        it = os.scandir(path)
+    except (FileNotFoundError, NotADirectoryError):
         return FolderScan(path, exists=False, marked=False)
     scan = FolderScan(path, exists=True, marked=False)
-    with entries:
-        for entry in entries:
+    names, sidecar_exts = scan.names, rules.sidecars
+    with it:
+        for entry in it:
             name = entry.name
-            if name == MARKER:
-                scan.marked = True
-                continue
-            if is_ignored(name):
-                continue
+            if name[0] == ".":
+                if name == MARKER:
+                    scan.marked = True
+                continue  # hidden: temp files, .DS_Store, our subfolders
             try:
                 # d_type from the directory listing: no extra stat on most filesystems
                 if not entry.is_file(follow_symlinks=False):
                     continue
             except OSError:
                 continue
-            scan.names.add(name)
-            basename, role = rules.classify(name)
-            if role is None:
-                scan.unknown.append(name)
-                continue
-            key = basename.lower()
-            group = scan.groups.get(key)
-            if group is None:
-                group = scan.groups[key] = Group()
-                scan.basenames[key] = basename
-            getattr(group, role).append(name)
+            names.add(name)
+            if name.rpartition(".")[2].lower() in sidecar_exts:
+                basename, _ = rules.classify(name)
+                scan.sidecars.setdefault(basename.lower(), []).append(name)
     return scan

@@ -43,7 +43,7 @@ def checked_scan(lib: Library, project: sqlite3.Row, *, force: bool = False,
     if not scan.marked:
         raise UnsafeFolder(f"project folder {path} has no {MARKER} marker (unmounted or not "
                            "this project?); the catalog was left unchanged")
-    if listed and scan.media_count == 0 and not allow_empty:
+    if listed and not allow_empty and not scan.has_photos(Rules.from_config(lib.config)):
         raise UnsafeFolder(f"project folder {path} has no photos but the catalog lists {listed}; "
                            "refusing to mark them all missing (run with force if they were really deleted)")
     return scan
@@ -66,33 +66,37 @@ def manifest_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> Mani
     Idempotent. A file that comes back is kept (its keep flag set again)."""
     conn = lib.conn()
     result = ManifestResult()
+    names, sidecars_on_disk = scan.names, scan.sidecars
     changes: list[tuple[int, dict, list[str] | None]] = []
-    for row in photos_repo.list_for_project(conn, project["id"]):
-        result.checked += 1
+    rows = photos_repo.files_for_project(conn, project["id"])
+    for photo_id, key, jpg, raw, other, jpg_av, raw_av, other_av, sidecars in rows:
         flags: dict[str, bool] = {}
-        for role in photos_repo.ROLES:
-            name = row[f"{role}_name"]
-            present = bool(name) and name in scan.names
-            if present != bool(row[f"{role}_available"]):
+        for role, name, available in (("jpg", jpg, jpg_av), ("raw", raw, raw_av), ("other", other, other_av)):
+            present = name is not None and name in names
+            if present != bool(available):
                 flags[role] = present
                 (result.now_present if present else result.now_missing).append(name)
-        group = scan.groups.get(row["basename_key"])
-        on_disk = sorted(group.sidecar) if group else []
-        sidecars = on_disk if on_disk != json.loads(row["sidecars"] or "[]") else None
-        if flags or sidecars is not None:
-            changes.append((row["id"], flags, sidecars))
+        new_sidecars = None
+        on_disk = sidecars_on_disk.get(key)
+        if on_disk is not None or sidecars != "[]":  # the common case parses no JSON
+            on_disk = sorted(on_disk or [])
+            if on_disk != json.loads(sidecars or "[]"):
+                new_sidecars = on_disk
+        if flags or new_sidecars is not None:
+            changes.append((photo_id, flags, new_sidecars))
+    result.checked = len(rows)
     for i in range(0, len(changes), _BATCH):
         with atomic(conn):
             now = lib.now()
-            for photo_id, flags, sidecars in changes[i:i + _BATCH]:
+            for photo_id, flags, new_sidecars in changes[i:i + _BATCH]:
                 if flags:
                     photos_repo.set_available(conn, photo_id, now=now, **flags)
-                    back = {f"keep_{r}": True for r, v in flags.items() if v and r != "other"}
+                    back = {r: True for r, v in flags.items() if v and r != "other"}
                     if back:
                         photos_repo.set_keep(conn, project["id"], [photo_id], now=now,
-                                             keep_jpg=back.get("keep_jpg"), keep_raw=back.get("keep_raw"))
-                if sidecars is not None:
-                    photos_repo.set_sidecars(conn, photo_id, sidecars, now)
+                                             keep_jpg=back.get("jpg"), keep_raw=back.get("raw"))
+                if new_sidecars is not None:
+                    photos_repo.set_sidecars(conn, photo_id, new_sidecars, now)
                     result.sidecars_changed += 1
     return result
 
@@ -117,20 +121,18 @@ def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> Folder
     path = scan.path
     result = FolderResult()
     known: set[str] = set()
-    by_key: dict[str, sqlite3.Row] = {}
-    for row in photos_repo.list_for_project(conn, project["id"]):
-        by_key[row["basename_key"]] = row
-        for role in photos_repo.ROLES:
-            if row[f"{role}_name"]:
-                known.add(row[f"{role}_name"])
-    unknown_media = []
-    for key, group in scan.groups.items():
-        for role in ("jpg", "raw", "other"):
-            for name in getattr(group, role):
-                if name not in known:
-                    unknown_media.append((key, role, name))
+    for _id, _key, jpg, raw, other, *_ in photos_repo.files_for_project(conn, project["id"]):
+        known.update((jpg, raw, other))
     touched: dict[int, str] = {}
-    for key, role, name in sorted(unknown_media, key=lambda t: t[2]):
+    # Only the names the catalog does not know are classified or opened: O(new files).
+    for name in sorted(scan.names - known):
+        basename, role = rules.classify(name)
+        if role == "sidecar":
+            continue
+        if role is None:
+            move_to_trash(path, name, now=lib.now(), reason="folder_check: not an accepted file type")
+            result.trashed.append(name)
+            continue
         file = path / name
         try:
             ok = file.stat().st_size > 0 and media.content_matches(file.suffix, media.sniff(file))
@@ -140,7 +142,7 @@ def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> Folder
             move_to_trash(path, name, now=lib.now(), reason="folder_check: content does not match its extension")
             result.trashed.append(name)
             continue
-        row = by_key.get(key)
+        row = photos_repo.get_by_basename(conn, project["id"], basename)
         if row is not None and row[f"{role}_available"] and row[f"{role}_name"] != name:
             result.clashes.append(name)
             continue
@@ -149,32 +151,27 @@ def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> Folder
         except OSError:
             continue
         with atomic(conn):
-            basename = row["basename"] if row is not None else scan.basenames[key]
-            photo = photos_repo.add_file(conn, project["id"], basename=basename, role=role, name=name,
-                                         meta=meta, now=lib.now(), keep=True)
-            group = scan.groups[key]
-            if group.sidecar:
-                photos_repo.set_sidecars(conn, photo["id"], group.sidecar, lib.now())
-        by_key[key] = photo
+            photo = photos_repo.add_file(conn, project["id"], basename=row["basename"] if row else basename,
+                                         role=role, name=name, meta=meta, now=lib.now(), keep=True)
+            sidecars = scan.sidecars.get(basename.lower())
+            if sidecars:
+                photos_repo.set_sidecars(conn, photo["id"], sidecars, lib.now())
         touched[photo["id"]] = photo["jpg_name"] or photo["raw_name"] or photo["other_name"] or name
         result.added.append(name)
-    for name in sorted(scan.unknown):
-        move_to_trash(path, name, now=lib.now(), reason="folder_check: not an accepted file type")
-        result.trashed.append(name)
     result.photo_items = sorted(touched.items())
     return result
 
 
 def manifest_cleaning(lib: Library, project: sqlite3.Row, scan: FolderScan) -> list[str]:
-    """Drop photos none of whose files (JPG, RAW or other image) is on disk. Returns basenames.
+    """Drop photos none of whose files (JPG, RAW or other image) is on disk.
 
     The seed dropped rows whose JPG and RAW were both gone; a PNG/TIFF-only photo is a photo
-    too, so "other" counts as a file here (else folder_check would re-add it every time)."""
+    too, so "other" counts as a file here (else folder_check would re-add it every time).
+    Returns the dropped basenames, lowercased."""
     conn = lib.conn()
-    gone = []
-    for row in photos_repo.list_for_project(conn, project["id"]):
-        if not any(row[f"{r}_name"] and row[f"{r}_name"] in scan.names for r in photos_repo.ROLES):
-            gone.append((row["id"], row["basename"]))
+    names = scan.names
+    gone = [(photo_id, key) for photo_id, key, jpg, raw, other, *_ in photos_repo.files_for_project(conn, project["id"])
+            if jpg not in names and raw not in names and other not in names]
     for i in range(0, len(gone), _BATCH):
         with atomic(conn):
             photos_repo.delete_many(conn, [g[0] for g in gone[i:i + _BATCH]])
