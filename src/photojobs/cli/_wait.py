@@ -1,44 +1,24 @@
-"""After a command queues a task: hand it to a running daemon, run it here with progress, or leave it queued.
+"""After a command queues a task: hand it to the daemon, run it here (no daemon), or leave it queued.
 
-`finish` goes through `_dispatch.run_or_hand_off`, the one "hand over or run here" decision."""
+`finish` is what upload, commit, trash restore and maintenance call; the decision itself is
+`_dispatch.run_or_hand_off`, shared with the other commands that queue work."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from ..engine.library import Library
-from ._dispatch import run_or_hand_off
-from ._render import err_console
+from ._dispatch import progress, run_or_hand_off
 
 EXIT_TASK_FAILED = 6
 
 
 def finish(lib: Library, job: dict[str, Any] | None, wait: bool | None, *, quiet: bool = False) -> dict[str, Any] | None:
-    """Run `job`'s task to its end here (or follow it in the daemon with --wait) unless `wait` is
-    False. Returns the task outcome, or None when it was not waited for (no job; --no-wait: it
-    stays queued for `jobs run` or a daemon; a daemon took it and we did not --wait)."""
+    """Hand over or run `job`'s task (progress on stderr unless `quiet`). Returns the task
+    outcome when it was waited for, None when it was left to a daemon or the queue."""
     if job is None:
         return None
-    if quiet or not err_console.is_terminal:
-        return run_or_hand_off(lib, job, wait=wait).result
-    with Progress(TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as progress:
-        bars: dict[int, Any] = {}
-
-        def on_event(event: dict) -> None:
-            data = event.get("data") or {}
-            if event.get("kind") != "job" or data.get("task_id") != job.get("task_id"):
-                return
-            bar = bars.get(data["id"])
-            if bar is None:
-                bar = bars[data["id"]] = progress.add_task(data.get("job_type") or "job", total=None)
-            total = data.get("progress_total") or None
-            done = (data.get("progress_done") or 0) + (data.get("progress_failed") or 0)
-            progress.update(bar, total=total, completed=done)
-            if data.get("status") in ("completed", "failed", "canceled"):
-                progress.update(bar, total=total or 1, completed=total or 1)
+    with progress(enabled=not quiet) as on_event:
         return run_or_hand_off(lib, job, wait=wait, on_event=on_event).result
 
 

@@ -55,7 +55,7 @@ def upload(ctx: typer.Context,
     if problem:
         warn(f"processing did not complete: {problem}")
     elif report.job and outcome is None:
-        console.print(f"processing queued as job {report.job['id']} (run `photojobs jobs run --until-empty`)")
+        console.print(f"processing queued as job {report.job['id']}", markup=False)
     raise typer.Exit(code)
 
 
