@@ -24,6 +24,7 @@ import anyio
 from ..engine import events as events_engine
 from ..engine.library import Library
 from ..engine.queue import iso
+from ..storage.db import data_version
 
 log = logging.getLogger("photojobs.daemon.sse")
 
@@ -93,7 +94,7 @@ class EventHub:
                 kicked = self._kick.wait(poll)
                 self._kick.clear()
                 try:
-                    now_version = conn.execute("PRAGMA data_version").fetchone()[0]
+                    now_version = data_version(conn)
                     if now_version == version and not kicked:
                         continue
                     version = now_version

@@ -38,7 +38,7 @@ class HandlerSpec:
 
 _HANDLERS: dict[str, HandlerSpec] = {}
 _loaded = False
-_load_lock = threading.Lock()
+_load_lock = threading.RLock()  # re-entrant: a plugin may look up handlers while it is imported
 
 
 def handler(type: str, *, priority: int = 50, unique: bool = False, needs_project: bool = True):

@@ -25,7 +25,7 @@ from typing import Callable
 
 from ..errors import PermanentJobError, PhotojobsError, UnknownJobType
 from ..storage import atomic
-from ..storage.db import is_busy_error
+from ..storage.db import data_version, is_busy_error
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
 from ..storage.repos import projects as projects_repo
@@ -281,7 +281,7 @@ class Runner:
     def _read_data_version(self) -> int | None:
         if self._watch_conn is None:
             return None
-        return self._watch_conn.execute("PRAGMA data_version").fetchone()[0]
+        return data_version(self._watch_conn)
 
     def _install_signals(self) -> dict:
         def on_signal(signum, frame):  # only sets flags; the loops do the work

@@ -171,3 +171,19 @@ class Catalog:
                     pass
             self._all.clear()
         self._local = threading.local()
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """A number that changes when another connection commits (SQLite's PRAGMA data_version):
+    how idle loops notice other processes' work without reading any table."""
+    return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+@contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Several reads that see one consistent state of the catalog (a deferred read transaction)."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
