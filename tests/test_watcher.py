@@ -298,7 +298,7 @@ def _photos(lib, folder):
 @pytest.mark.parametrize("mode", ["native", "polling"])
 def test_files_copied_into_a_project_become_photos_with_derivatives(lib, start_daemon, tmp_path, mode):
     import imagegen
-    start_daemon({"daemon": {"watch_mode": mode, "watch_quiet_ms": 300, "watch_poll_seconds": 0.2}})
+    d = start_daemon({"daemon": {"watch_mode": mode, "watch_quiet_ms": 300, "watch_poll_seconds": 0.2}})
     projects.create_project(lib, "Wedding")
     card = tmp_path / "card"
     card.mkdir()
@@ -313,15 +313,16 @@ def test_files_copied_into_a_project_become_photos_with_derivatives(lib, start_d
         photos = _photos(lib, "Wedding")
         return set(photos) == {"IMG_0001", "IMG_0002"} and all(
             p["thumbnail_status"] == "generated" and p["preview_status"] == "generated" for p in photos.values())
-    assert wait_for(ready, timeout=60), (_photos(lib, "Wedding"), queue.list_jobs(lib))
+    assert wait_for(ready, timeout=60), (_photos(lib, "Wedding"), [
+        (j["type"], j["status"], j["error_message"], j["source"]) for j in queue.list_jobs(lib)], d.log_text())
     assert _photos(lib, "Wedding")["IMG_0002"]["raw_name"] == "IMG_0002.DNG"
     assert sorted(p.name for p in (folder / ".thumb").iterdir()) == ["IMG_0001.jpg", "IMG_0002.jpg"]
     assert {j["source"] for j in queue.list_jobs(lib, type=["folder_check"])} == {"watcher"}
 
     (folder / "IMG_0001.JPG").unlink()    # rejected in a shell: the catalog follows
     assert wait_for(lambda: not _photos(lib, "Wedding")["IMG_0001"]["jpg_available"], timeout=60)
-    assert [j["status"] for j in queue.list_jobs(lib, type=["manifest_check"])
-            if j["source"] == "watcher"] == ["completed"]
+    assert wait_for(lambda: [j["status"] for j in queue.list_jobs(lib, type=["manifest_check"])
+                             if j["source"] == "watcher"] == ["completed"])
 
 
 def test_scan_hands_the_checks_to_a_running_daemon(lib, start_daemon, cli):
@@ -337,3 +338,24 @@ def test_scan_hands_the_checks_to_a_running_daemon(lib, start_daemon, cli):
     r = cli("scan", "Wedding", "--wait")   # follows the daemon's stream to the end
     assert r.code == 0, r
     assert "manifest_check" in r.out and "completed" in r.out
+
+
+def test_a_project_folder_that_is_a_link_to_another_drive_is_watched_too(lib, watch, tmp_path):
+    projects.create_project(lib, "Wedding")
+    elsewhere = tmp_path / "external-drive" / "Wedding"
+    elsewhere.parent.mkdir()
+    shutil.move(str(lib.root / "Wedding"), elsewhere)
+    os.symlink(elsewhere, lib.root / "Wedding")
+    w, rec = watch("native")
+    (elsewhere / "IMG_1.JPG").write_bytes(b"x")
+    assert wait_for(lambda: rec.calls)
+    assert rec.calls == [("Wedding", ADDED)]
+    # A project linked in after the watcher started is picked up as well.
+    projects.create_project(lib, "Studio")
+    other = tmp_path / "external-drive" / "Studio"
+    shutil.move(str(lib.root / "Studio"), other)
+    os.symlink(other, lib.root / "Studio")
+    assert wait_for(lambda: ("Studio", ADDED) in rec.calls)  # the files already there need a check
+    rec.calls.clear()
+    (other / "IMG_2.JPG").write_bytes(b"x")
+    assert wait_for(lambda: rec.calls == [("Studio", ADDED)])

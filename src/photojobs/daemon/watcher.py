@@ -168,7 +168,7 @@ class ProjectWatcher:
         self._observer = None
         self._thread: threading.Thread | None = None
         self._handler = _Handler(self)
-        self._watches: dict[str, object] = {}  # polling mode: project folder -> watchdog watch
+        self._watches: dict[str, object] = {}  # project folder -> its own watch (see _resync)
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> "ProjectWatcher":
@@ -178,8 +178,8 @@ class ProjectWatcher:
         else:
             self._observer = PollingObserver(timeout=self.poll_seconds)
             self._observer.schedule(self._handler, str(self.root), recursive=False, event_filter=EVENT_FILTER)
-            self._resync(initial=True)
-            self._resync_at = self._next_periodic_resync(time.monotonic())
+        self._resync(initial=True)
+        self._resync_at = self._next_periodic_resync(time.monotonic())
         self._observer.daemon = True
         self._observer.start()
         self._thread = threading.Thread(target=self._main, name="photojobs-watcher", daemon=True)
@@ -239,12 +239,10 @@ class ProjectWatcher:
             if not parts or parts[0].startswith("."):
                 continue  # outside the library, or the catalog folder
             if len(parts) == 1:
-                # A project folder itself appeared, vanished or was renamed.
-                if event.is_directory:
-                    root_changed = True
-                    gone = event.event_type == "deleted" or (event.event_type == "moved" and side == "src")
-                    if gone:
-                        notes.append((parts[0], REMOVED, None, None))
+                # A project folder itself (or a link to one) appeared, vanished or was renamed.
+                root_changed = True
+                if event.event_type == "deleted" or (event.event_type == "moved" and side == "src"):
+                    notes.append((parts[0], REMOVED, None, None))
                 continue
             if len(parts) > 2 or event.is_directory:
                 continue  # .thumb/.preview/.trash contents, or a subfolder: not the project's files
@@ -261,7 +259,7 @@ class ProjectWatcher:
             self.stats["events"] += 1
             for folder, kind, path, gone in notes:
                 self.debouncer.note(folder, now, kind=kind, path=path, gone=gone)
-            if root_changed and self.mode == "polling":
+            if root_changed:
                 self._resync_at = now + self.debouncer.quiet
             self._cond.notify_all()
 
@@ -316,9 +314,12 @@ class ProjectWatcher:
             log.exception("watcher: reporting %s in %s failed", kind, folder)
 
     def _resync(self, initial: bool = False) -> None:
-        """Polling mode: one non-recursive watch per existing project folder, no more, no less."""
+        """One non-recursive watch per project folder that the root watch does not cover: every
+        project in polling mode, and in native mode the projects whose folder is a symbolic link
+        (to another drive, say), which a recursive inotify watch does not follow."""
         try:
-            wanted = {f for f in projects_repo.folders(self.lib.conn()) if (self.root / f).is_dir()}
+            wanted = {f for f in projects_repo.folders(self.lib.conn()) if (self.root / f).is_dir()
+                      and (self.mode == "polling" or (self.root / f).is_symlink())}
         except Exception:  # noqa: BLE001
             log.exception("watcher: cannot list projects; keeping the current watches")
             return
@@ -331,7 +332,8 @@ class ProjectWatcher:
         for folder in sorted(wanted - set(self._watches)):
             try:
                 self._watches[folder] = self._observer.schedule(
-                    self._handler, str(self.root / folder), recursive=False, event_filter=EVENT_FILTER)
+                    self._handler, str(self.root / folder), recursive=False, event_filter=EVENT_FILTER,
+                    follow_symlink=True)
             except OSError as exc:
                 log.warning("watcher: cannot watch %s: %s", folder, exc)
                 continue
