@@ -12,6 +12,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from ..storage.db import data_version, read_snapshot
 from ..storage.repos import events as events_repo
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
@@ -198,52 +199,56 @@ class StreamEnvelopes:
 
 
 def load(lib: Library, *, project: str | int | None = None) -> QueueModel:
-    """Seed a model from the catalog in one read transaction, so no event is missed or counted twice."""
+    """Seed a model from the catalog in one read snapshot, so no event is missed or counted twice."""
     conn = lib.catalog.new_connection()
     try:
-        conn.execute("BEGIN")  # a read snapshot: jobs, items and the last event id agree
-        proj = resolve_project(conn, project)
-        project_id = proj["id"] if proj is not None else None
-        model = QueueModel(priority_threshold=lib.config.pipeline.priority_threshold, project_id=project_id,
-                           project_folder=proj["folder"] if proj is not None else None)
-        model.last_event_id = events_repo.last_id(conn)
-        model.statuses = jobs_repo.status_map(conn, project_id=project_id)
-        model.counts = Counter(model.statuses.values())
-        open_ids = sorted(i for i, s in model.statuses.items() if s in OPEN)
-        for job_id in open_ids:
-            row = jobs_repo.get(conn, job_id)
-            job = JobState(id=row["id"], type=row["type"], status=row["status"], priority=row["priority"],
-                           project_id=row["project_id"], project_folder=row["project_folder"],
-                           task_type=row["task_type"], progress_done=row["progress_done"],
-                           progress_failed=row["progress_failed"], progress_total=row["progress_total"],
-                           attempts=row["attempts"], error_message=row["error_message"])
-            if row["status"] == "running":
-                job.started_at = row["started_at"]
-                item = items_repo.current(conn, job_id)
-                job.current_file = item["filename"] if item is not None else None
-            model.jobs[job_id] = job
-        failures = [{"job_id": r["id"], "type": r["type"], "project_folder": r["project_folder"], "filename": None,
-                     "message": r["error_message"], "at": r["finished_at"]}
-                    for r in jobs_repo.recent_failed(conn, limit=FAILURES_KEPT, project_id=project_id)]
-        failures += [{"job_id": r["job_id"], "type": r["job_type"], "project_folder": r["project_folder"],
-                      "filename": r["filename"], "message": r["message"], "at": r["updated_at"]}
-                     for r in items_repo.recent_failed(conn, limit=FAILURES_KEPT, project_id=project_id)]
-        failures.sort(key=lambda f: f["at"] or 0, reverse=True)
-        for f in reversed(failures[:FAILURES_KEPT]):
-            f["at"] = iso(f["at"])
-            model.failures.appendleft(f)
-        model.paused = paused_state(conn)
-        conn.execute("COMMIT")
-        return model
+        with read_snapshot(conn):  # jobs, items and the last event id agree
+            return _seed(lib, conn, project)
     finally:
         conn.close()
+
+
+def _seed(lib: Library, conn, project: str | int | None) -> QueueModel:
+    proj = resolve_project(conn, project)
+    project_id = proj["id"] if proj is not None else None
+    model = QueueModel(priority_threshold=lib.config.pipeline.priority_threshold, project_id=project_id,
+                       project_folder=proj["folder"] if proj is not None else None)
+    model.last_event_id = events_repo.last_id(conn)
+    model.statuses = jobs_repo.status_map(conn, project_id=project_id)
+    model.counts = Counter(model.statuses.values())
+    open_rows = jobs_repo.list_jobs(conn, project_id=project_id, statuses=OPEN, limit=len(model.statuses) + 1,
+                                    newest_first=False)
+    for row in open_rows:
+        job_id = row["id"]
+        job = JobState(id=row["id"], type=row["type"], status=row["status"], priority=row["priority"],
+                       project_id=row["project_id"], project_folder=row["project_folder"],
+                       task_type=row["task_type"], progress_done=row["progress_done"],
+                       progress_failed=row["progress_failed"], progress_total=row["progress_total"],
+                       attempts=row["attempts"], error_message=row["error_message"])
+        if row["status"] == "running":
+            job.started_at = row["started_at"]
+            item = items_repo.current(conn, job_id)
+            job.current_file = item["filename"] if item is not None else None
+        model.jobs[job_id] = job
+    failures = [{"job_id": r["id"], "type": r["type"], "project_folder": r["project_folder"], "filename": None,
+                 "message": r["error_message"], "at": r["finished_at"]}
+                for r in jobs_repo.recent_failed(conn, limit=FAILURES_KEPT, project_id=project_id)]
+    failures += [{"job_id": r["job_id"], "type": r["job_type"], "project_folder": r["project_folder"],
+                  "filename": r["filename"], "message": r["message"], "at": r["updated_at"]}
+                 for r in items_repo.recent_failed(conn, limit=FAILURES_KEPT, project_id=project_id)]
+    failures.sort(key=lambda f: f["at"] or 0, reverse=True)
+    for f in reversed(failures[:FAILURES_KEPT]):
+        f["at"] = iso(f["at"])
+        model.failures.appendleft(f)
+    model.paused = paused_state(conn)
+    return model
 
 
 def follow(lib: Library, after_id: int, *, should_stop: Callable[[], bool], tick_seconds: float = 0.5,
            poll_seconds: float = 0.05, batch: int = 500) -> Iterator[list[dict]]:
     """Yield batches of events after `after_id` as other connections commit them.
 
-    `PRAGMA data_version` on a private connection tells, for the price of one page read,
+    The data version of a private connection tells, for the price of one page read,
     whether anyone committed since the last look, so an idle queue costs a short sleep per
     poll and no queries. An empty batch is yielded at least every `tick_seconds` so a
     display can refresh its clocks (rate, ETA)."""
@@ -252,7 +257,7 @@ def follow(lib: Library, after_id: int, *, should_stop: Callable[[], bool], tick
         seen_version = None
         last_yield = time.monotonic()
         while not should_stop():
-            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            version = data_version(conn)
             events: list[dict] = []
             if version != seen_version:
                 seen_version = version
