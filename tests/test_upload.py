@@ -169,6 +169,20 @@ def test_move_removes_sources_only_after_a_verified_copy(cli, lib, tmp_path):
     assert visible(tmp_path / "again") == set()
 
 
+def test_move_within_one_filesystem_renames_instead_of_copying(cli, lib, tmp_path):
+    card = tmp_path / "card"
+    shoot(card, "B")
+    inodes = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, sha(p)) for p in card.iterdir()}
+    r = cli("upload", card, "--move", "--no-wait", "--json")
+    assert r.code == 0 and r.json()["moved_sources"] == 2, r
+    assert visible(card) == set()
+    for name, (inode, mtime, digest) in inodes.items():
+        placed = lib.root / "card" / name
+        assert (placed.stat().st_ino, placed.stat().st_mtime_ns, sha(placed)) == (inode, mtime, digest)
+    assert set(photos(lib, "card")) == {"B"}
+    assert no_temp_files(lib.root / "card")
+
+
 def test_rejected_inputs_are_reported_and_the_rest_goes_on(cli, lib, tmp_path):
     card = tmp_path / "card"
     shoot(card, "GOOD")

@@ -24,7 +24,7 @@ class CopyError(OSError):
 @dataclass(frozen=True)
 class Copied:
     size: int
-    crc32: int
+    crc32: int | None  # None when the file was moved by renaming: the very same bytes, nothing to check
 
 
 def place_no_replace(src: Path, dst: Path) -> None:
@@ -172,3 +172,24 @@ def copy_verified(src: Path, folder: Path, name: str, *, on_bytes: Callable[[int
     finally:
         os.close(fd_in)
     return Copied(size=size, crc32=crc)
+
+
+def move_within_filesystem(src: Path, folder: Path, name: str) -> Copied | None:
+    """--move when source and project share a filesystem: give the file its new name (a hard
+    link, then the old name dropped), so no byte is copied and none can differ. None when
+    they are on different filesystems (the caller copies and verifies instead).
+    FileExistsError if `name` is taken; never overwrites."""
+    try:
+        st = os.stat(src, follow_symlinks=False)
+        if st.st_dev != os.stat(folder).st_dev or not os.path.isfile(src) or os.path.islink(src):
+            return None
+    except OSError:
+        return None
+    try:
+        place_no_replace(src, folder / name)
+    except FileExistsError:
+        raise
+    except OSError:
+        return None  # e.g. a read-only source: copying still works
+    fsync_dir(folder)
+    return Copied(size=st.st_size, crc32=None)

@@ -18,7 +18,7 @@ from ..storage import atomic
 from ..storage.repos import photos as photos_repo
 from ..storage.repos import projects as projects_repo
 from . import media
-from .fileops import CopyError, copy_verified, fsync_dir, same_content
+from .fileops import CopyError, copy_verified, fsync_dir, move_within_filesystem, same_content
 from .library import Library
 from .media_scan import Rules, is_ignored, safe_name
 from .projects import ensure_layout, get_or_create, project_to_dict
@@ -344,7 +344,12 @@ def _place(lib: Library, project: Any, path: Path | None, cand: _Candidate, acti
         report.overwritten.append(target)
     existing = photos_repo.get_by_basename(lib.conn(), project["id"], basename)
     try:
-        copied = copy_verified(cand.path, path, target, on_bytes=on_bytes)
+        copied = move_within_filesystem(cand.path, path, target) if move else None
+        if copied is not None:
+            on_bytes(copied.size)
+            report.moved_sources += 1
+        else:
+            copied = copy_verified(cand.path, path, target, on_bytes=on_bytes)
     except FileExistsError:
         # Someone put a file there since we looked; never overwrite it.
         report.skipped.append({"name": cand.name, "reason": f"{target} appeared in the project during the import"})
