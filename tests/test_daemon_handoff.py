@@ -108,6 +108,10 @@ def test_upload_commit_and_maintenance_hand_over_too(start_daemon, lib, cli_proc
     assert len(list((lib.root / "P" / ".thumb").iterdir())) == 3
     assert all(j["worker_id"] is None and j["status"] == "completed"
                for j in queue.task_status(lib, job["task_id"])["jobs"])
+    for i in range(3, 5):
+        make_jpeg(card / f"IMG_{i}.JPG", size=(320, 240), seed=i)
+    human = cli_proc("upload", card, "--project", "P")   # people are told where the work went
+    assert human.code == 0 and "handed to the daemon as job" in human.out and "jobs run" not in human.out
 
     assert cli_proc("keep", "P", "IMG_1", "--no-jpg").code == 0
     commit = cli_proc("-v", "commit", "P", "--yes", "--wait", "--json")

@@ -16,10 +16,17 @@ EXIT_TASK_FAILED = 6
 def finish(lib: Library, job: dict[str, Any] | None, wait: bool | None, *, quiet: bool = False) -> dict[str, Any] | None:
     """Hand over or run `job`'s task (progress on stderr unless `quiet`). Returns the task
     outcome when it was waited for, None when it was left to a daemon or the queue."""
+    return finish_with_mode(lib, job, wait, quiet=quiet)[1]
+
+
+def finish_with_mode(lib: Library, job: dict[str, Any] | None, wait: bool | None, *,
+                     quiet: bool = False) -> tuple[str | None, dict[str, Any] | None]:
+    """`finish`, also saying what happened: "daemon", "inline", "queued" (None without a job)."""
     if job is None:
-        return None
+        return None, None
     with progress(enabled=not quiet) as on_event:
-        return run_or_hand_off(lib, job, wait=wait, on_event=on_event).result
+        handed = run_or_hand_off(lib, job, wait=wait, on_event=on_event)
+    return handed.mode, handed.result
 
 
 def failed_steps(outcome: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ def upload(ctx: typer.Context,
         with _CopyProgress() as bars:
             report = import_files(lib, sources, project=project, move=move, recursive=recursive,
                                   on_duplicate=on_duplicate, dry_run=dry_run, progress=bars.update)
-    outcome = _wait.finish(lib, report.job, wait, quiet=json_out)
+    mode, outcome = _wait.finish_with_mode(lib, report.job, wait, quiet=json_out)
     code = report.exit_code
     if code == 0 and _wait.failed_steps(outcome):
         code = _wait.EXIT_TASK_FAILED
@@ -54,8 +54,12 @@ def upload(ctx: typer.Context,
     problem = _wait.describe(outcome)
     if problem:
         warn(f"processing did not complete: {problem}")
+    elif report.job and outcome is None and mode == "daemon":
+        console.print(f"processing handed to the daemon as job {report.job['id']} "
+                      "(`photojobs jobs watch` follows it)", markup=False)
     elif report.job and outcome is None:
-        console.print(f"processing queued as job {report.job['id']}", markup=False)
+        console.print(f"processing queued as job {report.job['id']} "
+                      "(`photojobs jobs run --until-empty` or a daemon will run it)", markup=False)
     raise typer.Exit(code)
 
 
