@@ -29,6 +29,10 @@ def test_health_status_and_state_file(start_daemon, cli_proc, library_path):
     assert health["status"] == "ok" and health["pid"] == d.pid
     assert health["library"] == str(library_path.resolve())
     assert [lane["name"] for lane in health["lanes"]] == ["priority", "normal"]
+    assert health["paused"]["lanes"] == {"priority": False, "normal": False}
+    assert cli_proc("jobs", "pause", "--lane", "normal").code == 0
+    with d.http() as http:
+        assert http.get("/api/health").json()["paused"]["lanes"] == {"priority": False, "normal": True}
     status = cli_proc("daemon", "status", "--json")
     assert status.code == 0, status
     st = status.json()

@@ -150,3 +150,18 @@ def test_resume_wakes_an_idle_runner_process(lib, library_path, cli_proc):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_commands_do_not_wait_on_a_paused_lane(cli, lib):
+    """Without a daemon a command runs its task here; a paused lane must not make it hang."""
+    from photojobs.engine import queue
+    assert cli("project", "create", "P").code == 0
+    assert cli("jobs", "pause", "--lane", "normal").code == 0
+    r = cli("jobs", "enqueue", "P", "test_project_noop", "--wait")
+    assert "stays queued: the normal lane is paused" in r.err
+    job_id = int(r.out.split()[0])
+    assert queue.get_job(lib, job_id)["status"] == "queued"
+    assert cli("jobs", "resume").code == 0
+    r = cli("jobs", "enqueue", "P", "test_project_noop", "--wait")
+    assert r.code == 0 and "stays queued" not in r.err
+    assert queue.get_job(lib, job_id)["status"] == "completed"   # the resumed inline run took both

@@ -22,10 +22,10 @@ from typing import Callable, Iterator
 
 import typer
 
-from ..engine.inline import FINAL, is_done, outcome, run_inline
+from ..engine.inline import FINAL, is_done, outcome, paused_lane, run_inline
 from ..engine.library import Library
 from ..errors import PhotojobsError
-from ._render import err_console, print_json
+from ._render import err_console, print_json, warn
 
 OnEvent = Callable[[dict], None]
 
@@ -36,6 +36,7 @@ class Outcome:
     job: dict                 # the job the command queued (first step of its task)
     result: dict | None       # the task's outcome (engine.inline.outcome) when it was waited for
     daemon_url: str | None = None
+    paused_lane: str | None = None  # "queued" because this lane is paused
 
     @property
     def waited(self) -> bool:
@@ -88,13 +89,23 @@ def run_or_hand_off(lib: Library, job: dict, *, wait: bool | None, inline_by_def
         if result is not None:
             return Outcome("daemon", job, result, info["url"])
         say("the daemon went away; running the rest here")
-        return Outcome("inline", job, run_inline(lib, job, on_event=on_event))
+        return _run_here(lib, job, on_event)
     if wait is False or (wait is None and not inline_by_default):
         say(f"no daemon running; job {job['id']} stays queued (`photojobs daemon start` or "
             "`photojobs jobs run` will run it)")
         return Outcome("queued", job, None)
     say(f"no daemon running; running job {job['id']} here")
-    return Outcome("inline", job, run_inline(lib, job, on_event=on_event))
+    return _run_here(lib, job, on_event)
+
+
+def _run_here(lib: Library, job: dict, on_event: OnEvent | None) -> Outcome:
+    """Run the task inline; one that waits on a paused lane is left queued, not waited for."""
+    result = run_inline(lib, job, on_event=on_event)
+    if result["status"] not in FINAL:
+        lane = paused_lane(lib, job)
+        warn(f"job {job['id']} stays queued: the {lane} lane is paused (`photojobs jobs resume` lets it run)")
+        return Outcome("queued", job, None, paused_lane=lane)
+    return Outcome("inline", job, result)
 
 
 def _ends_a_step(data: dict, job: dict) -> bool:

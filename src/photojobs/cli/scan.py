@@ -6,9 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..engine import pause as pause_engine
 from ..engine import scan as scan_engine
-from ..engine.runner import lane_of
 from ._dispatch import progress, run_or_hand_off
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, err_console, print_json, state
@@ -51,12 +49,10 @@ def scan(ctx: typer.Context, project: ProjectArg,
                 show(event)
 
         for job in jobs:
-            lane = lane_of(lib, job["priority"])
-            if wait is not False and pause_engine.lane_paused(lib, lane):
-                # Running it here would wait for a resume that may never come; leave it queued.
-                results.append({"job": job, "mode": "queued", "paused_lane": lane, "result": None})
-                continue
             outcome = run_or_hand_off(lib, job, wait=wait, on_event=on_event)
+            if outcome.paused_lane:
+                results.append({"job": job, "mode": "queued", "paused_lane": outcome.paused_lane, "result": None})
+                continue
             result = outcome.result
             status = result["jobs"][0]["status"] if result else job["status"]
             error = result["jobs"][0]["error_message"] if result else None

@@ -21,8 +21,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .. import __version__
+from ..engine import culling, derivatives, pause, queue
 from ..engine import events as events_engine
-from ..engine import queue
+from ..engine import maintenance as maintenance_flow
+from ..engine import upload as upload_flow
 from ..engine.library import CATALOG_DIR, Library
 from ..engine.registry import MAINTENANCE_TYPES
 from ..engine.runner import Runner
@@ -159,17 +161,6 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _engine(module: str):
-    """An engine flow module written by another part of the project; 501 until it exists."""
-    import importlib
-    try:
-        return importlib.import_module(f"photojobs.engine.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"photojobs.engine.{module}":
-            raise ApiError(501, f"this photojobs has no {module} flow yet") from None
-        raise
-
-
 # --- endpoints --------------------------------------------------------------------------
 async def health(request: Request) -> JSONResponse:
     d = _d(request)
@@ -182,6 +173,7 @@ async def health(request: Request) -> JSONResponse:
         "uptime_seconds": round(time.time() - d.started_at, 3), "token_required": bool(d.token),
         "stopping": bool(runner and runner.stopping), "lanes": lanes, "queue": counts,
         "last_event_id": d.hub.last_id, "streams": sum(d.hub.streams.values()),
+        "paused": await _in_thread(pause.state, d.lib),
     })
 
 
@@ -244,7 +236,6 @@ async def process(request: Request) -> JSONResponse:
     body = await _json_body(request)
     filenames = _filenames(body.get("filenames"))
     project = await _project_async(request)
-    derivatives = _engine("derivatives")
     job = await _in_thread(derivatives.request, d.lib, project["id"], filenames=filenames, force=force,
                            source="api")
     return JSONResponse({"job": _jsonable(job)}, status_code=202)
@@ -252,7 +243,6 @@ async def process(request: Request) -> JSONResponse:
 
 async def commit_changes(request: Request) -> JSONResponse:
     project = await _project_async(request)
-    culling = _engine("culling")
     result = await _in_thread(culling.commit, _d(request).lib, project["id"], source="api")
     # Nothing to commit queues nothing: 200 with job null.
     return JSONResponse(_jsonable(result), status_code=202 if result.get("job") else 200)
@@ -260,7 +250,6 @@ async def commit_changes(request: Request) -> JSONResponse:
 
 async def revert_changes(request: Request) -> JSONResponse:
     project = await _project_async(request)
-    culling = _engine("culling")
     return JSONResponse(_jsonable(await _in_thread(culling.revert, _d(request).lib, project["id"])))
 
 
@@ -274,15 +263,13 @@ async def maintenance(request: Request) -> JSONResponse:
     if not isinstance(force, bool):
         raise ApiError(400, "force must be true or false")
     project = await _project_async(request)
-    flow = _engine("maintenance")
-    jobs = await _in_thread(flow.start, d.lib, project["id"], type=job_type, force=force, source="api")
+    jobs = await _in_thread(maintenance_flow.start, d.lib, project["id"], type=job_type, force=force, source="api")
     return JSONResponse({"job": _jsonable(jobs[0]), "jobs": _jsonable(jobs)}, status_code=202)
 
 
 async def upload(request: Request) -> JSONResponse:
     d = _d(request)
     project = await _project_async(request)
-    upload_flow = _engine("upload")
     cap = int(d.lib.config.get("daemon.max_upload_mb")) * 1024 * 1024
     staging = d.lib.root / CATALOG_DIR / "staging" / uuid.uuid4().hex
     try:
