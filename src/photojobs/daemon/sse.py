@@ -39,6 +39,7 @@ def render(event: dict) -> Rendered:
     if data["type"] == "item":
         data.setdefault("updated_at", iso(event["created_at"]))
     data["event_id"] = event["id"]
+    data["event_at"] = event["created_at"]  # when it happened, for rates and ETAs at the client
     body = json.dumps(data, separators=(",", ":"), default=str)
     return event["id"], event["project_id"], f"id: {event['id']}\ndata: {body}\n\n".encode()
 

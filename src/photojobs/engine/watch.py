@@ -187,7 +187,9 @@ class StreamEnvelopes:
         self._ids: dict[str, int | None] = {}
 
     def __call__(self, event_id: int, payload: dict, *, now: float | None = None) -> dict:
-        data = {k: v for k, v in payload.items() if k != "event_id"}
+        data = {k: v for k, v in payload.items() if k not in ("event_id", "event_at")}
+        if payload.get("event_at") is not None:
+            now = float(payload["event_at"])
         kind = data.get("type") or "message"
         folder = data.get("project_folder")
         if folder is not None and folder not in self._ids:
