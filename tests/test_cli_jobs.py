@@ -88,3 +88,17 @@ def test_every_command_has_help(cli):
         assert (cmd.help or "").strip(), f"photojobs {' '.join(path)} has no help"
         out = cli(*path, "--help")
         assert out.code == 0
+
+
+def test_an_unexpected_error_is_one_line_and_verbose_shows_the_traceback(cli_proc, lib):
+    """A damaged catalog (a column dropped by hand) must not greet the user with a traceback."""
+    from photojobs.engine.projects import create_project
+    create_project(lib, "P")
+    lib.conn().execute("ALTER TABLE photos DROP COLUMN derivative_error")
+    lib.conn().execute("INSERT INTO photos (project_id, basename, basename_key, created_at, updated_at) "
+                       "VALUES (1, 'A', 'a', 0, 0)")
+    r = cli_proc("photos", "list", "P")
+    assert r.code == 70
+    assert r.err.strip().startswith("photojobs: internal error:") and len(r.err.strip().splitlines()) == 1
+    verbose = cli_proc("-v", "photos", "list", "P")
+    assert verbose.code == 70 and "Traceback" in verbose.err

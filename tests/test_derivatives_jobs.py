@@ -333,6 +333,9 @@ def test_truncated_jpeg_shows_in_photos_list_and_jobs_show(cli, lib, pictures):
     job_id = r.json()["job"]["id"]
     listed = cli("photos", "list", "shoot", "--json")
     assert [(p["filename"], p["thumbnail_status"]) for p in listed.json()] == [("CARD0001.JPG", "failed")]
+    assert "truncated" in listed.json()[0]["derivative_error"]
+    human = cli("photos", "list", "shoot")
+    assert "problem" in human.out and "truncated" in human.out
     shown = cli("jobs", "show", str(job_id), "--json").json()
     assert "truncated" in shown["items"][0]["message"]
     text = cli("jobs", "show", str(job_id))

@@ -12,7 +12,9 @@ from rich.table import Table
 
 from ..errors import PhotojobsError
 
-console = Console(highlight=False)
+# Piped output (logs, cron mail, grep) gets wide lines instead of rich's default 80 columns,
+# so file names and reasons are never cut or folded.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, highlight=False)
 
 
@@ -27,7 +29,7 @@ def print_json(value: Any) -> None:
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
     t = Table(title=title, show_lines=False, header_style="bold")
     for c in columns:
-        t.add_column(c)
+        t.add_column(c, overflow="fold")  # wrap long values; never cut a file name or a reason
     for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
     console.print(t)

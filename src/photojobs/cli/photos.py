@@ -25,8 +25,13 @@ def list_(ctx: typer.Context, project: ProjectArg, json_out: JsonOpt = False) ->
     if json_out:
         print_json(photos)
         return
-    table(["photo", "jpg", "raw", "other", "sidecars", "thumb", "preview", "taken", "orient."],
-          [(p["filename"], _flag(p["jpg_available"], p["keep_jpg"]), _flag(p["raw_available"], p["keep_raw"]),
-            p["other_name"] if p["other_available"] else "", len(p["sidecars"]) or "",
-            p["thumbnail_status"], p["preview_status"], p["date_time_original"], p["orientation"])
-           for p in photos], title=f"{len(photos)} photos")
+    columns = ["photo", "jpg", "raw", "other", "sidecars", "thumb", "preview", "taken", "orient."]
+    rows = [[p["filename"], _flag(p["jpg_available"], p["keep_jpg"]), _flag(p["raw_available"], p["keep_raw"]),
+             p["other_name"] if p["other_available"] else "", len(p["sidecars"]) or "",
+             p["thumbnail_status"], p["preview_status"], p["date_time_original"], p["orientation"]]
+            for p in photos]
+    if any(p["derivative_error"] for p in photos):  # why derivatives failed, where the photographer looks
+        columns.append("problem")
+        for row, p in zip(rows, photos):
+            row.append(p["derivative_error"] or "")
+    table(columns, rows, title=f"{len(photos)} photos")

@@ -362,7 +362,9 @@ def _record(ctx: "JobContext", work: _Work, settings: ImagingSettings) -> None:
             # state already asks for new derivatives; ours describe a file it no longer shows.
             event.update(thumbnail_status=current["thumbnail_status"], preview_status=current["preview_status"])
             return
-        photos_repo.set_derivatives(conn, photo["id"], work.photo_status, work.photo_status, signature, now)
+        error = work.message if work.photo_status in ("failed", "missing", "not_supported") else None
+        photos_repo.set_derivatives(conn, photo["id"], work.photo_status, work.photo_status, signature, now,
+                                    error=error)
 
     ctx.finish_item(work.item, work.status, work.message, event=event, before_commit=write)
 

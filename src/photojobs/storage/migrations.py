@@ -43,6 +43,7 @@ CREATE TABLE photos (
     thumbnail_status TEXT,
     preview_status TEXT,
     derivative_settings TEXT,
+    derivative_error TEXT,
     orientation INTEGER,
     date_time_original TEXT,
     width INTEGER,

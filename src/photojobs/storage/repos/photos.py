@@ -193,20 +193,22 @@ def revert_keep(conn: sqlite3.Connection, project_id: int, now: float) -> int:
 
 
 def set_derivatives(conn: sqlite3.Connection, photo_id: int, thumbnail_status: str | None,
-                    preview_status: str | None, derivative_settings: dict | str | None, now: float) -> None:
-    """Record the outcome of making a photo's derivatives (settings as a dict or JSON text)."""
+                    preview_status: str | None, derivative_settings: dict | str | None, now: float,
+                    error: str | None = None) -> None:
+    """Record the outcome of making a photo's derivatives (settings as a dict or JSON text), with
+    the reason when they could not be made (shown by `photos list`)."""
     if isinstance(derivative_settings, dict):
         derivative_settings = json.dumps(derivative_settings, sort_keys=True, separators=(",", ":"))
     conn.execute(
         """UPDATE photos SET thumbnail_status = ?, preview_status = ?, derivative_settings = ?,
-                updated_at = ? WHERE id = ?""",
-        (thumbnail_status, preview_status, derivative_settings, now, photo_id))
+                derivative_error = ?, updated_at = ? WHERE id = ?""",
+        (thumbnail_status, preview_status, derivative_settings, error, now, photo_id))
 
 
 def mark_derivatives_pending(conn: sqlite3.Connection, photo_ids: list[int], now: float) -> None:
     for chunk in _chunks(list(photo_ids)):
         conn.execute(f"""UPDATE photos SET thumbnail_status = 'pending', preview_status = 'pending',
-                             derivative_settings = NULL, updated_at = ?
+                             derivative_settings = NULL, derivative_error = NULL, updated_at = ?
                          WHERE id IN ({','.join('?' * len(chunk))})""", (now, *chunk))
 
 
@@ -250,6 +252,7 @@ def to_dict(row: sqlite3.Row) -> dict[str, Any]:
         "other_available": bool(row["other_available"]),
         "keep_jpg": bool(row["keep_jpg"]), "keep_raw": bool(row["keep_raw"]),
         "thumbnail_status": row["thumbnail_status"], "preview_status": row["preview_status"],
+        "derivative_error": row["derivative_error"],
         "date_time_original": row["date_time_original"], "orientation": row["orientation"],
         "width": row["width"], "height": row["height"],
         "make": primary.get("make"), "model": primary.get("model"),
