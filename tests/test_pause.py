@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from waiting import wait_for
 from photojobs.engine import pause, queue
 from photojobs.engine.events import read_after
 from photojobs.engine.runner import Runner
@@ -17,15 +18,6 @@ from photojobs.errors import PhotojobsError
 
 PRIORITY = 95  # at or above pipeline.priority_threshold (90): the priority lane
 NORMAL = 50
-
-
-def wait_for(predicate, timeout=30.0, interval=0.02):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 def status(lib, job):

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 
+from waiting import wait_for
 from photojobs.engine import queue
 from photojobs.engine.runner import Runner
 
@@ -20,15 +21,6 @@ def start_runner(library_path, *args, config=None):
         cmd += ["--config", str(config)]
     return subprocess.Popen(cmd + ["jobs", "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-
-
-def wait_for(predicate, timeout=20.0, interval=0.02):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 def test_several_runner_processes_drain_every_job_exactly_once(lib, library_path, tmp_path):

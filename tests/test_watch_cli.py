@@ -13,21 +13,13 @@ import sys
 import threading
 import time
 
+from waiting import wait_for
 from photojobs.engine import pause, projects, queue
 from photojobs.engine import watch as watch_engine
 from photojobs.engine.events import last_event_id
 from photojobs.engine.runner import Runner
 
 NORMAL, PRIORITY = 50, 95
-
-
-def wait_for(predicate, timeout=30.0, interval=0.02):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 def comparable(snapshot):

@@ -9,19 +9,11 @@ import time
 
 import pytest
 
+from waiting import wait_for
 from photojobs.daemon.watcher import ADDED, REMOVED, ChangeDebouncer, ProjectWatcher, counts_as_change
 from photojobs.engine import projects, queue
 
 QUIET_MS = 400
-
-
-def wait_for(predicate, timeout=30.0, interval=0.02):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 class Recorder:
