@@ -83,8 +83,9 @@ CREATE TABLE jobs (
     finished_at REAL,
     updated_at REAL NOT NULL
 );
-CREATE INDEX jobs_claim ON jobs (status, priority DESC, id);
-CREATE INDEX jobs_project ON jobs (project_id, status);
+CREATE INDEX jobs_claim ON jobs (priority DESC, id) WHERE status = 'queued';
+CREATE INDEX jobs_project ON jobs (project_id);
+CREATE INDEX jobs_running ON jobs (worker_host) WHERE status = 'running';
 CREATE INDEX jobs_task ON jobs (task_id);
 CREATE UNIQUE INDEX jobs_unique_queued ON jobs (unique_key)
     WHERE status = 'queued' AND unique_key IS NOT NULL;
@@ -107,7 +108,6 @@ CREATE TABLE events (
     job_id INTEGER,
     data TEXT NOT NULL
 );
-CREATE INDEX events_created ON events (created_at);
 CREATE TABLE settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
