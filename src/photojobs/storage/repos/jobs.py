@@ -9,6 +9,12 @@ TERMINAL = ("completed", "failed", "canceled")
 
 _COLUMNS = """j.*, p.folder AS project_folder"""
 
+# A unique job is unique only while queued, so a twin may have been queued while it ran. Going
+# back to the queue then drops its key (both run) instead of breaking the unique index.
+_KEEP_UNIQUE_KEY = """unique_key = CASE WHEN EXISTS (
+        SELECT 1 FROM jobs twin WHERE twin.unique_key = jobs.unique_key AND twin.status = 'queued'
+          AND twin.id <> jobs.id) THEN NULL ELSE unique_key END"""
+
 
 def insert(conn: sqlite3.Connection, *, project_id: int | None, type: str, priority: int, payload: str,
            max_attempts: int, now: float, run_after: float | None = None, task_id: str | None = None,
@@ -122,7 +128,7 @@ def requeue(conn: sqlite3.Connection, job_id: int, *, worker_id: str | None, run
     sql = """UPDATE jobs SET status = 'queued', run_after = ?, error_message = ?, updated_at = ?,
                              worker_id = NULL, worker_host = NULL, worker_pid = NULL,
                              heartbeat_at = NULL, cancel_requested = 0,
-                             attempts = attempts - ?
+                             attempts = attempts - ?, """ + _KEEP_UNIQUE_KEY + """
              WHERE id = ? AND status = 'running'"""
     args: list[Any] = [run_after, error_message, now, 1 if refund_attempt else 0, job_id]
     if worker_id is not None:
@@ -168,7 +174,7 @@ def request_cancel(conn: sqlite3.Connection, job_id: int, now: float) -> sqlite3
 def retry(conn: sqlite3.Connection, job_id: int, now: float) -> sqlite3.Row | None:
     return conn.execute(
         """UPDATE jobs SET status = 'queued', attempts = 0, run_after = ?, error_message = NULL,
-                          finished_at = NULL, updated_at = ?, cancel_requested = 0
+                          finished_at = NULL, updated_at = ?, cancel_requested = 0, """ + _KEEP_UNIQUE_KEY + """
            WHERE id = ? AND status IN ('failed', 'canceled') RETURNING *""",
         (now, now, job_id)).fetchone()
 
