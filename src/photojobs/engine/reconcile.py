@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,9 @@ from .projects import MARKER
 
 log = logging.getLogger("photojobs.reconcile")
 _BATCH = 2000  # rows per write transaction: short locks, so imports and the UI are not starved
+# A copy in progress (Finder, a camera app) has its final name from the start, and at first no
+# bytes or only a preallocation's zeros: such a file is judged only once left alone this long.
+SETTLE_SECONDS = 600.0
 
 
 class UnsafeFolder(PermanentJobError):
@@ -135,10 +140,14 @@ def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> Folder
             continue
         file = path / name
         try:
-            ok = file.stat().st_size > 0 and media.content_matches(file.suffix, media.sniff(file))
+            st = os.stat(file, follow_symlinks=False)
+            with open(file, "rb") as f:
+                head = f.read(media.SNIFF_BYTES)
         except OSError:
             continue  # gone since the scan, or unreadable now: look again next time
-        if not ok:
+        if not media.content_matches(file.suffix, media.sniff_bytes(head)):
+            if not head.strip(b"\0") and _still_changing(st):
+                continue  # nothing written yet: maybe still being copied in; look again next time
             move_to_trash(path, name, now=lib.now(), reason="folder_check: content does not match its extension")
             result.trashed.append(name)
             continue
@@ -160,6 +169,11 @@ def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> Folder
         result.added.append(name)
     result.photo_items = sorted(touched.items())
     return result
+
+
+def _still_changing(st: os.stat_result) -> bool:
+    """Written to (or created, renamed) within SETTLE_SECONDS, by the file system's clock."""
+    return time.time() - max(st.st_mtime, st.st_ctime) < SETTLE_SECONDS
 
 
 def manifest_cleaning(lib: Library, project: sqlite3.Row, scan: FolderScan) -> list[str]:

@@ -1,0 +1,60 @@
+"""Safety review: file-touching paths that must never lose, overwrite or strand a photographer's file."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+
+import pytest
+
+from photo_fixtures import photos, sha, shoot, visible
+
+
+@pytest.fixture
+def project(cli, lib, tmp_path):
+    card = tmp_path / "card"
+    shoot(card, "A", seed=1)
+    shoot(card, "B", seed=2)
+    assert cli("upload", card, "-p", "P", "--no-wait").code == 0
+    return lib.root / "P"
+
+
+def _flags(lib):
+    return {b: (p["jpg_available"], p["raw_available"], p["keep_jpg"], p["keep_raw"])
+            for b, p in photos(lib, "P").items()}
+
+
+@pytest.mark.parametrize("start", ["empty", "preallocated"])
+def test_folder_check_leaves_a_file_that_is_still_being_copied(cli, lib, project, tmp_path, start):
+    """A Finder/camera-app copy in progress: the file exists under its final name but holds no
+    bytes yet (or only the zeros of a preallocation). It must stay where the copier writes it."""
+    shoot(tmp_path / "side", "NEW", raw=False, seed=9)
+    data = (tmp_path / "side" / "NEW.JPG").read_bytes()
+    target = project / "NEW.JPG"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        if start == "preallocated":
+            os.ftruncate(fd, len(data))
+        r = cli("maintenance", "run", "P", "--type", "folder_check")
+        assert r.code == 0, r
+        assert visible(project / ".trash") == set()
+        assert target.exists()
+        os.pwrite(fd, data, 0)  # the copy goes on and finishes
+    finally:
+        os.close(fd)
+    assert sha(target) == sha(tmp_path / "side" / "NEW.JPG")
+    assert cli("maintenance", "run", "P", "--type", "folder_check").code == 0
+    assert photos(lib, "P")["NEW"]["jpg_available"]
+
+
+def test_folder_check_still_trashes_an_empty_file_left_alone(cli, lib, project, monkeypatch):
+    """Once nobody has written to it for the settle time, an empty .jpg is junk like any other."""
+    import time
+    from photojobs.engine import reconcile
+    monkeypatch.setattr(reconcile, "SETTLE_SECONDS", 0.5)
+    (project / "old.jpg").write_bytes(b"")
+    time.sleep(0.6)
+    assert cli("maintenance", "run", "P", "--type", "folder_check").code == 0
+    assert visible(project / ".trash") == {"old.jpg"}
