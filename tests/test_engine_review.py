@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+
+from photojobs.daemon import state
 from photojobs.engine import queue
 from photojobs.engine.registry import handler
 from photojobs.engine.runner import Runner
+from test_daemon_fixtures import start_daemon  # noqa: F401 - fixture
+from waiting import wait_for
 
 
 @handler("review_unique_flaky", priority=50, unique=True, needs_project=False)
@@ -37,3 +42,21 @@ def test_manual_retry_of_a_unique_job_while_its_twin_is_queued(open_library):
     retried = queue.retry(lib, first["id"])          # no IntegrityError: both are queued again
     assert retried["status"] == "queued"
     assert queue.enqueue(lib, "test_unique")["id"] in (first["id"], twin["id"])   # still deduplicated
+
+
+def test_daemon_second_sigterm_during_the_grace_period_stops_at_once_and_exits_0(start_daemon, lib, tmp_path):
+    # The HTTP server stops within moments of the first SIGTERM; the runner may still wait for
+    # a long item. A second signal then must still be ours (release now, exit 0), not the
+    # default action that kills the process with the job still marked running.
+    d = start_daemon({"pipeline": {"shutdown_grace_seconds": 60}})
+    log = tmp_path / "items.log"
+    job = queue.enqueue(lib, "test_items", payload={"log": str(log), "filenames": ["a", "b"], "seconds": 60})
+    assert wait_for(lambda: log.exists() and "start a" in log.read_text())
+    d.signal(signal.SIGTERM)
+    # The record goes as soon as the server has stopped; the runner is still in its grace period.
+    assert wait_for(lambda: state.read_state(lib.root) is None)
+    assert d.proc.poll() is None
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(timeout=20) == 0, d.log_text()
+    after = queue.get_job(lib, job["id"])
+    assert after["status"] == "queued" and after["attempts"] == 0, after

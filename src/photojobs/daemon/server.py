@@ -60,23 +60,15 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn, with our signal handling instead of its own (ours also stops the runner)."""
+    """uvicorn, with our signal handling instead of its own (ours also stops the runner).
 
-    def __init__(self, config: uvicorn.Config, on_signal):
-        super().__init__(config)
-        self._on_signal = on_signal
+    The daemon's handlers are installed by `Daemon.run` for its whole life, not only while
+    the server runs: the server stops at once, the runner may still be in its grace period,
+    and a second signal then must still mean "stop now", not the default action."""
 
     @contextlib.contextmanager
     def capture_signals(self):
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        yield
 
 
 class Daemon:
@@ -105,6 +97,19 @@ class Daemon:
     # --- run ------------------------------------------------------------------------------
     def run(self) -> int:
         self.check_security()
+        previous = self._install_signals()
+        try:
+            return self._run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _install_signals(self) -> dict:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _run(self) -> int:
         lock = state.DaemonLock(self.lib.root)
         lock.acquire()
         sock = None
@@ -118,7 +123,9 @@ class Daemon:
             config = uvicorn.Config(create_app(ctx), log_config=None, access_log=False, lifespan="on",
                                     timeout_graceful_shutdown=2, http="h11", loop="asyncio",
                                     timeout_keep_alive=30)
-            self.server = _Server(config, self._on_signal)
+            self.server = _Server(config)
+            if self._stop.is_set():   # a signal came while we were starting
+                self.server.should_exit = True
             self._start_thread("runner", self._run_runner)
             self._start_thread("scheduler", self._run_scheduler)
             self._start_watcher()
