@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import signal
 
+import pytest
+
 from photojobs.daemon import state
 from photojobs.engine import queue
 from photojobs.engine.registry import handler
 from photojobs.engine.runner import Runner
+from photojobs.errors import PermanentJobError
 from test_daemon_fixtures import start_daemon  # noqa: F401 - fixture
 from waiting import wait_for
 
@@ -18,6 +21,28 @@ def _unique_flaky(ctx) -> None:
     if ctx.payload.get("twin") and ctx.row["attempts"] == 1:
         queue.enqueue(ctx.lib, "review_unique_flaky", source="test")
         raise RuntimeError("transient failure")
+
+
+@handler("review_item_then_fail", priority=50, needs_project=False)
+def _item_then_fail(ctx) -> None:
+    """Starts its first item, then fails in the middle of it (permanently when asked)."""
+    item = ctx.open_items()[0]
+    ctx.start_item(item)
+    if ctx.payload.get("permanent"):
+        raise PermanentJobError("cannot go on")
+    raise RuntimeError("broke mid-item")
+
+
+@pytest.mark.parametrize("permanent", [True, False])
+def test_a_job_that_ends_failed_mid_item_leaves_no_item_running(open_library, permanent):
+    lib = open_library({"pipeline": {"retry_base_seconds": 0.01, "retry_max_seconds": 0.01}})
+    job = queue.enqueue(lib, "review_item_then_fail", payload={"filenames": ["a", "b"], "permanent": permanent},
+                        max_attempts=2)
+    Runner(lib, until_empty=True).run()
+    detail = queue.job_detail(lib, job["id"])
+    assert detail["status"] == "failed"
+    assert detail["items_summary"]["running"] == 0, detail["items"]
+    assert detail["items_summary"]["pending"] == 2
 
 
 def test_unique_job_retry_while_its_twin_is_queued_is_requeued_not_stuck(open_library):

@@ -239,10 +239,10 @@ class Runner:
             now = self.lib.now()
             with atomic(conn):
                 for worker_id, job_id in held.items():
-                    items_repo.reopen(conn, job_id, now)
                     row = jobs_repo.requeue(conn, job_id, worker_id=worker_id, run_after=now, now=now,
                                             error_message=why, refund_attempt=True)
                     if row is not None:
+                        items_repo.reopen(conn, job_id, now)
                         emit_job(self.lib, conn, row)
         finally:
             conn.close()
@@ -436,11 +436,13 @@ class Runner:
             done = jobs_repo.finish(conn, row["id"], row["worker_id"], status=outcome[1], now=now,
                                     error_message=outcome[2])
             if done is not None:
+                # An item in flight when the job failed or was canceled is not done: pending, as
+                # after a lost worker, never `running` on a finished job (a retry picks it up).
+                items_repo.reopen(conn, row["id"], now)
                 emit_job(self.lib, conn, done)
             return done
         if kind == "retry" and row["attempts"] >= row["max_attempts"]:
             return self._settle(conn, row, ("finish", "failed", f"{outcome[1]} (after {row['attempts']} attempts)"))
-        items_repo.reopen(conn, row["id"], now)
         if kind == "retry":
             p = self.lib.config.pipeline
             attempts = row["attempts"]
@@ -453,6 +455,8 @@ class Runner:
             new = jobs_repo.requeue(conn, row["id"], worker_id=row["worker_id"], run_after=now, now=now,
                                     error_message=outcome[1], refund_attempt=True)
         if new is not None:
+            # Only while still ours: a runner that took the job over may be running an item now.
+            items_repo.reopen(conn, row["id"], now)
             emit_job(self.lib, conn, new)
         return None
 
