@@ -58,3 +58,18 @@ def test_folder_check_still_trashes_an_empty_file_left_alone(cli, lib, project, 
     time.sleep(0.6)
     assert cli("maintenance", "run", "P", "--type", "folder_check").code == 0
     assert visible(project / ".trash") == {"old.jpg"}
+
+
+@pytest.mark.parametrize("how", ["folder gone", "marker gone"])
+@pytest.mark.parametrize("job", ["manifest_check", "manifest_cleaning"])
+def test_force_does_not_reconcile_an_unmounted_project(cli, lib, project, tmp_path, how, job):
+    """--force says "the folder really is empty", not "pretend a missing drive is an empty one"."""
+    before = _flags(lib)
+    if how == "folder gone":
+        project.rename(tmp_path / "elsewhere")
+    else:  # an empty mount point where the drive's folder was
+        shutil.rmtree(project)
+        project.mkdir()
+    r = cli("maintenance", "run", "P", "--type", job, "--force")
+    assert r.code == 6, r
+    assert _flags(lib) == before

@@ -36,11 +36,12 @@ class UnsafeFolder(PermanentJobError):
 def checked_scan(lib: Library, project: sqlite3.Row, *, force: bool = False,
                  allow_empty: bool = False) -> FolderScan:
     """Scan a project's folder, refusing to go on if it is missing, unmarked, or empty while
-    the catalog lists files there (a drive that is not plugged in is not a deleted shoot)."""
+    the catalog lists files there (a drive that is not plugged in is not a deleted shoot).
+    `force` lifts only the last refusal."""
     path = lib.project_path(project["folder"])
     scan = scan_folder(path, Rules.from_config(lib.config))
-    if force:
-        return scan
+    # `force` vouches only for the emptiness: a missing or unmarked folder is still an unplugged drive.
+    allow_empty = allow_empty or force
     conn = lib.conn()
     listed = photos_repo.count_available(conn, project["id"])
     if not scan.exists:
