@@ -73,3 +73,22 @@ def test_force_does_not_reconcile_an_unmounted_project(cli, lib, project, tmp_pa
     r = cli("maintenance", "run", "P", "--type", job, "--force")
     assert r.code == 6, r
     assert _flags(lib) == before
+
+
+def test_overwrite_import_that_fails_puts_the_old_file_back(cli, lib, project, tmp_path, monkeypatch):
+    """--on-duplicate overwrite sends the project's file to .trash before copying the new one; if
+    that copy fails (disk full) the old file must come back, not wait in .trash for its expiry."""
+    from photojobs.engine import fileops
+    old = sha(project / "A.JPG")
+    new = tmp_path / "new"
+    shoot(new, "A", raw=False, seed=42)
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(fileops, "_write", full)
+    r = cli("upload", new, "-p", "P", "--no-wait", "--json", "--on-duplicate", "overwrite")
+    assert r.code == 5, r
+    assert sha(project / "A.JPG") == old
+    assert visible(project / ".trash") == set()
+    a = photos(lib, "P")["A"]
+    assert a["jpg_available"] and a["keep_jpg"]

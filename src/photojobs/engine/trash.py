@@ -47,6 +47,17 @@ def move_to_trash(project_path: Path, name: str, *, now: float, reason: str) -> 
     return trash_name
 
 
+def put_back(project_path: Path, trash_name: str, name: str) -> bool:
+    """Undo a move_to_trash whose purpose failed (the file replacing it could not be copied):
+    True if the file has its name `name` again; False leaves it in the trash (name taken meanwhile)."""
+    try:
+        place_no_replace(trash_dir(project_path) / trash_name, project_path / name)
+    except OSError:
+        return False
+    _drop_info(project_path, trash_name)
+    return True
+
+
 def entries(project_path: Path) -> list[dict[str, Any]]:
     """What is in the trash: name, original name, trashed_at, size, reason. Oldest first."""
     folder = trash_dir(project_path)

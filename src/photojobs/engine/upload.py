@@ -23,7 +23,7 @@ from .library import Library
 from .media_scan import Rules, is_ignored, safe_name
 from .projects import ensure_layout, get_or_create, project_to_dict
 from .queue import resolve_project, start_task
-from .trash import move_to_trash
+from .trash import move_to_trash, put_back
 
 DUPLICATE_POLICIES = ("skip", "overwrite", "rename")
 EXIT_OK = 0
@@ -339,9 +339,9 @@ def _place(lib: Library, project: Any, path: Path | None, cand: _Candidate, acti
             report.overwritten.append(target)
         (report.sidecars if cand.role == "sidecar" else report.imported).append(target)
         return
+    replaced = None
     if action == "overwrite":
-        move_to_trash(path, target, now=lib.now(), reason="replaced by import (--on-duplicate overwrite)")
-        report.overwritten.append(target)
+        replaced = move_to_trash(path, target, now=lib.now(), reason="replaced by import (--on-duplicate overwrite)")
     existing = photos_repo.get_by_basename(lib.conn(), project["id"], basename)
     try:
         copied = move_within_filesystem(cand.path, path, target) if move else None
@@ -353,7 +353,16 @@ def _place(lib: Library, project: Any, path: Path | None, cand: _Candidate, acti
     except FileExistsError:
         # Someone put a file there since we looked; never overwrite it.
         report.skipped.append({"name": cand.name, "reason": f"{target} appeared in the project during the import"})
+        if replaced is not None:
+            report.overwritten.append(target)  # the old file is in .trash all the same
         return
+    except BaseException:
+        # No replacement arrived (disk full, say): the old file goes back, it must not expire in .trash.
+        if replaced is not None:
+            put_back(path, replaced, target)
+        raise
+    if replaced is not None:
+        report.overwritten.append(target)
     report.bytes_copied += copied.size
     if cand.role == "sidecar":
         _attach_sidecar(lib, project, basename, target)
