@@ -92,3 +92,33 @@ def test_overwrite_import_that_fails_puts_the_old_file_back(cli, lib, project, t
     assert visible(project / ".trash") == set()
     a = photos(lib, "P")["A"]
     assert a["jpg_available"] and a["keep_jpg"]
+
+
+def test_move_syncs_the_copy_into_its_folder_before_dropping_the_source(cli, lib, tmp_path, monkeypatch):
+    """--move to another filesystem: the copy's directory entry must be on disk before the source's
+    unlink can be, or a power cut between them leaves neither."""
+    from photojobs.engine import upload
+    monkeypatch.setattr(upload, "move_within_filesystem", lambda *a, **k: None)  # as if on another drive
+    card = tmp_path / "card"
+    shoot(card, "M")
+    proj_ino = {}
+    log: list[tuple[str, object]] = []
+    real_fsync, real_unlink = os.fsync, os.unlink
+
+    def fsync(fd):
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            log.append(("dirsync", st.st_ino))
+        return real_fsync(fd)
+
+    def unlink(path, *a, **k):
+        log.append(("unlink", str(path)))
+        return real_unlink(path, *a, **k)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "unlink", unlink)
+    r = cli("upload", card, "-p", "P", "--move", "--no-wait", "--json")
+    assert r.code == 0 and r.json()["moved_sources"] == 2, r
+    proj_ino = os.stat(lib.root / "P").st_ino
+    for src in ("M.JPG", "M.DNG"):
+        at = log.index(("unlink", str(card / src)))
+        assert ("dirsync", proj_ino) in log[:at], f"{src} dropped before its copy's folder was synced"

@@ -436,6 +436,9 @@ def _finish_move(cand: _Candidate, placed: Path, move: bool, report: ImportRepor
     try:
         if os.path.samefile(cand.path, placed):
             return
+        # The copy's name must be on disk before the source's removal can be: else a power cut
+        # between the two could keep the unlink and lose the new directory entry.
+        fsync_dir(placed.parent)
         os.unlink(cand.path)
         report.moved_sources += 1
     except FileNotFoundError:
