@@ -122,3 +122,29 @@ def test_move_syncs_the_copy_into_its_folder_before_dropping_the_source(cli, lib
     for src in ("M.JPG", "M.DNG"):
         at = log.index(("unlink", str(card / src)))
         assert ("dirsync", proj_ino) in log[:at], f"{src} dropped before its copy's folder was synced"
+
+
+@pytest.mark.parametrize("gone", ["folder", "marker"])
+def test_no_command_recreates_the_folder_of_an_unmounted_project(cli, lib, project, tmp_path, gone):
+    """A fresh folder on the system disk would make the next reconcile believe every photo was
+    deleted: upload and trash restore refuse instead, and change nothing."""
+    before = _flags(lib)
+    away = tmp_path / "unplugged"
+    if gone == "folder":
+        shutil.move(project, away)
+    else:
+        (project / ".photojobs-project").rename(tmp_path / "marker-away")
+    card = tmp_path / "card2"
+    shoot(card, "C", seed=3)
+    up = cli("upload", card, "-p", "P", "--no-wait")
+    assert up.code != 0 and "is its drive mounted?" in up.err and len(up.err.strip().splitlines()) == 1
+    restore = cli("trash", "restore", "P", "--all")
+    assert restore.code != 0 and "is its drive mounted?" in restore.err
+    assert project.exists() == (gone == "marker")
+    assert _flags(lib) == before and visible(card) == {"C.JPG", "C.DNG"}
+    if gone == "folder":                       # the drive comes back: everything works again
+        shutil.move(away, project)
+    else:
+        (tmp_path / "marker-away").rename(project / ".photojobs-project")
+    assert cli("upload", card, "-p", "P", "--no-wait").code == 0
+    assert set(photos(lib, "P")) == {"A", "B", "C"}

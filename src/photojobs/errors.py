@@ -41,3 +41,9 @@ class BadPayload(PermanentJobError):
 
 class ProjectMissing(PermanentJobError):
     http_status = 404
+
+
+class ProjectFolderMissing(PhotojobsError):
+    """A catalogued project's folder (or its marker) is gone: most likely an unmounted drive."""
+
+    http_status = 409

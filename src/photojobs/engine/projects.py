@@ -9,8 +9,9 @@ import sqlite3
 import unicodedata
 from pathlib import Path
 
-from ..errors import NotFound, PhotojobsError
+from ..errors import NotFound, PhotojobsError, ProjectFolderMissing
 from ..storage import atomic
+from ..storage.repos import photos as photos_repo
 from ..storage.repos import projects as projects_repo
 from .library import Library
 from .queue import resolve_project
@@ -62,12 +63,21 @@ def _is_marked_free(path: Path) -> bool:
 
 
 def ensure_layout(lib: Library, row: sqlite3.Row) -> Path:
-    """Make the project's folder, subfolders and marker file (idempotent)."""
+    """Make the project's folder, subfolders and marker file (idempotent).
+
+    A project that has photos in the catalog but whose folder or marker is gone is not
+    recreated: its drive is most likely not mounted, and a fresh folder on the system disk
+    would make the next reconcile believe every photo was deleted."""
     path = lib.project_path(row["folder"])
+    marker = path / MARKER
+    if not marker.exists() and photos_repo.count_for_project(lib.conn(), row["id"]):
+        where = "is missing" if not path.exists() else f"has no {MARKER} marker"
+        raise ProjectFolderMissing(
+            f"the folder of project {row['name']} ({path}) {where}, but the catalog lists photos in it; "
+            "is its drive mounted? Nothing was changed")
     path.mkdir(parents=True, exist_ok=True)
     for sub in SUBFOLDERS:
         (path / sub).mkdir(exist_ok=True)
-    marker = path / MARKER
     if not marker.exists():
         tmp = path / f".{MARKER}.tmp"
         tmp.write_text(json.dumps({"project_id": row["id"], "name": row["name"], "folder": row["folder"]}))
