@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -13,6 +18,17 @@ from photojobs.engine.runner import Runner
 from photojobs.errors import PermanentJobError
 from test_daemon_fixtures import start_daemon  # noqa: F401 - fixture
 from waiting import wait_for
+
+
+@contextmanager
+def runner_in_thread(runner: Runner):
+    """`runner.run()` in a thread for the block; joined at its end (the block stops the runner)."""
+    t = threading.Thread(target=runner.run)
+    t.start()
+    try:
+        yield runner
+    finally:
+        t.join(30)
 
 
 @handler("review_unique_flaky", priority=50, unique=True, needs_project=False)
@@ -85,3 +101,34 @@ def test_daemon_second_sigterm_during_the_grace_period_stops_at_once_and_exits_0
     assert d.wait_exit(timeout=20) == 0, d.log_text()
     after = queue.get_job(lib, job["id"])
     assert after["status"] == "queued" and after["attempts"] == 0, after
+
+
+def test_a_cancel_requested_before_a_forced_stop_is_not_lost(open_library, tmp_path):
+    # The user canceled a running job; the runner is stopped before the handler's next check.
+    # Giving the job back must not clear the request: it ends canceled, it never runs again.
+    lib = open_library({"pipeline": {"stale_seconds": 600}})
+    log = tmp_path / "items.log"
+    job = queue.enqueue(lib, "test_items", payload={"log": str(log), "filenames": ["a", "b"], "seconds": 3})
+    with runner_in_thread(Runner(lib)) as runner:
+        assert wait_for(lambda: log.exists() and "start a" in log.read_text())
+        assert queue.cancel(lib, job["id"])["status"] == "running"
+        runner.request_force_stop()
+    after = queue.get_job(lib, job["id"])
+    assert after["status"] == "canceled", after
+
+
+def test_a_cancel_requested_for_a_job_whose_worker_died_is_not_lost(lib, library_path, tmp_path):
+    log = tmp_path / "items.log"
+    job = queue.enqueue(lib, "test_items", payload={"log": str(log), "filenames": ["a", "b"], "seconds": 30})
+    proc = subprocess.Popen([sys.executable, "-m", "photojobs", "--library", str(library_path), "jobs", "run"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: log.exists() and "start a" in log.read_text())
+        queue.cancel(lib, job["id"])
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert queue.get_job(lib, job["id"])["status"] == "running"
+    Runner(lib).recover(lib.now(), include_stale=False)
+    assert queue.get_job(lib, job["id"])["status"] == "canceled"
+

@@ -213,7 +213,10 @@ class Runner:
                                                                  "heartbeats"))
                 for job_id, (row, why) in candidates.items():
                     items_repo.reopen(conn, job_id, now)
-                    if row["attempts"] >= row["max_attempts"]:
+                    if row["cancel_requested"]:   # the user's cancel outlives the worker
+                        new = jobs_repo.finish(conn, job_id, row["worker_id"], status="canceled", now=now,
+                                               error_message="canceled by user")
+                    elif row["attempts"] >= row["max_attempts"]:
                         new = jobs_repo.fail_lost(conn, job_id, now=now, error_message=(
                             f"{why}; the worker was lost on each of {row['attempts']} attempts, giving up"))
                     else:
@@ -239,11 +242,7 @@ class Runner:
             now = self.lib.now()
             with atomic(conn):
                 for worker_id, job_id in held.items():
-                    row = jobs_repo.requeue(conn, job_id, worker_id=worker_id, run_after=now, now=now,
-                                            error_message=why, refund_attempt=True)
-                    if row is not None:
-                        items_repo.reopen(conn, job_id, now)
-                        emit_job(self.lib, conn, row)
+                    self._give_back(conn, job_id, worker_id, run_after=now, now=now, why=why, refund_attempt=True)
         finally:
             conn.close()
 
@@ -448,17 +447,31 @@ class Runner:
             attempts = row["attempts"]
             delay = min(p.retry_max_seconds, p.retry_base_seconds * 2 ** (attempts - 1))
             delay *= self.rng.uniform(0.5, 1.5)  # jitter: retries of a burst don't come back together
-            new = jobs_repo.requeue(conn, row["id"], worker_id=row["worker_id"], run_after=now + delay, now=now,
-                                    error_message=f"{outcome[1]}; retry {attempts + 1}/{row['max_attempts']} "
-                                                  f"in {delay:.1f}s")
+            new = self._give_back(conn, row["id"], row["worker_id"], run_after=now + delay, now=now,
+                                  why=f"{outcome[1]}; retry {attempts + 1}/{row['max_attempts']} in {delay:.1f}s")
         else:  # release: not the job's fault, the attempt is refunded
-            new = jobs_repo.requeue(conn, row["id"], worker_id=row["worker_id"], run_after=now, now=now,
-                                    error_message=outcome[1], refund_attempt=True)
+            new = self._give_back(conn, row["id"], row["worker_id"], run_after=now, now=now, why=outcome[1],
+                                  refund_attempt=True)
+        return new if new is not None and new["status"] == "canceled" else None
+
+    def _give_back(self, conn: sqlite3.Connection, job_id: int, worker_id: str, *, run_after: float, now: float,
+                   why: str, refund_attempt: bool = False) -> sqlite3.Row | None:
+        """Requeue a job this worker holds; one whose user asked to cancel it meanwhile ends
+        canceled instead (a requeue must never undo a cancel). None if it is no longer ours."""
+        held = jobs_repo.owned(conn, job_id, worker_id)
+        if held is None:
+            return None
+        if held["cancel_requested"]:
+            new = jobs_repo.finish(conn, job_id, worker_id, status="canceled", now=now,
+                                   error_message="canceled by user")
+        else:
+            new = jobs_repo.requeue(conn, job_id, worker_id=worker_id, run_after=run_after, now=now,
+                                    error_message=why, refund_attempt=refund_attempt)
         if new is not None:
             # Only while still ours: a runner that took the job over may be running an item now.
-            items_repo.reopen(conn, row["id"], now)
+            items_repo.reopen(conn, job_id, now)
             emit_job(self.lib, conn, new)
-        return None
+        return new
 
     def _notify_finished(self, row: sqlite3.Row) -> None:
         if self.on_job_finished is not None:
