@@ -83,8 +83,9 @@ def test_overwrite_import_that_fails_puts_the_old_file_back(cli, lib, project, t
     new = tmp_path / "new"
     shoot(new, "A", raw=False, seed=42)
 
-    def full(fd, data):
+    def full(*args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(fileops, "_copy_range", full)
     monkeypatch.setattr(fileops, "_write", full)
     r = cli("upload", new, "-p", "P", "--no-wait", "--json", "--on-duplicate", "overwrite")
     assert r.code == 5, r

@@ -207,20 +207,36 @@ def test_rejected_inputs_are_reported_and_the_rest_goes_on(cli, lib, tmp_path):
     assert human.code == 5 and "text.jpg" in human.out and "empty file" in human.out
 
 
-def test_disk_full_mid_copy_leaves_no_partial_file_or_row(cli, lib, tmp_path, monkeypatch):
+@pytest.mark.parametrize("copier", ["kernel copy", "read/write"])
+def test_disk_full_mid_copy_leaves_no_partial_file_or_row(cli, lib, tmp_path, monkeypatch, copier):
     from photojobs.engine import fileops
     card = tmp_path / "card"
     shoot(card, "A")
     shoot(card, "B", seed=1)
     shoot(card, "C", seed=2)
-    real_write, calls = os.write, []
+    written: set[int] = set()
 
-    def write(fd, data):  # the kernel's answer once the "disk" is full: after the 3rd write
-        calls.append(len(data))
-        if len(calls) > 3:
+    def disk_full_after_three_files(fd_out):  # the kernel's answer once the "disk" is full
+        inode = os.fstat(fd_out).st_ino
+        if len(written) >= 3 and inode not in written:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_write(fd, data)
-    monkeypatch.setattr(fileops, "_write", write)
+        written.add(inode)
+
+    if copier == "kernel copy":
+        real_range = os.copy_file_range
+
+        def copy_range(fd_in, fd_out, count):
+            disk_full_after_three_files(fd_out)
+            return real_range(fd_in, fd_out, count)
+        monkeypatch.setattr(fileops, "_copy_range", copy_range)
+    else:
+        real_write = os.write
+
+        def write(fd, data):
+            disk_full_after_three_files(fd)
+            return real_write(fd, data)
+        monkeypatch.setattr(fileops, "_copy_range", None)
+        monkeypatch.setattr(fileops, "_write", write)
     r = cli("upload", card, "--no-wait", "--json")
     assert r.code == 5, r
     rep = r.json()
