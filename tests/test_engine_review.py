@@ -132,3 +132,18 @@ def test_a_cancel_requested_for_a_job_whose_worker_died_is_not_lost(lib, library
     Runner(lib).recover(lib.now(), include_stale=False)
     assert queue.get_job(lib, job["id"])["status"] == "canceled"
 
+
+def test_heartbeats_go_on_during_the_shutdown_grace_period(open_library, tmp_path):
+    # While a stopping runner waits for its running item (up to shutdown_grace_seconds), the
+    # job is still its own: no other runner may presume it lost and run it a second time.
+    lib = open_library({"pipeline": {"stale_seconds": 1, "heartbeat_ms": 50, "shutdown_grace_seconds": 30}})
+    log = tmp_path / "items.log"
+    job = queue.enqueue(lib, "test_items", payload={"log": str(log), "filenames": ["a", "b"], "seconds": 2.5})
+    with runner_in_thread(Runner(lib)) as runner:
+        assert wait_for(lambda: log.exists() and "start a" in log.read_text())
+        runner.request_stop()
+        time.sleep(1.8)                       # longer than stale_seconds, shorter than the item
+        assert Runner(lib).recover(time.time()) == []
+    after = queue.job_detail(lib, job["id"])
+    assert after["status"] == "queued" and after["attempts"] == 0, after   # released by its own runner
+    assert after["items_summary"]["done"] == 1

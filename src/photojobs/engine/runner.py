@@ -158,10 +158,16 @@ class Runner:
         self.stopping = True
         self.lib.waker.notify()
         deadline = time.monotonic() + self.lib.config.pipeline.shutdown_grace_seconds
+        beat_every = self.lib.config.pipeline.heartbeat_ms / 1000
         for lane in self.lanes:
             for t in lane.threads:
                 while t.is_alive() and not self.force_stop and time.monotonic() < deadline:
                     t.join(0.05)
+                    # The jobs still running are ours until released: keep them from looking lost.
+                    now = self.lib.now()
+                    if now - self._last_heartbeat >= beat_every:
+                        self._last_heartbeat = now
+                        self.heartbeat(now)
         self.release_all("runner stopped before the job finished")
         if self._watch_conn is not None:
             self._watch_conn.close()
