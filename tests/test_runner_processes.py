@@ -203,3 +203,26 @@ def test_a_committed_enqueue_survives_a_killed_process(lib, library_path):
     assert queue.get_job(lib, job_id)["status"] == "queued"
     Runner(lib, until_empty=True).run()
     assert queue.get_job(lib, job_id)["status"] == "completed"
+
+
+def test_jobs_of_an_earlier_life_of_the_same_pid_are_recovered_at_once(lib):
+    """In a container the daemon is pid 1 after every restart: the pid alone can't tell its
+    own running jobs from those of the process that died before it."""
+    import os as _os
+    from photojobs.engine.runner import HOST
+    orphan = queue.enqueue(lib, "test_noop")
+    lib.conn().execute("UPDATE jobs SET status='running', worker_host=?, worker_pid=?, worker_id=?, "
+                       "heartbeat_at=?, attempts=1 WHERE id=?",
+                       (HOST, _os.getpid(), f"{HOST}:{_os.getpid()}:normal:deadbeef-1", lib.now(), orphan["id"]))
+    busy = queue.enqueue(lib, "test_sleep", payload={"seconds": 1.0})
+    runner = Runner(lib, until_empty=True)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        assert wait_for(lambda: queue.get_job(lib, orphan["id"])["status"] == "completed", timeout=10)
+        assert wait_for(lambda: queue.get_job(lib, busy["id"])["status"] == "running", timeout=10)
+        # A second runner in the same process must not mistake the live one's job for an orphan.
+        assert Runner(lib).recover(lib.now()) == []
+    finally:
+        thread.join(30)
+    assert queue.get_job(lib, busy["id"])["attempts"] == 1

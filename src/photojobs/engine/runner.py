@@ -40,6 +40,15 @@ HOST = socket.gethostname()
 PRIORITY_MAX = 1 << 31
 
 
+# Runners alive in this process, by token. A running job with our pid but a token not in here
+# belongs to an earlier life of this pid (a container restarts its daemon as pid 1 every time).
+_LIVE_TOKENS: set[str] = set()
+
+
+def _token_of(worker_id: str | None) -> str | None:
+    return worker_id.rsplit(":", 1)[-1].split("-")[0] if worker_id else None
+
+
 def pid_alive(pid: int) -> bool:
     """True if `pid` runs on this host (a zombie -- killed but not yet reaped -- counts as dead)."""
     try:
@@ -113,6 +122,7 @@ class Runner:
     # --- lifecycle ------------------------------------------------------------------------
     def initialize(self) -> None:
         """Recover jobs of dead workers on this host at once, then start the lane slots."""
+        _LIVE_TOKENS.add(self._token)
         self.recover(self.lib.now(), include_stale=False)
         self._watch_conn = self.lib.catalog.new_connection()
         self._data_version = self._read_data_version()
@@ -169,6 +179,7 @@ class Runner:
                         self._last_heartbeat = now
                         self.heartbeat(now)
         self.release_all("runner stopped before the job finished")
+        _LIVE_TOKENS.discard(self._token)
         if self._watch_conn is not None:
             self._watch_conn.close()
             self._watch_conn = None
@@ -208,7 +219,11 @@ class Runner:
             with atomic(conn):
                 candidates = {}
                 for row in jobs_repo.running(conn, host=HOST):
-                    if row["worker_pid"] != self.pid and not pid_alive(row["worker_pid"]):
+                    if row["worker_pid"] == self.pid:
+                        dead = _token_of(row["worker_id"]) not in _LIVE_TOKENS
+                    else:
+                        dead = not pid_alive(row["worker_pid"])
+                    if dead:
                         candidates[row["id"]] = (row, f"worker process {row['worker_pid']} died")
                 if include_stale:
                     cutoff = now - self.lib.config.pipeline.stale_seconds
