@@ -311,5 +311,10 @@ def test_pause_and_resume_are_honoured_by_the_daemon(lib, start_daemon, cli):
     urgent = queue.enqueue(lib, "test_noop", priority=PRIORITY)
     assert wait_for(lambda: queue.get_job(lib, urgent["id"])["status"] == "completed")
     assert queue.get_job(lib, waiting["id"])["status"] == "queued"
+    # --wait hands the job to the daemon and sees it cannot start: it says so instead of hanging.
+    assert cli("project", "create", "P").code == 0
+    handed = cli("jobs", "enqueue", "P", "test_project_noop", "--wait")
+    assert "stays queued in the daemon: the normal lane is paused" in handed.err
     assert cli("jobs", "resume").code == 0
     assert wait_for(lambda: queue.get_job(lib, waiting["id"])["status"] == "completed")
+    assert wait_for(lambda: queue.get_job(lib, int(handed.out.split()[0]))["status"] == "completed")

@@ -86,6 +86,11 @@ def run_or_hand_off(lib: Library, job: dict, *, wait: bool | None, inline_by_def
             result = follow(lib, client, job, on_event)
         finally:
             client.close()
+        if result is not None and result["status"] not in FINAL:
+            lane = paused_lane(lib, job)
+            warn(f"job {job['id']} stays queued in the daemon: the {lane} lane is paused "
+                 "(`photojobs jobs resume` lets it run)")
+            return Outcome("daemon", job, None, info["url"], paused_lane=lane)
         if result is not None:
             return Outcome("daemon", job, result, info["url"])
         say("the daemon went away; running the rest here")
@@ -132,7 +137,7 @@ def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | 
             try:
                 with client.events(after=after, project=job.get("project_folder"),
                                    read_timeout=max(30.0, 3 * keepalive)) as stream:
-                    if is_done(lib, job):
+                    if is_done(lib, job) or paused_lane(lib, job):
                         return outcome(lib, job)
                     for ev in stream:
                         after = stream.last_id
@@ -142,6 +147,9 @@ def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | 
                             on_event({"id": ev.id, "kind": ev.data.get("type"), "data": ev.data})
                         if isinstance(ev.data, dict) and _ends_a_step(ev.data, job) and is_done(lib, job):
                             return outcome(lib, job)
+                        if isinstance(ev.data, dict) and ev.data.get("type") in ("pause", "job") \
+                                and paused_lane(lib, job):
+                            return outcome(lib, job)   # it waits on a paused lane: don't wait with it
             except (httpx.HTTPError, PhotojobsError):
                 failed = True   # refused (e.g. 429), reset, or the daemon died
             if is_done(lib, job):
