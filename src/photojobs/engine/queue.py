@@ -62,6 +62,23 @@ def emit_job(lib: Library, conn: sqlite3.Connection, row: sqlite3.Row | dict,
     emit(lib, conn, JOB_EVENT, job_event(r, project_folder), project_id=r["project_id"], job_id=r["id"])
 
 
+def reopen_items(lib: Library, conn: sqlite3.Connection, job: sqlite3.Row | dict, why: str, *,
+                 include_failed: bool = False) -> int:
+    """Put a job's interrupted (and, on a retry, failed) items back to pending, one item event
+    each: the event log holds every item state change, so watchers never keep a stale `running`."""
+    j = dict(job)
+    folder = j.get("project_folder")
+    if folder is None and j.get("project_id") is not None:
+        p = projects_repo.get(conn, j["project_id"])
+        folder = p["folder"] if p else None
+    rows = items_repo.reopen(conn, j["id"], lib.now(), include_failed=include_failed)
+    for item in rows:
+        emit(lib, conn, "item", {"type": "item", "job_id": j["id"], "item_id": item["id"],
+                                 "project_folder": folder, "filename": item["filename"], "status": "pending",
+                                 "message": why}, project_id=j.get("project_id"), job_id=j["id"])
+    return len(rows)
+
+
 def resolve_project(conn: sqlite3.Connection, project: str | int | None) -> sqlite3.Row | None:
     """A project by id, folder or name; None for None; NotFound otherwise."""
     if project is None:
@@ -193,7 +210,7 @@ def retry(lib: Library, job_id: int) -> dict:
             raise NotFound(f"no such job: {job_id}")
         if row["status"] not in ("failed", "canceled"):
             raise PhotojobsError(f"job {job_id} is {row['status']}; only failed or canceled jobs can be retried")
-        items_repo.reopen(conn, row["id"], lib.now(), include_failed=True)
+        reopen_items(lib, conn, row, "retried by user", include_failed=True)
         jobs_repo.retry(conn, row["id"], lib.now())
         counts = items_repo.counts(conn, row["id"])
         if sum(counts.values()):

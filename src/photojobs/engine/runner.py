@@ -26,14 +26,13 @@ from typing import Callable
 from ..errors import PermanentJobError, PhotojobsError, UnknownJobType
 from ..storage import atomic
 from ..storage.db import data_version, is_busy_error
-from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
 from ..storage.repos import projects as projects_repo
 from ..storage.repos import settings as settings_repo
 from . import registry, tasks
 from .context import JobCanceled, JobContext, JobReleased, LostOwnership
 from .library import Library
-from .queue import emit_job, enqueue
+from .queue import emit_job, enqueue, reopen_items
 
 log = logging.getLogger("photojobs.runner")
 HOST = socket.gethostname()
@@ -233,7 +232,7 @@ class Runner:
                         candidates.setdefault(row["id"], (row, f"worker {row['worker_id']} stopped sending "
                                                                  "heartbeats"))
                 for job_id, (row, why) in candidates.items():
-                    items_repo.reopen(conn, job_id, now)
+                    reopen_items(self.lib, conn, row, why)
                     if row["cancel_requested"]:   # the user's cancel outlives the worker
                         new = jobs_repo.finish(conn, job_id, row["worker_id"], status="canceled", now=now,
                                                error_message="canceled by user")
@@ -458,7 +457,7 @@ class Runner:
             if done is not None:
                 # An item in flight when the job failed or was canceled is not done: pending, as
                 # after a lost worker, never `running` on a finished job (a retry picks it up).
-                items_repo.reopen(conn, row["id"], now)
+                reopen_items(self.lib, conn, row, f"job {outcome[1]}")
                 emit_job(self.lib, conn, done)
             return done
         if kind == "retry" and row["attempts"] >= row["max_attempts"]:
@@ -490,7 +489,7 @@ class Runner:
                                     error_message=why, refund_attempt=refund_attempt)
         if new is not None:
             # Only while still ours: a runner that took the job over may be running an item now.
-            items_repo.reopen(conn, job_id, now)
+            reopen_items(self.lib, conn, new, why)
             emit_job(self.lib, conn, new)
         return new
 

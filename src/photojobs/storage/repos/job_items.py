@@ -38,12 +38,14 @@ def set_status(conn: sqlite3.Connection, item_id: int, status: str, now: float,
                  (status, message, now, item_id))
 
 
-def reopen(conn: sqlite3.Connection, job_id: int, now: float, *, include_failed: bool = False) -> int:
-    """Running items (interrupted) -- and failed ones on a manual retry -- become pending again."""
+def reopen(conn: sqlite3.Connection, job_id: int, now: float, *, include_failed: bool = False) -> list[sqlite3.Row]:
+    """Running items (interrupted) -- and failed ones on a manual retry -- become pending again.
+    Returns the items reopened."""
     statuses = ("running", "failed") if include_failed else ("running",)
     return conn.execute(
-        f"UPDATE job_items SET status = 'pending', updated_at = ? WHERE job_id = ? "
-        f"AND status IN ({','.join('?' * len(statuses))})", (now, job_id, *statuses)).rowcount
+        f"UPDATE job_items SET status = 'pending', message = NULL, updated_at = ? WHERE job_id = ? "
+        f"AND status IN ({','.join('?' * len(statuses))}) RETURNING id, filename, status", (now, job_id, *statuses)
+    ).fetchall()
 
 
 def counts(conn: sqlite3.Connection, job_id: int) -> dict[str, int]:
