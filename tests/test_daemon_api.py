@@ -203,6 +203,7 @@ def test_token_is_required_off_loopback(start_daemon, library_path):
         for path in ("/api/health", "/api/projects", "/api/jobs/stream", "/api/jobs/1"):
             r = anon.get(path)
             assert r.status_code == 401 and r.json()["error"].startswith("missing or wrong token"), path
+        assert anon.post("/api/wake").status_code == 401
         assert anon.get("/api/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert anon.get("/api/health", headers={"Authorization": "Bearer s3cret"}).json()["token_required"]
 
@@ -255,3 +256,16 @@ def test_the_listening_socket_says_tcp_so_asyncio_turns_nagle_off():
         assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[1] > 0
     finally:
         sock.close()
+
+
+def test_a_cli_hand_off_wakes_the_daemon_instead_of_waiting_for_its_poll(start_daemon, cli_proc, lib):
+    """The daemon looks at the catalog for other processes' work only every 30 s here: the job
+    handed over by `jobs enqueue` runs at once all the same, because the CLI wakes it."""
+    from waiting import wait_for
+    from photojobs.engine import projects, queue
+    projects.create_project(lib, "P")
+    start_daemon({"pipeline": {"poll_ms": 30000}})
+    r = cli_proc("jobs", "enqueue", "P", "test_project_noop")
+    assert r.code == 0, r
+    job_id = int(r.out.split()[0])
+    assert wait_for(lambda: queue.get_job(lib, job_id)["status"] == "completed", timeout=10)

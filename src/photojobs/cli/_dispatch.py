@@ -76,6 +76,12 @@ def find_daemon(lib: Library):
 def run_or_hand_off(lib: Library, job: dict, *, wait: bool | None, inline_by_default: bool = True,
                     on_event: OnEvent | None = None) -> Outcome:
     """Hand `job`'s task to the daemon or run it here (see the module docstring)."""
+    from ..daemon import state, wake
+    record = state.read_state(lib.root)
+    if record is not None and record.get("url"):
+        # Claim it now, not at the daemon's next look at the catalog; checking on the
+        # daemon properly (below) costs a slower import first.
+        wake.poke(record["url"], str(lib.config.get("daemon.token") or ""))
     found = find_daemon(lib)
     if found is not None:
         info, client = found

@@ -225,6 +225,15 @@ async def retry_job(request: Request) -> JSONResponse:
     return JSONResponse({"job": job}, status_code=202)
 
 
+async def wake(request: Request) -> JSONResponse:
+    """A CLI process queued work in the catalog for us: claim it and stream its events now,
+    rather than at the next poll of the catalog (pipeline.poll_ms)."""
+    d = _d(request)
+    d.lib.waker.notify()
+    d.hub.kick()
+    return JSONResponse({"ok": True})
+
+
 async def get_task(request: Request) -> JSONResponse:
     task = await _in_thread(queue.task_status, _d(request).lib, request.path_params["task_id"])
     return JSONResponse({"task": task})
@@ -398,6 +407,7 @@ def create_app(daemon: DaemonContext):
 
     routes = [
         Route("/api/health", health),
+        Route("/api/wake", wake, methods=["POST"]),
         Route("/api/projects", list_projects),
         Route("/api/projects/{folder}/jobs", project_jobs, methods=["GET"]),
         Route("/api/projects/{folder}/jobs", enqueue_job, methods=["POST"]),

@@ -71,6 +71,10 @@ class EventHub:
         self._thread = threading.Thread(target=self._follow, args=(conn,), name="sse-hub", daemon=True)
         self._thread.start()
 
+    def kick(self) -> None:
+        """Read the event log now: another process just committed events (see POST /api/wake)."""
+        self._kick.set()
+
     def close(self, *, wait: bool = True) -> None:
         """End every stream (the daemon is stopping); `wait=False` from a signal handler."""
         self._closed.set()

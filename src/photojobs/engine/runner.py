@@ -295,7 +295,9 @@ class Runner:
         return False
 
     def _tick_seconds(self) -> float:
-        return self.lib.config.pipeline.poll_ms / 1000
+        # Heartbeats are due even when other processes' work is looked for less often.
+        p = self.lib.config.pipeline
+        return min(p.poll_ms, p.heartbeat_ms) / 1000
 
     def _read_data_version(self) -> int | None:
         if self._watch_conn is None:
