@@ -230,3 +230,33 @@ def test_jobs_of_an_earlier_life_of_the_same_pid_are_recovered_at_once(lib):
     finally:
         thread.join(30)
     assert queue.get_job(lib, busy["id"])["attempts"] == 1
+
+
+def test_a_locked_database_delays_work_but_loses_nothing(open_library, library_path, tmp_path):
+    """Another process holds the catalog's write lock far past busy_timeout (a slow disk, a long
+    writer): the runner's writes fail as "database is locked", which it must treat as retryable,
+    never as a dead slot or a failed job."""
+    import sqlite3
+    lib = open_library({"pipeline": {"busy_timeout_ms": 50, "heartbeat_ms": 100}})
+    log = tmp_path / "items.log"
+    job = queue.enqueue(lib, "test_items", payload={"log": str(log), "filenames": ["a", "b", "c"],
+                                                    "seconds": 0.3})
+    later = queue.enqueue(lib, "test_noop")
+    runner = Runner(lib, until_empty=True)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    blocker = sqlite3.connect(library_path / ".photojobs" / "catalog.db", isolation_level=None)
+    try:
+        assert wait_for(lambda: log.exists() and "start a" in log.read_text())
+        blocker.execute("BEGIN IMMEDIATE")       # the write lock, held for 1.5 s
+        time.sleep(1.5)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    thread.join(30)
+    assert not thread.is_alive()
+    final = queue.job_detail(lib, job["id"])
+    assert final["status"] == "completed" and final["attempts"] == 1
+    assert final["items_summary"]["done"] == 3
+    assert log.read_text().split().count("done") == 3
+    assert queue.get_job(lib, later["id"])["status"] == "completed"

@@ -30,6 +30,7 @@ _MINIMUMS = {
     "pipeline.stale_seconds": 1,
     "pipeline.max_attempts_default": 1,
     "pipeline.poll_ms": 1,
+    "pipeline.busy_timeout_ms": 1,
     "processing.thumbnail.maxDim": 1,
     "processing.preview.maxDim": 1,
     "processing.thumbnail.quality": 1,
@@ -52,6 +53,7 @@ class PipelineConfig:
     poll_ms: int
     shutdown_grace_seconds: float
     retention_days: float
+    busy_timeout_ms: int          # how long a write waits for another process's before "busy"
 
     @property
     def normal_lane_slots(self) -> int:

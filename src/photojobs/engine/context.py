@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from ..config import Config
 from ..storage import atomic
+from ..storage.db import is_busy_error
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
 from .events import emit
@@ -16,6 +19,8 @@ from .library import Library
 from .queue import emit_job, job_to_dict
 
 ITEM_EVENT = "item"
+T = TypeVar("T")
+log = logging.getLogger("photojobs.jobs")
 
 
 class JobInterrupted(Exception):
@@ -90,18 +95,22 @@ class JobContext:
     def add_items(self, items: Iterable[tuple[int | None, str]]) -> int:
         """Create items for a job that was queued without them (e.g. from candidates)."""
         items = list(items)
-        with atomic(self.conn) as conn:
+
+        def write(conn: sqlite3.Connection) -> int:
             self._guard(conn)
             n = items_repo.insert_many(conn, self.job_id, items, self.now())
             self._counts = None
             self._write_progress(conn)
-        return n
+            return n
+        return self._write(write)
 
     def start_item(self, item: sqlite3.Row | int) -> None:
         item_id = item if isinstance(item, int) else item["id"]
-        with atomic(self.conn) as conn:
+
+        def write(conn: sqlite3.Connection) -> None:
             self._guard(conn)
             items_repo.set_status(conn, item_id, "running", self.now())
+        self._write(write)
 
     def finish_item(self, item: sqlite3.Row, status: str = "done", message: str | None = None,
                     event: dict[str, Any] | None = None, *, before_commit: Callable[[sqlite3.Connection], None] | None = None) -> None:
@@ -110,7 +119,8 @@ class JobContext:
         `before_commit(conn)` lets the handler write its own result (e.g. photo statuses) in the
         same transaction, so catalog and job never disagree after a crash."""
         assert status in ("done", "failed", "skipped")
-        with atomic(self.conn) as conn:
+
+        def write(conn: sqlite3.Connection) -> None:
             self._guard(conn)
             if before_commit is not None:
                 before_commit(conn)
@@ -124,6 +134,7 @@ class JobContext:
             self._counts = None  # recounted from the table: the truth after resumption too
             self._touched_items = True
             self._write_progress(conn)
+        self._write(write)
 
     def has_counts(self) -> bool:
         """True once the handler touched items (so the runner can report item failures)."""
@@ -146,15 +157,32 @@ class JobContext:
 
     def set_progress(self, done: int, total: int) -> None:
         """Progress for jobs without items (e.g. a folder scan)."""
-        with atomic(self.conn) as conn:
+        def write(conn: sqlite3.Connection) -> None:
             self._guard(conn)
             jobs_repo.set_progress(conn, self.job_id, done=done, failed=0, total=total, now=self.now())
             emit_job(self.lib, conn, jobs_repo.get(conn, self.job_id), self.project_folder)
+        self._write(write)
 
     # --- events -------------------------------------------------------------------------
     def emit(self, kind: str, data: dict[str, Any]) -> None:
-        with atomic(self.conn) as conn:
-            emit(self.lib, conn, kind, data, project_id=self.row["project_id"], job_id=self.job_id)
+        self._write(lambda conn: emit(self.lib, conn, kind, data, project_id=self.row["project_id"],
+                                      job_id=self.job_id))
+
+    def _write(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `body` in a write transaction, waiting out a catalog locked by another process
+        (a slow disk, a long writer) for as long as it takes: the work it records is done and
+        must not be redone, nor the job's attempt spent on it."""
+        delay = 0.05
+        while True:
+            try:
+                with atomic(self.conn) as conn:
+                    return body(conn)
+            except sqlite3.OperationalError as exc:
+                if not is_busy_error(exc) or self._stopping():
+                    raise
+                log.warning("job %s: catalog busy; retrying its write", self.job_id)
+                time.sleep(delay)
+                delay = min(1.0, delay * 2)
 
     def _guard(self, conn: sqlite3.Connection) -> None:
         if jobs_repo.owned(conn, self.job_id, self.worker_id) is None:

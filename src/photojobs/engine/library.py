@@ -56,7 +56,7 @@ class Library:
         self.root = Path(root)
         self.config = config
         self.clock = clock
-        self.catalog = Catalog(self.root / CATALOG_DIR / CATALOG_FILE)
+        self.catalog = Catalog(self.root / CATALOG_DIR / CATALOG_FILE, config.pipeline.busy_timeout_ms)
         self.waker = Waker()
         self._subscribers: list[Callable[[list[dict]], None]] = []
 

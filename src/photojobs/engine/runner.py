@@ -327,8 +327,11 @@ class Runner:
                 # Settling a job and claiming the next one share one transaction: half the
                 # commits per job when the queue is busy.
                 row = self._settle_retrying(lane, row, outcome)
-            except Exception:  # noqa: BLE001 - a slot must survive a database hiccup
-                log.exception("lane %s: unexpected error; continuing", lane.name)
+            except Exception as exc:  # noqa: BLE001 - a slot must survive a database hiccup
+                if row is None and is_busy_error(exc):   # a claim met a locked catalog
+                    log.warning("lane %s: catalog busy; will claim again", lane.name)
+                else:
+                    log.exception("lane %s: unexpected error; continuing", lane.name)
                 if row is not None:
                     # Let heartbeats stop for it: another runner recovers it after stale_seconds.
                     with self._lock:

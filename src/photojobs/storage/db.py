@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 BUSY_TIMEOUT_MS = 30_000
 _hooks: dict[int, list[Callable[[], None]]] = {}
 _state: dict[int, dict] = {}
+_busy_ms: dict[int, int] = {}
 _depth: dict[int, int] = {}
 # One writer at a time per database file within this process. Threads of one process then
 # queue on a Python lock instead of SQLite's busy handler, which sleeps in 1-100 ms steps;
@@ -29,13 +30,14 @@ def is_busy_error(exc: BaseException) -> bool:
     )
 
 
-def open_connection(path: str | Path) -> sqlite3.Connection:
+def open_connection(path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN ourselves, so a write transaction is always
     # BEGIN IMMEDIATE (takes the write lock up front; no deadlock-prone lock upgrades).
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+    conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None,
                            check_same_thread=False)
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    _busy_ms[id(conn)] = busy_timeout_ms
     conn.execute("PRAGMA journal_mode = WAL")
     # NORMAL in WAL mode: a commit survives a killed process; a power cut can lose the last
     # transactions (never corrupt the file). See README "Durability".
@@ -117,7 +119,7 @@ def after_commit(conn: sqlite3.Connection, hook: Callable[[], None]) -> None:
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000 * 4
+    deadline = time.monotonic() + _busy_ms.get(id(conn), BUSY_TIMEOUT_MS) / 1000 * 4
     while True:
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -143,8 +145,9 @@ def _commit(conn: sqlite3.Connection) -> None:
 class Catalog:
     """The catalog database file: hands each thread its own connection."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
         self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -152,7 +155,7 @@ class Catalog:
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = open_connection(self.path)
+            conn = open_connection(self.path, self.busy_timeout_ms)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -160,7 +163,7 @@ class Catalog:
 
     def new_connection(self) -> sqlite3.Connection:
         """A private connection (for a reader such as an SSE stream or a change watcher)."""
-        return open_connection(self.path)
+        return open_connection(self.path, self.busy_timeout_ms)
 
     def close(self) -> None:
         with self._lock:
