@@ -36,6 +36,11 @@ _MINIMUMS = {
     "processing.thumbnail.quality": 1,
     "processing.preview.quality": 1,
     "daemon.port": 0,
+    # A negative TTL (someone's "-1 = never") would expire every trashed file at once.
+    "maintenance.trash_ttl_hours": 0,
+}
+_MAXIMUMS = {
+    "daemon.port": 65535,
 }
 
 
@@ -147,6 +152,12 @@ def _check_ranges(data: dict, source: str) -> list[str]:
             node = node[part]
         if isinstance(node, (int, float)) and not isinstance(node, bool) and node < minimum:
             raise ConfigError(f"{source}: '{dotted}' must be at least {minimum}, got {node}")
+    for dotted, maximum in _MAXIMUMS.items():
+        node = data
+        for part in dotted.split("."):
+            node = node[part]
+        if isinstance(node, (int, float)) and not isinstance(node, bool) and node > maximum:
+            raise ConfigError(f"{source}: '{dotted}' must be at most {maximum}, got {node}")
     p = data["pipeline"]
     if p["priority_lane_slots"] > p["max_parallel_jobs"]:
         raise ConfigError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from typing import Annotated, Optional
 
@@ -72,7 +73,8 @@ def commit(ctx: typer.Context, project: ProjectArg,
     elif outcome is None:
         console.print(f"commit queued as job {result['job']['id']}")
     else:
-        console.print("committed; undo with `photojobs trash restore " + plan["project"] + " --all`", markup=False)
+        console.print(f"committed; undo with `photojobs trash restore {shlex.quote(plan['project'])} --all`",
+                      markup=False)
     raise typer.Exit(code)
 
 

@@ -19,9 +19,9 @@ Files are accepted when their extension is configured AND their content matches 
 RAW files with the same name become one photo; sidecars (.xmp...) follow their photo.
 Copies are verified before they count; --move removes a source only after that.
 
-Exit codes: 0 every accepted file is in the project; {EXIT_SOME_FILES} some files were rejected or
-failed (the rest were imported); {_wait.EXIT_TASK_FAILED} files imported but processing failed;
-1 usage or library error; 3 unknown project."""
+Exit codes: 0 every accepted file is in the project (or listed as not imported by
+--on-duplicate skip); {EXIT_SOME_FILES} some files were rejected or failed (the rest were imported);
+{_wait.EXIT_TASK_FAILED} files imported but processing failed; 1 usage or library error; 3 unknown project."""
 
 
 def upload(ctx: typer.Context,
@@ -66,24 +66,34 @@ def upload(ctx: typer.Context,
 def _summary(report) -> None:
     verb = "would import" if report.dry_run else "imported"
     folder = (report.project or {}).get("folder") or (report.project or {}).get("name")
-    console.print(f"{verb} {len(report.imported)} files into {folder}"
-                  + (f", {len(report.sidecars)} sidecars" if report.sidecars else "")
-                  + (f", {len(report.completed_pairs)} completed JPG+RAW pairs" if report.completed_pairs else ""),
-                  markup=False)
+    if not report.dry_run and not (report.project or {}).get("folder"):
+        console.print(f"nothing to import: project {folder} was not created", markup=False)
+    else:
+        console.print(f"{verb} {len(report.imported)} files into {folder}"
+                      + (f", {len(report.sidecars)} sidecars" if report.sidecars else "")
+                      + (f", {len(report.completed_pairs)} completed JPG+RAW pairs" if report.completed_pairs else ""),
+                      markup=False)
     if report.renamed:
         console.print(f"renamed {len(report.renamed)}: " + ", ".join(f"{r['name']} -> {r['as']}" for r in report.renamed),
                       markup=False)
     if report.overwritten:
         console.print(f"replaced {len(report.overwritten)} (previous files are in .trash): "
                       + ", ".join(report.overwritten), markup=False)
-    if report.skipped:
-        console.print(f"skipped {len(report.skipped)} duplicates", markup=False)
-        if len(report.skipped) <= 20:
-            table(["skipped", "why"], [(s["name"], s["reason"]) for s in report.skipped])
+    identical = [s for s in report.skipped if s.get("identical", True)]
+    different = [s for s in report.skipped if not s.get("identical", True)]
+    if identical:
+        console.print(f"skipped {len(identical)} duplicates", markup=False)
+        if len(identical) <= 20:
+            table(["skipped", "why"], [(s["name"], s["reason"]) for s in identical])
     # One line per file (not a table): long card paths stay whole and greppable.
-    for word, entries in (("rejected", report.rejected), ("failed", report.failed)):
+    for word, entries in (("not imported", different), ("rejected", report.rejected), ("failed", report.failed)):
         for r in entries:
             console.print(f"{word}: {r['path']}: {r['reason']}", markup=False, soft_wrap=True)
+    if different:
+        # Not duplicates: other pictures under names the project already uses (a second
+        # card, a camera's counter wrapping). They are nowhere in the project.
+        console.print(f"{len(different)} not imported: a different file of the same name is in the project "
+                      "(--on-duplicate rename imports them under new names)", markup=False)
     if report.rejected or report.failed:
         console.print(f"{len(report.rejected)} rejected, {len(report.failed)} failed", markup=False)
 

@@ -108,6 +108,8 @@ def enqueue(lib: Library, type: str, *, project: str | int | None = None, payloa
         raise BadPayload("payload must be a JSON object")
     if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
         raise BadPayload("priority must be a whole number")
+    if priority is not None and not -2**63 <= priority < 2**63:  # what an SQLite INTEGER holds
+        raise BadPayload(f"priority {priority} is out of range")
     conn = conn or lib.conn()
     with atomic(conn):
         proj = resolve_project(conn, project)

@@ -49,7 +49,9 @@ class ImportReport:
     imported: list[str] = field(default_factory=list)           # files now in the project
     completed_pairs: list[str] = field(default_factory=list)    # basenames whose JPG or RAW joined the other
     sidecars: list[str] = field(default_factory=list)
-    skipped: list[dict[str, str]] = field(default_factory=list)  # {name, reason}: duplicates and conflicts
+    # {name, path, reason, identical}: identical files already there, and different files
+    # not imported because their name is taken (--on-duplicate skip)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
     renamed: list[dict[str, str]] = field(default_factory=list)  # {name, as}
     overwritten: list[str] = field(default_factory=list)        # previous file went to .trash
     rejected: list[dict[str, str]] = field(default_factory=list)  # {name, path, reason}
@@ -102,7 +104,9 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
     candidates = _collect(sources, recursive, rules, source_names, report)
 
     conn = lib.conn()
-    if dry_run:
+    # Nothing acceptable (a mistyped card path, a folder of junk): report it without leaving
+    # a new empty project behind.
+    if dry_run or not candidates:
         try:
             row = resolve_project(conn, name)
         except PhotojobsError:
@@ -111,7 +115,7 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
     else:
         report.project = get_or_create(lib, name)
         row = projects_repo.get(conn, report.project["id"])
-    path = ensure_layout(lib, row) if (row is not None and not dry_run) else (
+    path = ensure_layout(lib, row) if (row is not None and not dry_run and candidates) else (
         lib.project_path(row["folder"]) if row is not None else None)
 
     total_bytes = sum(c.size for c in candidates)
@@ -320,10 +324,11 @@ def _place(lib: Library, project: Any, path: Path | None, cand: _Candidate, acti
            on_bytes: Callable[[int], None]) -> None:
     basename = target[:len(target) - (len(cand.name) - len(cand.basename))]
     if action == "skip":
-        report.skipped.append({"name": cand.name, "reason": why or "skipped"})
+        report.skipped.append({"name": cand.name, "path": cand.shown, "reason": why or "skipped", "identical": False})
         return
     if action == "same":
-        report.skipped.append({"name": cand.name, "reason": why or "already in the project"})
+        report.skipped.append({"name": cand.name, "path": cand.shown, "reason": why or "already in the project",
+                               "identical": True})
         if dry_run:
             return
         if cand.role != "sidecar":
@@ -352,7 +357,8 @@ def _place(lib: Library, project: Any, path: Path | None, cand: _Candidate, acti
             copied = copy_verified(cand.path, path, target, on_bytes=on_bytes)
     except FileExistsError:
         # Someone put a file there since we looked; never overwrite it.
-        report.skipped.append({"name": cand.name, "reason": f"{target} appeared in the project during the import"})
+        report.skipped.append({"name": cand.name, "path": cand.shown,
+                               "reason": f"{target} appeared in the project during the import", "identical": False})
         if replaced is not None:
             report.overwritten.append(target)  # the old file is in .trash all the same
         return
