@@ -65,7 +65,7 @@ def test_cli_reports_bad_config_and_warnings(cli, make_config):
     result = cli("--config", make_config({"nope": 1}), "project", "list")
     assert result.code == 2 and "unknown key 'nope'" in result.err and "Traceback" not in result.err
     assert len(result.err.strip().splitlines()) == 1
-    result = cli("--config", make_config({"pipeline": {"priority_lane_slots": 2}}, "w.json"), "project", "list")
+    result = cli("--config", make_config({"pipeline": {"priority_lane_slots": 2}}, "w.json"), "project", "create", "W")
     assert result.code == 0 and "starve" in result.err
 
 

@@ -88,3 +88,31 @@ def test_an_out_of_range_priority_is_a_one_line_error(cli, lib, tmp_path):
     assert r.code == 1 and "priority 1000000000000000000000 is out of range" in r.err, r
     assert "internal error" not in r.err
     assert len(project_jobs(lib, "P")) == before
+
+
+def test_read_only_commands_do_not_turn_a_mistyped_path_into_a_library(cli, tmp_path):
+    card = tmp_path / "card"            # say, the card itself, or an unmounted drive's mount point
+    card.mkdir()
+    for args in (("project", "list"), ("jobs", "list"), ("photos", "list", "P"), ("jobs", "watch", "--once")):
+        r = cli(*args, library=card)
+        assert r.code == 3 and "no photojobs library at" in r.err, (args, r)
+    assert list(card.iterdir()) == []
+    assert cli("project", "create", "P", library=card).code == 0      # adding to it makes one
+    assert cli("project", "list", "--json", library=card).json()[0]["name"] == "P"
+
+
+def test_photos_list_warns_when_the_project_folder_is_not_there(cli, lib, tmp_path):
+    assert cli("project", "create", "P").code == 0
+    (lib.root / "P" / ".photojobs-project").unlink()
+    r = cli("photos", "list", "P")
+    assert r.code == 0 and "has no .photojobs-project marker (is its drive mounted?)" in r.err
+
+
+def test_commit_dry_run_says_nothing_moved(cli, lib, tmp_path):
+    from photo_fixtures import shoot
+    shoot(tmp_path / "card", "A")
+    assert cli("upload", tmp_path / "card", "-p", "P", "--no-wait").code == 0
+    assert cli("keep", "P", "A", "--no-raw").code == 0
+    r = cli("commit", "P", "--dry-run")
+    assert r.code == 0 and "dry run: nothing was moved" in r.out
+    assert (lib.root / "P" / "A.DNG").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,10 +24,14 @@ class AppState:
             self._config = load_config(self.config_path)
         return self._config
 
-    def library(self) -> Library:
-        """Open (creating if needed) the library once per command."""
+    def library(self, *, create: bool = False) -> Library:
+        """Open the library once per command. Only commands that add to it create one at a
+        path the user named (--library, $PHOTOJOBS_LIBRARY): a typo, a card or an unmounted
+        drive's mount point must not quietly become a library. The default one is ours to make."""
         if self._library is None:
-            self._library = Library.open(self.library_path or default_library_path(), self.config)
+            path = self.library_path or default_library_path()
+            explicit = self.library_path is not None or "PHOTOJOBS_LIBRARY" in os.environ
+            self._library = Library.open(path, self.config, create=create or not explicit)
         return self._library
 
     def close(self) -> None:

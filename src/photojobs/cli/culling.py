@@ -28,7 +28,7 @@ def keep(ctx: typer.Context, project: ProjectArg,
     if json_out:
         print_json(result)
     else:
-        console.print(f"{result['changed']} photos changed", markup=False)
+        console.print(f"{result['changed']} photo{'' if result['changed'] == 1 else 's'} changed", markup=False)
 
 
 def revert(ctx: typer.Context, project: ProjectArg, json_out: JsonOpt = False) -> None:
@@ -37,7 +37,7 @@ def revert(ctx: typer.Context, project: ProjectArg, json_out: JsonOpt = False) -
     if json_out:
         print_json(result)
     else:
-        console.print(f"{result['changed']} photos changed", markup=False)
+        console.print(f"{result['changed']} photo{'' if result['changed'] == 1 else 's'} changed", markup=False)
 
 
 def commit(ctx: typer.Context, project: ProjectArg,
@@ -55,6 +55,8 @@ def commit(ctx: typer.Context, project: ProjectArg,
     if dry_run or not plan["photos"]:
         if json_out:
             print_json({**plan, "job": None, "task": None, "dry_run": dry_run})
+        elif dry_run and plan["photos"]:
+            console.print("dry run: nothing was moved (run without --dry-run to commit)", markup=False)
         return
     if not yes:
         if not sys.stdin.isatty():

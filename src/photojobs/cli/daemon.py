@@ -55,7 +55,7 @@ def run(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None) -> None:
     logging.basicConfig(level=logging.DEBUG if st.verbose > 1 else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ..daemon.server import run_daemon
-    raise typer.Exit(run_daemon(st.library(), host=host, port=port))
+    raise typer.Exit(run_daemon(st.library(create=True), host=host, port=port))
 
 
 @app.command("start")
@@ -64,7 +64,7 @@ def start(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None,
           json_out: JsonOpt = False) -> None:
     """Start the daemon in the background; returns once it answers."""
     st = state(ctx)
-    st.library()  # create the library now, so a bad path fails here and not in the background
+    st.library(create=True)  # create the library now, so a bad path fails here and not in the background
     result = control.start(_root(ctx), st.config, config_path=st.config_path, host=host, port=port,
                            timeout=timeout, verbose=st.verbose)
     if json_out:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..engine.projects import get_project
 from ..engine.sample import make_sample_shoot
 from ._render import console, state
 from .upload import upload
@@ -20,12 +22,14 @@ def demo(ctx: typer.Context,
     with tempfile.TemporaryDirectory(prefix="photojobs-demo-") as tmp:
         card = Path(tmp) / "card"
         make_sample_shoot(card, photos)
-        console.print(f"library: {state(ctx).library().root}", markup=False)
+        console.print(f"library: {state(ctx).library(create=True).root}", markup=False)
         try:
             ctx.invoke(upload, ctx=ctx, sources=[card / "DCIM"], project=project, move=False, recursive=True,
                        on_duplicate="skip", dry_run=False, wait=True, json_out=False)
         except typer.Exit as done:
             if done.exit_code == 0:
-                console.print(f'next: photojobs photos list "{project}"  ·  photojobs jobs list  ·  '
-                              f'thumbnails in {state(ctx).library().root / project / ".thumb"}', markup=False)
+                lib = state(ctx).library()
+                folder = get_project(lib, project)["folder"]
+                console.print(f"next: photojobs --library {shlex.quote(str(lib.root))} photos list {shlex.quote(project)}"
+                              f"  ·  thumbnails in {lib.project_path(folder) / '.thumb'}", markup=False)
             raise

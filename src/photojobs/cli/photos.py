@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 from ..engine import culling
+from ..engine import projects as projects_engine
 from ._options import JsonOpt, ProjectArg
-from ._render import print_json, state, table
+from ._render import print_json, state, table, warn
 
 app = typer.Typer(help="Look at a project's photos.", no_args_is_help=True)
 
@@ -21,7 +22,11 @@ def _flag(available: bool, keep: bool) -> str:
 def list_(ctx: typer.Context, project: ProjectArg, json_out: JsonOpt = False) -> None:
     """List photos: files, availability and keep intent (keep/drop, '-' = no such file),
     derivative statuses, capture date and orientation."""
-    photos = culling.list_photos(state(ctx).library(), project)
+    lib = state(ctx).library()
+    photos = culling.list_photos(lib, project)
+    problem = projects_engine.folder_problem(lib, project)
+    if problem:   # the catalog's view, not the disk's: say so before showing it
+        warn(f"{problem}; showing the catalog as it was last seen")
     if json_out:
         print_json(photos)
         return

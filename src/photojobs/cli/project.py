@@ -15,7 +15,7 @@ app = typer.Typer(help="Create, list and show projects.", no_args_is_help=True)
 def create(ctx: typer.Context, name: str = typer.Argument(..., help="Project name (any text)."),
            json_out: JsonOpt = False) -> None:
     """Create a project: a safe, unique folder in the library."""
-    project = projects_engine.create_project(state(ctx).library(), name)
+    project = projects_engine.create_project(state(ctx).library(create=True), name)
     if json_out:
         print_json(project)
     else:

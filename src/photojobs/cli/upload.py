@@ -35,7 +35,7 @@ def upload(ctx: typer.Context,
            dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be imported; change nothing.")] = False,
            wait: WaitOpt = None,
            json_out: JsonOpt = False) -> None:
-    lib = state(ctx).library()
+    lib = state(ctx).library(create=True)
     if json_out or not err_console.is_terminal:
         report = import_files(lib, sources, project=project, move=move, recursive=recursive,
                               on_duplicate=on_duplicate, dry_run=dry_run)

@@ -11,7 +11,7 @@ from typing import Callable
 import platformdirs
 
 from ..config import Config, load_config
-from ..errors import PhotojobsError
+from ..errors import NotFound, PhotojobsError
 from ..storage import Catalog
 from ..storage.migrations import migrate
 
@@ -69,7 +69,8 @@ class Library:
         catalog_dir = root / CATALOG_DIR
         if not catalog_dir.exists():
             if not create:
-                raise PhotojobsError(f"no photojobs library at {root}")
+                raise NotFound(f"no photojobs library at {root} (`photojobs project create` or "
+                               "`photojobs upload` makes one)")
             try:
                 catalog_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

@@ -85,6 +85,17 @@ def ensure_layout(lib: Library, row: sqlite3.Row) -> Path:
     return path
 
 
+def folder_problem(lib: Library, project: str | int) -> str | None:
+    """Why the project's folder can't be trusted right now (gone, or not ours), or None."""
+    row = require(lib, project)
+    path = lib.project_path(row["folder"])
+    if not path.is_dir():
+        return f"the project folder {path} is missing (is its drive mounted?)"
+    if not (path / MARKER).exists():
+        return f"the project folder {path} has no {MARKER} marker (is its drive mounted?)"
+    return None
+
+
 def get_or_create(lib: Library, name: str) -> dict:
     conn = lib.conn()
     row = projects_repo.by_folder(conn, name) or projects_repo.by_name(conn, name)
