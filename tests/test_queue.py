@@ -220,3 +220,16 @@ def test_prune_removes_old_finished_jobs_and_events(lib):
     with pytest.raises(NotFound):
         queue.get_job(lib, old["id"])
     assert queue.get_job(lib, keep["id"])["status"] == "queued"
+
+
+def test_the_built_in_job_types_are_exactly_the_seeds_plus_file_removal():
+    import os
+    import subprocess
+    import sys
+    from photojobs.engine.registry import USER_TYPES
+    env = {k: v for k, v in os.environ.items() if k != "PHOTOJOBS_PLUGINS"}
+    out = subprocess.run([sys.executable, "-c", "from photojobs.engine.registry import known_types; "
+                          "print(' '.join(known_types()))"], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == sorted(USER_TYPES) == sorted(
+        ["generate_derivatives", "upload_postprocess", "trash_maintenance", "manifest_check", "folder_check",
+         "manifest_cleaning", "file_removal"])
