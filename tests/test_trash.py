@@ -39,7 +39,7 @@ def test_restore_by_name_and_refusals(cli, lib, tmp_path):
     cli("keep", "P", "--all", "--no-jpg")
     assert cli("commit", "P", "--yes").code == 0
     r = cli("trash", "restore", "P", "A.JPG", "NOPE.JPG")
-    assert r.code == 1 and "NOPE.JPG" in r.err
+    assert r.code == 3 and "NOPE.JPG" in r.err   # unknown names: 3, as keep and photos
     assert visible(lib.root / "P" / ".trash") == {"A.JPG", "B.JPG"}  # nothing changed
     assert cli("trash", "restore", "P").code == 1  # names or --all
     # B.JPG's name is taken again by a new file: restoring must not overwrite it.

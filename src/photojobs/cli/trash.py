@@ -34,7 +34,7 @@ def restore(ctx: typer.Context, project: ProjectArg,
     """Put trashed files back under their original names, kept, and remake their derivatives.
 
     Exit codes: 0 all restored; 5 some stayed in the trash (their name is taken again);
-    6 restored but processing failed; 1 error (e.g. a name not in the trash: nothing changed)."""
+    6 restored but processing failed; 3 a name not in the trash (nothing changed); 1 other errors."""
     lib = state(ctx).library()
     result = trash_engine.restore(lib, project, names or [], all=all_)
     outcome = _wait.finish(lib, result["job"], wait, quiet=json_out)

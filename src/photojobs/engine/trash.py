@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import PhotojobsError
+from ..errors import NotFound, PhotojobsError
 from ..storage import atomic
 from ..storage.repos import photos as photos_repo
 from . import media
@@ -146,7 +146,7 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
                 by_name.setdefault(e["original"].lower(), []).append(e)
         missing = [n for n in wanted if n.lower() not in by_name]
         if missing:
-            raise PhotojobsError(f"not in the trash of {row['folder']}: {', '.join(missing)}")
+            raise NotFound(f"not in the trash of {row['folder']}: {', '.join(missing)}")
         seen: dict[str, dict] = {}
         for n in wanted:
             for e in by_name[n.lower()]:
