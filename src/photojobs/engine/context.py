@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
 from ..config import Config
 from ..storage import atomic
-from ..storage.db import is_busy_error
+from ..storage.db import retry_when_busy
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
 from .events import emit
@@ -172,17 +171,12 @@ class JobContext:
         """Run `body` in a write transaction, waiting out a catalog locked by another process
         (a slow disk, a long writer) for as long as it takes: the work it records is done and
         must not be redone, nor the job's attempt spent on it."""
-        delay = 0.05
-        while True:
-            try:
-                with atomic(self.conn) as conn:
-                    return body(conn)
-            except sqlite3.OperationalError as exc:
-                if not is_busy_error(exc) or self._stopping():
-                    raise
-                log.warning("job %s: catalog busy; retrying its write", self.job_id)
-                time.sleep(delay)
-                delay = min(1.0, delay * 2)
+        def transaction() -> T:
+            with atomic(self.conn) as conn:
+                return body(conn)
+        return retry_when_busy(transaction, give_up=self._stopping,
+                               on_retry=lambda exc: log.warning("job %s: catalog busy; retrying its write",
+                                                                self.job_id))
 
     def _guard(self, conn: sqlite3.Connection) -> None:
         if jobs_repo.owned(conn, self.job_id, self.worker_id) is None:

@@ -17,15 +17,15 @@ import socket
 import sqlite3
 import threading
 import time
-import traceback
 import itertools
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import PermanentJobError, PhotojobsError, UnknownJobType
 from ..storage import atomic
-from ..storage.db import data_version, is_busy_error
+from ..storage.db import data_version, is_busy_error, retry_when_busy
 from ..storage.repos import jobs as jobs_repo
 from ..storage.repos import projects as projects_repo
 from ..storage.repos import settings as settings_repo
@@ -343,16 +343,10 @@ class Runner:
     def _settle_retrying(self, lane: Lane, row: sqlite3.Row, outcome: tuple) -> sqlite3.Row | None:
         """A locked database (a slow disk, a long writer elsewhere) delays the settle; it never
         loses the outcome of work already done."""
-        delay = 0.05
-        while True:
-            try:
-                return self._transact(lane, row, outcome)
-            except sqlite3.OperationalError as exc:
-                if not is_busy_error(exc) or self.force_stop:
-                    raise
-                log.warning("lane %s: database busy while settling job %s; retrying", lane.name, row["id"])
-                time.sleep(delay)
-                delay = min(1.0, delay * 2)
+        return retry_when_busy(
+            lambda: self._transact(lane, row, outcome), give_up=lambda: self.force_stop,
+            on_retry=lambda exc: log.warning("lane %s: database busy while settling job %s; retrying",
+                                             lane.name, row["id"]))
 
     def _sleep_seconds(self, lane: Lane) -> float:
         # In-process enqueues and other processes' commits both wake us; the timeout only

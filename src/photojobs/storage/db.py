@@ -8,7 +8,9 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 _hooks: dict[int, list[Callable[[], None]]] = {}
@@ -28,6 +30,24 @@ def is_busy_error(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and (
         "locked" in str(exc) or "busy" in str(exc)
     )
+
+
+def retry_when_busy(body: Callable[[], T], *, give_up: Callable[[], bool] = lambda: False,
+                    on_retry: Callable[[BaseException], None] | None = None) -> T:
+    """Run `body` again, with a growing pause, for as long as the database answers "busy" (a
+    write lock held by another process past busy_timeout) and `give_up()` is false. Only BEGIN
+    can meet the lock, so a body that opens its own transaction is safe to run again."""
+    delay = 0.05
+    while True:
+        try:
+            return body()
+        except sqlite3.OperationalError as exc:
+            if not is_busy_error(exc) or give_up():
+                raise
+            if on_retry is not None:
+                on_retry(exc)
+            time.sleep(delay)
+            delay = min(1.0, delay * 2)
 
 
 def open_connection(path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
