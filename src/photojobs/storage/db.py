@@ -13,16 +13,46 @@ from typing import Callable, Iterator, TypeVar
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
-_hooks: dict[int, list[Callable[[], None]]] = {}
-_state: dict[int, dict] = {}
-_busy_ms: dict[int, int] = {}
-_depth: dict[int, int] = {}
 # One writer at a time per database file within this process. Threads of one process then
 # queue on a Python lock instead of SQLite's busy handler, which sleeps in 1-100 ms steps;
 # other processes still meet busy_timeout.
 _file_locks: dict[str, threading.Lock] = {}
-_conn_locks: dict[int, threading.Lock] = {}
-_registry_lock = threading.Lock()
+_file_locks_guard = threading.Lock()
+
+
+class CatalogConnection(sqlite3.Connection):
+    """A catalog connection, carrying its process-wide write lock and its open transaction's
+    nesting depth, after-commit hooks and scratch state (gone with the connection)."""
+
+    write_lock: threading.Lock | None = None
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    depth: int = 0
+    hooks: list[Callable[[], None]] | None = None
+    tx_state: dict | None = None
+
+
+class _PlainTx:
+    """The same bookkeeping for a plain sqlite3 connection handed in from outside."""
+
+    write_lock = None
+    busy_timeout_ms = BUSY_TIMEOUT_MS
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.hooks: list[Callable[[], None]] | None = None
+        self.tx_state: dict | None = None
+
+
+_plain: dict[int, _PlainTx] = {}   # only while such a connection is inside a transaction
+
+
+def _tx(conn: sqlite3.Connection, *, create: bool = False):
+    if isinstance(conn, CatalogConnection):
+        return conn
+    tx = _plain.get(id(conn))
+    if tx is None and create:
+        tx = _plain[id(conn)] = _PlainTx()
+    return tx
 
 
 def is_busy_error(exc: BaseException) -> bool:
@@ -54,92 +84,89 @@ def open_connection(path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) ->
     # isolation_level=None: we issue BEGIN ourselves, so a write transaction is always
     # BEGIN IMMEDIATE (takes the write lock up front; no deadlock-prone lock upgrades).
     conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None,
-                           check_same_thread=False)
+                           check_same_thread=False, factory=CatalogConnection)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    _busy_ms[id(conn)] = busy_timeout_ms
+    conn.busy_timeout_ms = busy_timeout_ms
     conn.execute("PRAGMA journal_mode = WAL")
     # NORMAL in WAL mode: a commit survives a killed process; a power cut can lose the last
     # transactions (never corrupt the file). See README "Durability".
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
-    key = os.path.realpath(path)
-    with _registry_lock:
-        _conn_locks[id(conn)] = _file_locks.setdefault(key, threading.Lock())
+    with _file_locks_guard:
+        conn.write_lock = _file_locks.setdefault(os.path.realpath(path), threading.Lock())
     return conn
 
 
 @contextmanager
 def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction; nested calls become savepoints. Hooks run after the outer COMMIT."""
-    key = id(conn)
-    depth = _depth.get(key, 0)
+    tx = _tx(conn, create=True)
+    depth = tx.depth
     if depth == 0:
-        lock = _conn_locks.get(key)
-        if lock is not None:
-            lock.acquire()
+        if tx.write_lock is not None:
+            tx.write_lock.acquire()
         try:
-            _begin_immediate(conn)
+            _begin_immediate(conn, tx.busy_timeout_ms)
         except BaseException:
-            if lock is not None:
-                lock.release()
+            _end(conn, tx)
             raise
-        _hooks[key] = []
-        _state[key] = {}
+        tx.hooks, tx.tx_state = [], {}
     else:
         conn.execute(f"SAVEPOINT sp{depth}")
-    _depth[key] = depth + 1
+    tx.depth = depth + 1
     try:
         yield conn
     except BaseException:
-        _depth[key] = depth
+        tx.depth = depth
         if depth == 0:
             try:
                 if conn.in_transaction:  # SQLite may have rolled back already (e.g. on SQLITE_FULL)
                     conn.execute("ROLLBACK")
             finally:
-                _hooks.pop(key, None)
-                _state.pop(key, None)
-                _release(key)
+                _end(conn, tx)
         else:
             conn.execute(f"ROLLBACK TO sp{depth}")
             conn.execute(f"RELEASE sp{depth}")
         raise
-    _depth[key] = depth
+    tx.depth = depth
     if depth == 0:
+        hooks = tx.hooks or []
         try:
             _commit(conn)
         finally:
-            _state.pop(key, None)
-            _release(key)
-        for hook in _hooks.pop(key, []):
+            _end(conn, tx)
+        for hook in hooks:
             hook()
     else:
         conn.execute(f"RELEASE sp{depth}")
 
 
-def _release(key: int) -> None:
-    lock = _conn_locks.get(key)
-    if lock is not None:
-        lock.release()
+def _end(conn: sqlite3.Connection, tx) -> None:
+    """The outer transaction is over: drop its state and let the next writer in."""
+    tx.hooks = tx.tx_state = None
+    _plain.pop(id(conn), None)
+    if tx.write_lock is not None:
+        tx.write_lock.release()
 
 
 def transaction_state(conn: sqlite3.Connection) -> dict | None:
     """A scratch dict that lives as long as the current outer transaction (None outside one)."""
-    return _state.get(id(conn))
+    tx = _tx(conn)
+    return tx.tx_state if tx is not None else None
 
 
 def after_commit(conn: sqlite3.Connection, hook: Callable[[], None]) -> None:
     """Run `hook` once the current transaction commits (at once when there is none)."""
-    hooks = _hooks.get(id(conn))
-    if hooks is None or not _depth.get(id(conn)):
+    tx = _tx(conn)
+    if tx is None or not tx.depth or tx.hooks is None:
         hook()
     else:
-        hooks.append(hook)
+        tx.hooks.append(hook)
 
 
-def _begin_immediate(conn: sqlite3.Connection) -> None:
-    deadline = time.monotonic() + _busy_ms.get(id(conn), BUSY_TIMEOUT_MS) / 1000 * 4
+def _begin_immediate(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    deadline = time.monotonic() + busy_timeout_ms / 1000 * 4
     while True:
         try:
             conn.execute("BEGIN IMMEDIATE")
