@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -341,3 +342,17 @@ def test_upload_help_documents_exit_codes(cli):
     r = cli("upload", "--help")
     assert r.code == 0 and "Exit codes" in r.out and "5" in r.out
     assert cli("upload", "x", "--on-duplicate", "nope").code == 1
+
+
+def test_reimporting_a_file_under_a_longer_extension_keeps_one_photo(cli, lib, tmp_path):
+    """The same picture as DSC.JPG in the project and DSC.jpeg on a card is one photo, not two
+    (the photo's name was once worked out from the length of the new file's extension)."""
+    first = tmp_path / "first"
+    shoot(first, "DSC", raw=False, seed=7)
+    assert cli("upload", first, "-p", "P", "--no-wait").code == 0
+    again = tmp_path / "again"
+    again.mkdir()
+    shutil.copy2(first / "DSC.JPG", again / "DSC.jpeg")
+    r = cli("upload", again, "-p", "P", "--no-wait", "--json")
+    assert r.code == 0, r
+    assert set(photos(lib, "P")) == {"DSC"}

@@ -125,14 +125,15 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
     disk_full = False
     for group in _groups(candidates):
         plan = _plan_group(lib, row, path, group, on_duplicate) if not disk_full else [
-            (c, "full", c.name, None) for c in group]
-        for cand, action, target, why in plan:
+            (c, "full", c.name, None, c.basename) for c in group]
+        for cand, action, target, why, basename in plan:
             state.current = cand.shown
             if disk_full:
                 report.failed.append({"name": cand.name, "path": cand.shown, "reason": "not copied: the disk is full"})
             else:
                 try:
-                    _place(lib, row, path, cand, action, target, why, report=report, move=move, dry_run=dry_run,
+                    _place(lib, row, path, cand, action, target, why, basename, report=report, move=move,
+                           dry_run=dry_run,
                            touched=touched, on_bytes=lambda n: _bytes(state, n, notify))
                 except CopyError as exc:
                     report.failed.append({"name": cand.name, "path": cand.shown, "reason": exc.strerror or str(exc)})
@@ -263,8 +264,8 @@ def _groups(candidates: list[_Candidate]) -> list[list[_Candidate]]:
 
 
 def _plan_group(lib: Library, project: Any, path: Path | None, group: list[_Candidate],
-                on_duplicate: str) -> list[tuple[_Candidate, str, str, str | None]]:
-    """(candidate, action, target name, reason) for each file of a photo group.
+                on_duplicate: str) -> list[tuple[_Candidate, str, str, str | None, str]]:
+    """(candidate, action, target name, reason, photo basename) for each file of a photo group.
 
     action: "copy", "same" (identical file already there), "skip" (conflict, policy skip),
     "overwrite" (conflict: old file to .trash, new one copied). A conflict on any file of the
@@ -288,20 +289,20 @@ def _plan_group(lib: Library, project: Any, path: Path | None, group: list[_Cand
         new_base = _free_basename(conn, project["id"], path, basename, group)
         for c, st, cur in status:
             plan.append((c, "copy", _renamed(c, new_base), f"renamed: a different {cur} is in the project"
-                         if st == "conflict" else "renamed with its photo"))
+                         if st == "conflict" else "renamed with its photo", new_base))
         return plan
     for c, st, cur in status:
         target = _renamed(c, basename)
         if st == "same":
-            plan.append((c, "same", cur, f"already in the project as {cur}"))
+            plan.append((c, "same", cur, f"already in the project as {cur}", basename))
         elif conflicts and on_duplicate == "skip":
             why = (f"a different {cur} is already in the project" if st == "conflict"
                    else f"belongs with {', '.join(conflicts)}, which differs from the project's")
-            plan.append((c, "skip", target, why))
+            plan.append((c, "skip", target, why, basename))
         elif st == "conflict":
-            plan.append((c, "overwrite", cur, None))
+            plan.append((c, "overwrite", cur, None, basename))
         else:
-            plan.append((c, "copy", target, None))
+            plan.append((c, "copy", target, None, basename))
     return plan
 
 
@@ -320,9 +321,8 @@ def _current(path: Path | None, existing: Any, c: _Candidate, name: str) -> str 
 
 
 def _place(lib: Library, project: Any, path: Path | None, cand: _Candidate, action: str, target: str,
-           why: str | None, *, report: ImportReport, move: bool, dry_run: bool, touched: dict[int, str],
-           on_bytes: Callable[[int], None]) -> None:
-    basename = target[:len(target) - (len(cand.name) - len(cand.basename))]
+           why: str | None, basename: str, *, report: ImportReport, move: bool, dry_run: bool,
+           touched: dict[int, str], on_bytes: Callable[[int], None]) -> None:
     if action == "skip":
         report.skipped.append({"name": cand.name, "path": cand.shown, "reason": why or "skipped", "identical": False})
         return
