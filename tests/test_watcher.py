@@ -327,9 +327,11 @@ def test_scan_hands_the_checks_to_a_running_daemon(lib, start_daemon, cli):
         ("manifest_check", "daemon", None), ("folder_check", "daemon", None)]
     assert wait_for(lambda: {j["status"] for j in queue.list_jobs(lib)} == {"completed"})
     assert not (lib.root / "Wedding" / "notes.txt").exists()
+    (lib.root / "Wedding" / "more-notes.txt").write_text("not a photo either")
     r = cli("scan", "Wedding", "--wait")   # follows the daemon's stream to the end
     assert r.code == 0, r
     assert "manifest_check" in r.out and "completed" in r.out
+    assert "1 moved to .trash" in r.out    # what the check did, told from the daemon's events
 
 
 def test_a_project_folder_that_is_a_link_to_another_drive_is_watched_too(lib, watch, tmp_path):

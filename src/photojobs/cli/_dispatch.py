@@ -119,12 +119,17 @@ def _run_here(lib: Library, job: dict, on_event: OnEvent | None) -> Outcome:
     return Outcome("inline", job, result)
 
 
-def _ends_a_step(data: dict, job: dict) -> bool:
-    if data.get("type") != "job" or data.get("status") not in FINAL:
+def _is_ours(data: dict, job: dict) -> bool:
+    """A job event of `job`'s task (or of `job` itself when it is not part of a task)."""
+    if data.get("type") != "job":
         return False
     if job.get("task_id"):
         return data.get("task_id") == job["task_id"]
     return data.get("id") == job["id"]
+
+
+def _ends_a_step(data: dict, job: dict) -> bool:
+    return _is_ours(data, job) and data.get("status") in FINAL
 
 
 def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | None:
@@ -149,13 +154,18 @@ def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | 
                         after = stream.last_id
                         if ev is None:
                             continue
-                        if on_event is not None and isinstance(ev.data, dict):
-                            on_event({"id": ev.id, "kind": ev.data.get("type"), "data": ev.data})
-                        if isinstance(ev.data, dict) and _ends_a_step(ev.data, job) and is_done(lib, job):
+                        if not isinstance(ev.data, dict):
+                            continue
+                        if on_event is not None:
+                            on_event({"id": ev.id, "kind": ev.data.get("type"), "job_id": ev.data.get("job_id"),
+                                      "project_id": ev.data.get("project_id"), "data": ev.data})
+                        if _ends_a_step(ev.data, job) and is_done(lib, job):
                             return outcome(lib, job)
-                        if isinstance(ev.data, dict) and ev.data.get("type") in ("pause", "job") \
+                        # A pause, or a step of ours queued again: does it now wait on a paused lane?
+                        if (ev.data.get("type") == "pause" or (_is_ours(ev.data, job)
+                                                                and ev.data.get("status") == "queued")) \
                                 and paused_lane(lib, job):
-                            return outcome(lib, job)   # it waits on a paused lane: don't wait with it
+                            return outcome(lib, job)   # don't wait with it
             except (httpx.HTTPError, PhotojobsError):
                 failed = True   # refused (e.g. 429), reset, or the daemon died
             if is_done(lib, job):

@@ -14,16 +14,6 @@ from ._render import console, err_console, print_json, state
 EXIT_CHECK_FAILED = 1
 
 
-def _summary(kind: str, data: dict) -> str:
-    """What a check changed, from the event its handler emits (empty when it changed nothing)."""
-    if kind == "folder_check":
-        parts = [(len(data.get("added") or []), "added"), (len(data.get("trashed") or []), "moved to .trash"),
-                 (len(data.get("clashes") or []), "left alone (a second file for a photo)")]
-    else:
-        parts = [(len(data.get("now_missing") or []), "now missing"), (len(data.get("now_present") or []), "back")]
-    return ", ".join(f"{n} {what}" for n, what in parts if n)
-
-
 def scan(ctx: typer.Context, project: ProjectArg,
          manifest: Annotated[bool, typer.Option(
              "--manifest/--no-manifest", help="Check that catalogued files are still on disk.")] = True,
@@ -37,17 +27,9 @@ def scan(ctx: typer.Context, project: ProjectArg,
     While their lane is paused they stay queued (`photojobs jobs resume`)."""
     lib = state(ctx).library()
     jobs = scan_engine.request_checks(lib, project, manifest=manifest, folder=folder, source="cli")
-    changes: dict[int, str] = {}
-
     results: list[dict[str, Any]] = []
     failed = False
-    with progress(not json_out) as show:
-        def on_event(event: dict) -> None:
-            if event.get("kind") in ("folder_check", "manifest_check") and event.get("job_id"):
-                changes[event["job_id"]] = _summary(event["kind"], event.get("data") or {})
-            if show is not None:
-                show(event)
-
+    with progress(not json_out) as on_event:
         for job in jobs:
             outcome = run_or_hand_off(lib, job, wait=wait, on_event=on_event)
             if outcome.paused_lane:
@@ -58,7 +40,7 @@ def scan(ctx: typer.Context, project: ProjectArg,
             error = result["jobs"][0]["error_message"] if result else None
             failed |= status in ("failed", "canceled")
             results.append({"job": job, "mode": outcome.mode, "status": status, "error": error,
-                            "changes": changes.get(job["id"]) or None, "result": result})
+                            "changes": scan_engine.changes(lib, job) if result else None, "result": result})
     if json_out:
         print_json(results)
     else:

@@ -134,7 +134,7 @@ def _daemon_batches(lib: Library, client, model: watch_engine.QueueModel, stop: 
     import httpx
     inbox: queue_mod.Queue = queue_mod.Queue()
     keepalive = float(lib.config.get("daemon.sse_keepalive_seconds"))
-    envelope = watch_engine.StreamEnvelopes(lib)
+    envelope = watch_engine.stream_envelope
 
     def read() -> None:
         nonlocal client

@@ -38,6 +38,8 @@ def render(event: dict) -> Rendered:
     data.setdefault("type", event["kind"])
     if data["type"] == "item":
         data.setdefault("updated_at", iso(event["created_at"]))
+    data.setdefault("job_id", event["job_id"])          # the envelope travels with the payload
+    data.setdefault("project_id", event["project_id"])
     data["event_id"] = event["id"]
     data["event_at"] = event["created_at"]  # when it happened, for rates and ETAs at the client
     body = json.dumps(data, separators=(",", ":"), default=str)

@@ -16,7 +16,6 @@ from ..storage.db import data_version, read_snapshot
 from ..storage.repos import events as events_repo
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
-from ..storage.repos import projects as projects_repo
 from .events import row_to_event
 from .library import Library
 from .pause import PAUSE_EVENT, paused_state
@@ -177,27 +176,17 @@ class QueueModel:
                 "lanes": lanes, "recent_failures": list(self.failures)}
 
 
-class StreamEnvelopes:
-    """Turns the daemon stream's payloads back into event-log envelopes, so a model (and
-    `jobs watch --json`) sees the same shape from either source. The stream names projects by
-    folder; the ids come from the catalog, looked up once per folder."""
-
-    def __init__(self, lib: Library):
-        self.lib = lib
-        self._ids: dict[str, int | None] = {}
-
-    def __call__(self, event_id: int, payload: dict, *, now: float | None = None) -> dict:
-        data = {k: v for k, v in payload.items() if k not in ("event_id", "event_at")}
-        if payload.get("event_at") is not None:
-            now = float(payload["event_at"])
-        kind = data.get("type") or "message"
-        folder = data.get("project_folder")
-        if folder is not None and folder not in self._ids:
-            row = projects_repo.by_folder(self.lib.conn(), folder)
-            self._ids[folder] = row["id"] if row is not None else None
-        return {"id": event_id, "kind": kind, "created_at": time.time() if now is None else now,
-                "project_id": self._ids.get(folder) if folder is not None else None,
-                "job_id": data.get("id") if kind == JOB_EVENT else data.get("job_id"), "data": data}
+def stream_envelope(event_id: int, payload: dict, *, now: float | None = None) -> dict:
+    """Turn a daemon stream payload back into an event-log envelope, so a model (and
+    `jobs watch --json`) sees the same shape from either source."""
+    data = {k: v for k, v in payload.items() if k not in ("event_id", "event_at", "job_id", "project_id")}
+    if payload.get("event_at") is not None:
+        now = float(payload["event_at"])
+    if "job_id" in payload and payload.get("type") == "item":
+        data["job_id"] = payload["job_id"]   # an item event's own field, not only the envelope's
+    return {"id": event_id, "kind": data.get("type") or "message",
+            "created_at": time.time() if now is None else now,
+            "project_id": payload.get("project_id"), "job_id": payload.get("job_id"), "data": data}
 
 
 def load(lib: Library, *, project: str | int | None = None) -> QueueModel:

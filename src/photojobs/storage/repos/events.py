@@ -28,3 +28,9 @@ def last_id(conn: sqlite3.Connection) -> int:
 
 def prune(conn: sqlite3.Connection, *, before: float) -> int:
     return conn.execute("DELETE FROM events WHERE created_at < ?", (before,)).rowcount
+
+
+def of_job(conn: sqlite3.Connection, job_id: int, kind: str) -> list[sqlite3.Row]:
+    """A job's events of one kind, oldest first."""
+    return conn.execute("SELECT * FROM events WHERE job_id = ? AND kind = ? ORDER BY id",
+                        (job_id, kind)).fetchall()
