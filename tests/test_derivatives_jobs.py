@@ -251,6 +251,24 @@ def test_pending_photo_whose_derivatives_are_current_is_skipped_without_decoding
     assert photo(lib, project, "C")["preview_status"] == "generated"
 
 
+def test_a_photo_dated_ahead_by_the_camera_is_not_remade_every_time(open_library, pictures):
+    """Imports keep the camera's mtime; a camera whose clock runs ahead dates its files after any
+    derivative made today. Once made from that very file, they are up to date all the same."""
+    lib = open_library(SMALL)
+    project = new_project(lib)
+    add(lib, project, pictures["flat"], "F.jpg")
+    source = lib.project_path(project["folder"]) / "F.jpg"
+    ahead = source.stat().st_mtime_ns + 3600 * 10**9
+    os.utime(source, ns=(ahead, ahead))
+    process(lib, project)
+    paths = files(lib, project, "F")
+    before = [p.stat().st_mtime_ns for p in paths]
+    add(lib, project, pictures["dng"], "F.dng")       # the photo is pending again
+    job = process(lib, project)
+    assert [(i["status"], i["message"]) for i in job["items"]] == [("skipped", "already up to date")]
+    assert [p.stat().st_mtime_ns for p in paths] == before
+
+
 def test_a_replaced_source_is_remade_even_with_an_old_mtime(open_library, pictures):
     lib = open_library(SMALL)
     project = new_project(lib)

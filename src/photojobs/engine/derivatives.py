@@ -295,25 +295,19 @@ def _prepare(ctx: "JobContext", item: sqlite3.Row, settings: ImagingSettings, ba
         return work.end("skipped", "not_supported", f"not supported: {name} is {what}")
     work.source = name
     work.signature = {**base, "source": name, "source_size": st.st_size, "source_mtime_ns": st.st_mtime_ns}
-    if not force and _up_to_date(ctx.project_path, photo, work.signature, st.st_mtime_ns, settings.format):
+    if not force and _up_to_date(ctx.project_path, photo, work.signature, settings.format):
         return work.end("skipped", "generated", "already up to date")
     return work
 
 
-def _up_to_date(project_path: Path, photo: sqlite3.Row, signature: dict[str, Any], source_mtime_ns: int,
-                fmt: str) -> bool:
-    """Both files there, newer than the source, and made from this very file with these settings.
-    The source's size and mtime are in the signature because imports keep the camera's mtime: a
-    replaced file can be older than the derivatives of the one it replaced."""
+def _up_to_date(project_path: Path, photo: sqlite3.Row, signature: dict[str, Any], fmt: str) -> bool:
+    """Both files there and made from this very file with these settings. The signature holds the
+    source's name, size and mtime, which says more than "newer than the source" could: imports keep
+    the camera's mtime, so a replaced file can be older than the old derivatives, and a camera whose
+    clock runs ahead dates its files after any derivative made today."""
     if _stored_settings(photo) != signature:
         return False
-    for path in derivative_paths(project_path, photo["basename"], fmt):
-        try:
-            if path.stat().st_mtime_ns < source_mtime_ns:
-                return False
-        except OSError:
-            return False
-    return True
+    return all(path.is_file() for path in derivative_paths(project_path, photo["basename"], fmt))
 
 
 def _submit(ctx: "JobContext", pool: DerivativePool, work: _Work, settings: ImagingSettings) -> Future:
