@@ -8,7 +8,6 @@ import queue as queue_mod
 import signal
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated, Any, Iterator, Optional

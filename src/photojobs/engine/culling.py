@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import NotFound, PhotojobsError
@@ -14,10 +12,6 @@ from ..storage.repos import photos as photos_repo
 from .library import Library
 from .projects import require
 from .queue import start_task
-
-DERIVATIVE_DIRS = (".thumb", ".preview")
-DERIVATIVE_EXTS = ("jpg", "jpeg", "webp")
-
 
 def list_photos(lib: Library, project: str | int) -> list[dict[str, Any]]:
     row = require(lib, project)
@@ -93,17 +87,3 @@ def commit(lib: Library, project: str | int, *, dry_run: bool = False, source: s
         result["job"] = start_task(lib, "change_commit", project=result["project"], source=source,
                                    items=[(p["photo_id"], p["basename"]) for p in result["photos"]])
     return result
-
-
-def remove_derivatives(project_path: Path, basename: str) -> list[str]:
-    """Delete a photo's thumbnail and preview files (any of the formats we write)."""
-    removed = []
-    for sub in DERIVATIVE_DIRS:
-        for ext in DERIVATIVE_EXTS:
-            p = project_path / sub / f"{basename}.{ext}"
-            try:
-                os.unlink(p)
-                removed.append(f"{sub}/{p.name}")
-            except FileNotFoundError:
-                pass
-    return removed

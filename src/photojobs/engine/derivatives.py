@@ -341,7 +341,8 @@ def _record(ctx: "JobContext", work: _Work, settings: ImagingSettings) -> None:
     photo = work.photo
     event = {"thumbnail_status": work.photo_status, "preview_status": work.photo_status, "updated_at": iso(now)}
     if work.photo_status == "generated":
-        _remove_other_format(ctx.project_path, photo["basename"], settings.format)
+        # After a switch of processing.format the other format's files are stale: nothing updates them.
+        remove_derivatives(ctx.project_path, photo["basename"], keep_format=settings.format)
     if not work.record or photo is None:
         ctx.finish_item(work.item, work.status, work.message, event=event)
         return
@@ -363,15 +364,19 @@ def _record(ctx: "JobContext", work: _Work, settings: ImagingSettings) -> None:
     ctx.finish_item(work.item, work.status, work.message, event=event, before_commit=write)
 
 
-def _remove_other_format(project_path: Path, basename: str, fmt: str) -> None:
-    """After switching processing.format, the old format's files are stale: nothing would update them."""
-    for other in EXTENSIONS:
-        if other == fmt:
+def remove_derivatives(project_path: Path, basename: str, *, keep_format: str | None = None) -> list[str]:
+    """Delete a photo's thumbnail and preview, in every format we write (but `keep_format`).
+    Returns what was removed, relative to the project folder."""
+    removed = []
+    for fmt in EXTENSIONS:
+        if fmt == keep_format:
             continue
-        for path in derivative_paths(project_path, basename, other):
+        for path in derivative_paths(project_path, basename, fmt):
             try:
                 os.unlink(path)
+                removed.append(str(path.relative_to(project_path)))
             except FileNotFoundError:
                 pass
             except OSError:
                 pass  # a stale extra file is untidy, not harmful
+    return removed

@@ -12,7 +12,6 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..errors import PermanentJobError
 from ..storage import atomic

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
-from ...errors import UnknownJobType
 from ...storage.repos import photos as photos_repo
-from ..culling import plan_for, remove_derivatives
-from ..queue import enqueue
+from ..culling import plan_for
+from ..derivatives import regenerate, remove_derivatives
 from ..registry import handler
 from ..trash import move_to_trash
-
-log = logging.getLogger("photojobs.file_removal")
 
 
 @handler("file_removal", priority=100)
 def run(ctx) -> None:
     path = ctx.project_path
-    regenerate: list[tuple[int, str]] = []
+    from_raw: list[int] = []
     for item in ctx.open_items():
         ctx.check()
         ctx.start_item(item)
@@ -44,7 +40,7 @@ def run(ctx) -> None:
         if change["jpg"]:
             remove_derivatives(path, row["basename"])
         if change["regenerate_from_raw"]:
-            regenerate.append((row["id"], row["raw_name"]))
+            from_raw.append(row["id"])
 
         def record(conn, photo_id=row["id"], gone=gone, change=change):
             photos_repo.set_available(conn, photo_id, now=ctx.now(), **gone)
@@ -55,10 +51,5 @@ def run(ctx) -> None:
             elif change["jpg"]:  # derivatives came from the JPG and nothing replaces them
                 photos_repo.set_derivatives(conn, photo_id, None, None, None, ctx.now())
         ctx.finish_item(item, "done", f"to trash: {', '.join(moved)}" if moved else None, before_commit=record)
-    if regenerate:
-        # The JPG was the derivatives' source; the RAW stays, so make them again from it.
-        try:
-            enqueue(ctx.lib, "generate_derivatives", project=ctx.project["id"], items=regenerate,
-                    source=f"file_removal:{ctx.job_id}")
-        except UnknownJobType:
-            log.warning("no generate_derivatives handler; derivatives of %d photos stay pending", len(regenerate))
+    # The JPG was the derivatives' source; the RAW stays, so make them again from it.
+    regenerate(ctx.lib, ctx.project["id"], from_raw, source=f"file_removal:{ctx.job_id}")
