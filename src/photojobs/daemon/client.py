@@ -57,10 +57,6 @@ class SseParser:
                 event = value
 
 
-def iter_sse(lines: Iterator[str]) -> Iterator[SseEvent | None]:
-    return SseParser().parse(lines)
-
-
 class DaemonClient:
     """Calls one daemon; every error answer becomes a PhotojobsError with the server's message."""
 
@@ -91,18 +87,6 @@ class DaemonClient:
 
     def health(self, timeout: float | None = None) -> dict:
         return self._check(self.http.get("/api/health", timeout=timeout or self.http.timeout))
-
-    def enqueue(self, folder: str, type: str, payload: dict | None = None, priority: int | None = None) -> dict:
-        body: dict[str, Any] = {"type": type, "payload": payload or {}}
-        if priority is not None:
-            body["priority"] = priority
-        return self._check(self.http.post(f"/api/projects/{folder}/jobs", json=body))["job"]
-
-    def job(self, job_id: int) -> dict:
-        return self._check(self.http.get(f"/api/jobs/{job_id}"))["job"]
-
-    def task(self, task_id: str) -> dict:
-        return self._check(self.http.get(f"/api/tasks/{task_id}"))["task"]
 
     def events(self, *, after: int | None = None, project: str | None = None,
                read_timeout: float | None = None) -> "EventStream":

@@ -16,7 +16,6 @@ import signal
 import socket
 import threading
 import time
-from pathlib import Path
 
 import uvicorn
 
@@ -238,6 +237,3 @@ def run_daemon(lib: Library, *, host: str | None = None, port: int | None = None
     """Run the daemon for `lib` in this process until a signal stops it; returns the exit code."""
     return Daemon(lib, host=host, port=port).run()
 
-
-def default_log_path(root: Path) -> Path:
-    return state.log_path(root)

@@ -47,11 +47,6 @@ def state(lib: Library) -> dict:
     return paused_state(lib.conn())
 
 
-def lane_paused(lib: Library, lane: str) -> bool:
-    _check_lane(lane)
-    return paused_state(lib.conn())["lanes"][lane]
-
-
 def pause(lib: Library, lane: str | None = None, *, source: str = "cli") -> dict:
     """Stop claiming new jobs in `lane` (both lanes when None). Running jobs finish; returns the new state."""
     _check_lane(lane)

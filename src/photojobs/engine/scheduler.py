@@ -89,7 +89,7 @@ class Scheduler:
         now = self.lib.now() if now is None else now
         return [d for d in self.plan(self.lib.conn()) if d.due_at <= now]
 
-    def next_due_at(self, now: float | None = None) -> float | None:
+    def next_due_at(self) -> float | None:
         """When the earliest schedule comes due (None when nothing is scheduled)."""
         plan = self.plan(self.lib.conn())
         return min((d.due_at for d in plan), default=None)
