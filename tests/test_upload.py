@@ -356,3 +356,14 @@ def test_reimporting_a_file_under_a_longer_extension_keeps_one_photo(cli, lib, t
     r = cli("upload", again, "-p", "P", "--no-wait", "--json")
     assert r.code == 0, r
     assert set(photos(lib, "P")) == {"DSC"}
+
+
+def test_project_given_by_id_is_that_project_in_a_dry_run_and_for_real(cli, lib, tmp_path):
+    """--project finds a project as every other command does (id, folder or name), so the dry
+    run shows the project the real import then uses."""
+    made = cli("project", "create", "Smith wedding", "--json").json()
+    shoot(tmp_path / "card", "A")
+    dry = cli("upload", tmp_path / "card", "-p", str(made["id"]), "--dry-run", "--json")
+    real = cli("upload", tmp_path / "card", "-p", str(made["id"]), "--no-wait", "--json")
+    assert dry.json()["project"]["id"] == real.json()["project"]["id"] == made["id"]
+    assert [p["name"] for p in cli("project", "list", "--json").json()] == ["Smith wedding"]

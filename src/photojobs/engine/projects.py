@@ -96,13 +96,17 @@ def folder_problem(lib: Library, project: str | int) -> str | None:
     return None
 
 
-def get_or_create(lib: Library, name: str) -> dict:
-    conn = lib.conn()
-    row = projects_repo.by_folder(conn, name) or projects_repo.by_name(conn, name)
+def get_or_create(lib: Library, name: str) -> sqlite3.Row:
+    """The project `name` names (found as every command finds one: id, folder or name), its
+    folder laid out; a new project when there is none."""
+    try:
+        row = resolve_project(lib.conn(), name)
+    except NotFound:
+        row = None
     if row is not None:
         ensure_layout(lib, row)
-        return project_to_dict(row)
-    return create_project(lib, name)
+        return row
+    return projects_repo.get(lib.conn(), create_project(lib, name)["id"])
 
 
 def get_project(lib: Library, project: str | int) -> dict:

@@ -16,12 +16,11 @@ from typing import Any, Callable, Iterator
 from ..errors import PhotojobsError
 from ..storage import atomic
 from ..storage.repos import photos as photos_repo
-from ..storage.repos import projects as projects_repo
 from . import media
 from .fileops import CopyError, copy_verified, fsync_dir, move_within_filesystem, same_content
 from .library import Library
 from .media_scan import Rules, is_ignored, safe_name
-from .projects import ensure_layout, get_or_create, project_to_dict
+from .projects import get_or_create, project_to_dict
 from .queue import resolve_project, start_task
 from .trash import move_to_trash, put_back
 
@@ -113,10 +112,9 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
             row = None
         report.project = project_to_dict(row) if row is not None else {"name": name, "folder": None, "new": True}
     else:
-        report.project = get_or_create(lib, name)
-        row = projects_repo.get(conn, report.project["id"])
-    path = ensure_layout(lib, row) if (row is not None and not dry_run and candidates) else (
-        lib.project_path(row["folder"]) if row is not None else None)
+        row = get_or_create(lib, name)
+        report.project = project_to_dict(row)
+    path = lib.project_path(row["folder"]) if row is not None else None
 
     total_bytes = sum(c.size for c in candidates)
     state = ImportProgress("copy", files_total=len(candidates), bytes_total=total_bytes)
