@@ -228,9 +228,7 @@ async def retry_job(request: Request) -> JSONResponse:
 async def wake(request: Request) -> JSONResponse:
     """A CLI process queued work in the catalog for us: claim it and stream its events now,
     rather than at the next poll of the catalog (pipeline.poll_ms)."""
-    d = _d(request)
-    d.lib.waker.notify()
-    d.hub.kick()
+    _d(request).lib.waker.notify()
     return JSONResponse({"ok": True})
 
 

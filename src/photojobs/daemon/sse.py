@@ -24,7 +24,6 @@ import anyio
 from ..engine import events as events_engine
 from ..engine.library import Library
 from ..engine.queue import iso
-from ..storage.db import data_version
 
 log = logging.getLogger("photojobs.daemon.sse")
 
@@ -56,12 +55,10 @@ class EventHub:
         self._floor = 0               # the window holds every event with id > _floor up to last_id
         self.last_id = 0
         self._lock = threading.Lock()
-        self._kick = threading.Event()
         self._closed = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: set[asyncio.Event] = set()
         self._thread: threading.Thread | None = None
-        self._unsubscribe = None
         self.streams: dict[str, int] = {}   # client address -> open streams
 
     # --- lifecycle (called from the event loop) ------------------------------------------
@@ -69,21 +66,13 @@ class EventHub:
         self._loop = asyncio.get_running_loop()
         conn = self.lib.catalog.new_connection()
         self.last_id = self._floor = events_engine.last_event_id(conn)
-        self._unsubscribe = self.lib.subscribe(lambda _events: self._kick.set())
         self._thread = threading.Thread(target=self._follow, args=(conn,), name="sse-hub", daemon=True)
         self._thread.start()
-
-    def kick(self) -> None:
-        """Read the event log now: another process just committed events (see POST /api/wake)."""
-        self._kick.set()
 
     def close(self, *, wait: bool = True) -> None:
         """End every stream (the daemon is stopping); `wait=False` from a signal handler."""
         self._closed.set()
-        self._kick.set()
-        if self._unsubscribe:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self.lib.waker.notify()
         self._wake_streams_threadsafe()
         if wait and self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(2)
@@ -94,17 +83,13 @@ class EventHub:
 
     # --- the follower thread --------------------------------------------------------------
     def _follow(self, conn: sqlite3.Connection) -> None:
-        poll = self.lib.config.pipeline.poll_ms / 1000
-        version = None
+        # The library's waker fires on every commit of this process and, through the runner's
+        # data_version poll, on other processes' commits: no second poll of the catalog here.
+        seen = -1
         try:
             while not self._closed.is_set():
-                kicked = self._kick.wait(poll)
-                self._kick.clear()
+                seen = self.lib.waker.wait(seen, 1.0)
                 try:
-                    now_version = data_version(conn)
-                    if now_version == version and not kicked:
-                        continue
-                    version = now_version
                     self._read_new(conn)
                 except sqlite3.OperationalError as exc:  # a busy disk: try again on the next tick
                     log.warning("event follower delayed: %s", exc)
