@@ -37,7 +37,6 @@ ITEM_TIMEOUT_SECONDS = 300.0
 # Items handed to the pool ahead of the free workers, so no worker idles while this thread
 # records the last result.
 QUEUE_AHEAD = 2
-_RAW_KINDS = ("cr3", "raf", "orf", "rw2", "x3f")
 
 
 # --- settings ------------------------------------------------------------------------------
@@ -290,7 +289,7 @@ def _prepare(ctx: "JobContext", item: sqlite3.Row, settings: ImagingSettings, ba
         kind = media.sniff(path)
     except OSError as exc:
         return work.end("failed", "failed", f"cannot read {name}: {exc.strerror}")
-    if not (media.role_of(path.suffix) == "raw" or kind in _RAW_KINDS or kind in media.PILLOW_FORMAT):
+    if not (media.is_raw(path, kind) or kind in media.PILLOW_FORMAT):
         what = kind.upper() if kind else "an unrecognised format"
         return work.end("skipped", "not_supported", f"not supported: {name} is {what}")
     work.source = name

@@ -310,7 +310,7 @@ def make_derivatives(source: Path, thumb_out: Path, preview_out: Path,
         kind = media.sniff(source)
     except OSError as e:
         raise _open_error(e, source) from e
-    if media.role_of(source.suffix) == "raw" or kind in ("cr3", "raf", "orf", "rw2", "x3f"):
+    if media.is_raw(source, kind):
         preview, icc, source_kind, source_size = _preview_from_raw(source, settings)
     elif kind in media.PILLOW_FORMAT:
         with contextlib.ExitStack() as stack:
@@ -318,11 +318,7 @@ def make_derivatives(source: Path, thumb_out: Path, preview_out: Path,
                 im = stack.enter_context(media.open_pillow(source, kind))
             except Exception as e:  # plugins raise SyntaxError, ValueError, struct.error...
                 raise _open_error(e, source) from e
-            source_size = im.size
-            if kind == "tiff":  # Pillow reports TIFF sizes already oriented
-                w, h = im.tag_v2.get(256), im.tag_v2.get(257)
-                if isinstance(w, int) and isinstance(h, int):
-                    source_size = (w, h)
+            source_size = media.stored_size(im, kind)
             preview, icc = _preview_from_pillow(im, settings)
         source_kind = kind
     else:

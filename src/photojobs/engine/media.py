@@ -289,6 +289,25 @@ def _raw_metadata(path: Path, kind: str | None, meta: dict[str, Any]) -> None:
         meta["orientation"] = FLIP_TO_ORIENTATION.get(sizes.flip)
 
 
+# Content kinds that are camera RAWs of their own format (TIFF-based RAWs sniff as "tiff").
+RAW_KINDS = frozenset({"cr3", "raf", "orf", "rw2", "x3f"})
+
+
+def is_raw(path: Path, kind: str | None) -> bool:
+    """A camera RAW, by its extension or its content: decoded with LibRaw, not Pillow."""
+    return role_of(Path(path).suffix) == "raw" or kind in RAW_KINDS
+
+
+def stored_size(im, kind: str | None) -> tuple[int, int]:
+    """Pixel size as the file stores it. Pillow 13 reports TIFF sizes already oriented; the
+    stored size is in the TIFF tags."""
+    if kind == "tiff":
+        w, h = im.tag_v2.get(256), im.tag_v2.get(257)
+        if isinstance(w, int) and isinstance(h, int):
+            return w, h
+    return im.size
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """date_time_original (ISO 8601 or None), make, model, orientation (1-8 or None),
     width and height (as stored, before orientation). Never decodes pixels; a merely
@@ -296,19 +315,14 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     meta = empty_metadata()
     kind = sniff(path)
-    if role_of(path.suffix) == "raw" or kind in ("cr3", "raf", "orf", "rw2", "x3f"):
+    if is_raw(path, kind):
         _raw_metadata(path, kind, meta)
         return meta
     if kind not in PILLOW_FORMAT:
         return meta
     try:
         with open_pillow(path, kind) as im:
-            meta["width"], meta["height"] = im.size
-            if kind == "tiff":
-                # Pillow reports TIFF sizes already oriented; the stored size is in the tags
-                w, h = im.tag_v2.get(256), im.tag_v2.get(257)
-                if isinstance(w, int) and isinstance(h, int):
-                    meta["width"], meta["height"] = w, h
+            meta["width"], meta["height"] = stored_size(im, kind)
             _from_exif(im.getexif(), meta)
     except Exception:
         pass  # unreadable header: nothing more to say than the empty fields
