@@ -78,11 +78,6 @@ def source_name(photo: sqlite3.Row | dict) -> str | None:
     return photo[f"{role}_name"] if role else None
 
 
-def display_name(photo: sqlite3.Row | dict) -> str:
-    """The name a photo's items and events carry (the same as `photos list` shows)."""
-    return photo["jpg_name"] or photo["raw_name"] or photo["other_name"] or photo["basename"]
-
-
 def _stored_settings(photo: sqlite3.Row) -> dict[str, Any] | None:
     try:
         value = json.loads(photo["derivative_settings"]) if photo["derivative_settings"] else None
@@ -144,7 +139,7 @@ def request(lib: Library, project: str | int, filenames: Iterable[str] | None = 
         if unknown:
             raise NotFound(f"no such photo in {row['folder']}: {', '.join(unknown)}")
         payload["filenames"] = names
-        items = [(p["id"], display_name(p)) for p in photos]
+        items = [(p["id"], photos_repo.display_name(p)) for p in photos]
     return enqueue(lib, "generate_derivatives", project=row["id"], payload=payload, items=items, source=source)
 
 
@@ -162,7 +157,7 @@ def regenerate(lib: Library, project_id: int, photo_ids: list[int], *, source: s
         if not rows:
             return None
         return enqueue(lib, "generate_derivatives", project=project_id,
-                       items=[(r["id"], display_name(r)) for r in rows], source=source, conn=conn)
+                       items=[(r["id"], photos_repo.display_name(r)) for r in rows], source=source, conn=conn)
 
 
 def parse_payload(payload: dict[str, Any]) -> tuple[bool, list[str] | None]:
@@ -207,7 +202,7 @@ def create_items(ctx: "JobContext", filenames: list[str] | None, *, force: bool 
         raise PermanentJobError(exc.message) from None
     rows = candidates(ctx.conn, ctx.project["id"], settings, filenames, force=force)
     if rows:
-        ctx.add_items([(r["id"], display_name(r)) for r in rows])
+        ctx.add_items([(r["id"], photos_repo.display_name(r)) for r in rows])
 
 
 def process(ctx: "JobContext", *, force: bool = False) -> None:

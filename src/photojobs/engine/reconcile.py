@@ -165,7 +165,7 @@ def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> Folder
             sidecars = scan.sidecars.get(basename.lower())
             if sidecars:
                 photos_repo.set_sidecars(conn, photo["id"], sidecars, lib.now())
-        touched[photo["id"]] = photo["jpg_name"] or photo["raw_name"] or photo["other_name"] or name
+        touched[photo["id"]] = photos_repo.display_name(photo)
         result.added.append(name)
     result.photo_items = sorted(touched.items())
     return result

@@ -171,7 +171,7 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
         restored.append({"name": e["name"], "original": original})
         photo = _catalog_restored(conn, lib, row["id"], path, original, rules)
         if photo is not None:
-            touched[photo["id"]] = photo["jpg_name"] or photo["raw_name"] or photo["other_name"] or original
+            touched[photo["id"]] = photos_repo.display_name(photo)
     fsync_dir(path)
     job = None
     if touched:

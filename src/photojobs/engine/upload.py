@@ -395,7 +395,7 @@ def _catalog(lib: Library, project: Any, path: Path, basename: str, role: str, n
         sidecars = [s for s in _sidecars_on_disk(path, basename, lib) if s not in json.loads(photo["sidecars"])]
         if sidecars:
             photos_repo.set_sidecars(conn, photo["id"], [*json.loads(photo["sidecars"]), *sidecars], lib.now())
-    touched[photo["id"]] = photo["jpg_name"] or photo["raw_name"] or photo["other_name"] or name
+    touched[photo["id"]] = photos_repo.display_name(photo)
     if pair_before:
         report.completed_pairs.append(photo["basename"])
 

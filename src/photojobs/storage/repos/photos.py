@@ -34,6 +34,11 @@ def primary_role(row: sqlite3.Row | dict) -> str | None:
     return None
 
 
+def display_name(row: sqlite3.Row | dict) -> str:
+    """The name a photo goes by in lists and job items: its JPG, else its RAW, else other file."""
+    return row["jpg_name"] or row["raw_name"] or row["other_name"] or row["basename"]
+
+
 # --- reads ---------------------------------------------------------------------------------
 
 def get(conn: sqlite3.Connection, photo_id: int) -> sqlite3.Row | None:
@@ -245,7 +250,7 @@ def to_dict(row: sqlite3.Row) -> dict[str, Any]:
     primary = metadata.get(role or "", {}) if role else {}
     return {
         "id": row["id"], "basename": row["basename"],
-        "filename": row["jpg_name"] or row["raw_name"] or row["other_name"] or row["basename"],
+        "filename": display_name(row),
         "jpg_name": row["jpg_name"], "raw_name": row["raw_name"], "other_name": row["other_name"],
         "sidecars": json.loads(row["sidecars"] or "[]"),
         "jpg_available": bool(row["jpg_available"]), "raw_available": bool(row["raw_available"]),
