@@ -82,3 +82,57 @@ def test_a_queued_commit_that_finds_the_drive_gone_changes_nothing(cli, lib, pro
     assert a["raw_available"] and not a["keep_raw"]   # plugged back in: the cull still stands
     assert visible(project) >= {"A.DNG"} and visible(project / ".trash") == set()
 
+
+# --- 6 and 7. what a kill during the copy phase leaves behind -------------------------------------
+
+_KILL_AT_COPY = """
+import os, signal, sys
+from photojobs.engine import fileops
+real, calls = fileops._copy_bytes, []
+def copy(fd_in, fd_out, on_bytes):
+    calls.append(1)
+    if len(calls) == int(os.environ["KILL_AT_COPY"]):
+        os.write(fd_out, os.read(fd_in, 100))   # half-way through this file's copy
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(fd_in, fd_out, on_bytes)
+fileops._copy_bytes = copy
+from photojobs.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def killed_upload(lib, tmp_path):
+    """A real `photojobs upload` of three pairs, killed (SIGKILL) while copying C.JPG: A and B are
+    catalogued, their derivatives pending, and no job will make them."""
+    card = tmp_path / "card"
+    for n, base in enumerate("ABC"):
+        shoot(card, base, seed=n)
+    proc = subprocess.run([sys.executable, "-c", _KILL_AT_COPY, "--library", str(lib.root), "upload", str(card),
+                           "-p", "P"], env={**os.environ, "KILL_AT_COPY": "5"}, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    left = photos(lib, "P")
+    assert set(left) == {"A", "B"} and {p["thumbnail_status"] for p in left.values()} == {"pending"}
+    assert project_jobs(lib, "P") == []
+    assert len([n for n in os.listdir(lib.root / "P") if n.startswith(".photojobs-tmp-")]) == 1
+    return card
+
+
+def _generated(lib):
+    return {b: p["thumbnail_status"] for b, p in photos(lib, "P").items()}
+
+
+def test_manifest_check_queues_derivatives_that_a_killed_upload_left_pending(cli, lib, killed_upload):
+    assert cli("maintenance", "run", "P", "--type", "manifest_check").code == 0
+    [job] = [j for j in project_jobs(lib, "P") if j["type"] == "generate_derivatives"]
+    assert job["source"].startswith("manifest_check") and job["progress_total"] == 2
+    assert cli("maintenance", "run", "P", "--type", "manifest_check").code == 0   # queued once, not twice
+    assert len([j for j in project_jobs(lib, "P") if j["type"] == "generate_derivatives"]) == 1
+    assert _run(lib, job)["status"] == "completed"
+    assert _generated(lib) == {"A": "generated", "B": "generated"}
+
+
+def test_the_next_upload_makes_what_a_killed_upload_left_pending(cli, lib, killed_upload):
+    assert cli("upload", killed_upload, "-p", "P").code == 0
+    assert _generated(lib) == {"A": "generated", "B": "generated", "C": "generated"}
