@@ -51,6 +51,73 @@ def _stepped(open_library, overrides=None, hours=0.0):
     return open_library(overrides, clock=lambda: clock[0]), clock
 
 
+# --- 2. files that are not photos -----------------------------------------------------------------
+
+def test_files_that_are_not_photos_stay_in_place_and_are_reported(cli, lib, project):
+    _strangers(project)
+    r = cli("maintenance", "run", "P")
+    assert r.code == 0, r
+    assert STRANGERS <= visible(project)
+    assert visible(project / ".trash") == set()
+    # Cron mails what it prints: the news once, naming the files ...
+    assert "3 files that are not photos" in r.out and all(n in r.out for n in STRANGERS), r
+    r = cli("maintenance", "run", "P")
+    assert (r.code, r.out, r.err) == (0, "", "")   # ... and nothing while nothing changes
+    assert "3 not photos (left in place)" in cli("scan", "P").out
+    listed = cli("photos", "list", "P")
+    assert listed.code == 0 and "3 files here are not photos" in listed.out + listed.err
+    shown = cli("project", "show", "P", "--json").json()
+    assert {f["name"] for f in shown["not_photos"]} == STRANGERS
+    assert "not photos" in cli("project", "show", "P").out
+    (project / "notes.txt").unlink()
+    assert cli("scan", "P").code == 0
+    assert len(cli("project", "show", "P", "--json").json()["not_photos"]) == 2
+    assert set(photos(lib, "P")) == {"A", "B"}
+
+
+def test_foreign_files_trash_moves_them_but_only_commits_expire(cli, open_library, project):
+    lib, clock = _stepped(open_library, {"maintenance": {"foreign_files": "trash", "trash_ttl_hours": 1}})
+    from photojobs.engine import culling, maintenance, trash
+    _strangers(project)
+    [job] = maintenance.start(lib, "P")
+    assert _run(lib, job)["status"] == "completed"
+    assert visible(project / ".trash") == STRANGERS and not STRANGERS & visible(project)
+    culling.keep(lib, "P", ["A"], raw=False)
+    assert _run(lib, culling.commit(lib, "P")["job"])["status"] == "completed"
+    clock[0] += 2 * 3600
+    [job] = maintenance.start(lib, "P", "trash_maintenance")
+    assert _run(lib, job)["status"] == "completed"
+    # What the commit put there expired; what nobody committed waits for the photographer.
+    assert visible(project / ".trash") == STRANGERS
+    entries = {e["name"]: e for e in trash.list_trash(lib, "P")}
+    assert all(entries[n]["expires_at"] is None for n in STRANGERS)
+    assert "never" in cli("trash", "list", "P").out
+    from photojobs.storage.repos import events as events_repo
+    [event] = events_repo.of_job(lib.conn(), job["id"], "trash_maintenance")
+    assert '"removed":["A.DNG"]' in event["data"] and "notes.txt" in event["data"]
+
+
+def test_an_empty_file_is_judged_by_the_librarys_clock(open_library, project):
+    """Still being copied in (just created) is left alone; empty and left alone for the settle
+    time is a stranger like any other. The age comes from the library's clock, not time.time()."""
+    from photojobs.engine import maintenance
+    (project / "late.jpg").write_bytes(b"")
+    for hours, expected in ((0, set()), (1, {"late.jpg"})):
+        lib, _ = _stepped(open_library, {"maintenance": {"foreign_files": "trash"}}, hours=hours)
+        [job] = maintenance.start(lib, "P", "folder_check")
+        assert _run(lib, job)["status"] == "completed"
+        assert visible(project / ".trash") == expected
+        assert ("late.jpg" in visible(project)) == (not expected)
+
+
+def test_foreign_files_setting_is_validated(make_config):
+    from photojobs.config import load_config
+    from photojobs.errors import ConfigError
+    assert load_config().get("maintenance.foreign_files") == "keep"
+    with pytest.raises(ConfigError, match="maintenance.foreign_files"):
+        load_config(make_config({"maintenance": {"foreign_files": "delete"}}))
+
+
 # --- 4. commit while the drive is unplugged -------------------------------------------------------
 
 def test_commit_refuses_while_the_drive_is_unplugged(cli, lib, project, tmp_path):
@@ -136,3 +203,51 @@ def test_manifest_check_queues_derivatives_that_a_killed_upload_left_pending(cli
 def test_the_next_upload_makes_what_a_killed_upload_left_pending(cli, lib, killed_upload):
     assert cli("upload", killed_upload, "-p", "P").code == 0
     assert _generated(lib) == {"A": "generated", "B": "generated", "C": "generated"}
+
+
+def test_folder_check_sweeps_our_old_temp_files_and_nothing_else(open_library, lib, killed_upload):
+    from photojobs.engine import maintenance
+    folder = lib.root / "P"
+    ours = [folder / ".preview" / ".A.jpg.k3j_x9q2.tmp", folder / ".thumb" / ".B.jpg.00abc_de.tmp",
+            folder / ".trash" / ".info" / ".X.JPG.json.tmp"]
+    others = [folder / ".photojobs-tmp-notes", folder / "holiday.tmp", folder / ".preview" / "mine.tmp",
+              folder / ".preview" / ".notes.tmp", folder / ".DS_Store", folder / ".trash" / ".X.JPG.json.tmp"]
+    for path in ours + others:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+
+    def hidden_left():
+        return {str(p.relative_to(folder)) for p in folder.rglob(".*") if p.is_file()}
+    before = hidden_left()
+    lib_now, _ = _stepped(open_library)            # all of it was written just now: nothing goes
+    [job] = maintenance.start(lib_now, "P", "folder_check")
+    assert _run(lib_now, job)["status"] == "completed"
+    assert hidden_left() == before
+    lib_later, _ = _stepped(open_library, hours=2)
+    [job] = maintenance.start(lib_later, "P", "folder_check")
+    assert _run(lib_later, job)["status"] == "completed"
+    assert not [n for n in os.listdir(folder) if n.startswith(".photojobs-tmp-") and n != ".photojobs-tmp-notes"]
+    assert not any(p.exists() for p in ours)
+    assert all(p.exists() for p in others)
+    assert ".photojobs-project" in os.listdir(folder)
+
+
+# --- 12. a file that comes back -------------------------------------------------------------------
+
+def test_a_file_moved_back_is_noticed_by_the_watchers_folder_check(lib, project, tmp_path):
+    from photojobs.daemon.watcher import ProjectWatcher
+    from photojobs.engine import queue
+
+    def queued(kind):
+        return [j for j in queue.list_jobs(lib, type=[kind], status=["queued"]) if j["source"] == "watcher"]
+    with ProjectWatcher(lib, mode="native", quiet_ms=200):
+        shutil.move(project / "A.JPG", tmp_path / "A.JPG")
+        assert wait_for(lambda: queued("manifest_check"))
+        assert _run(lib, queued("manifest_check")[0])["status"] == "completed"
+        assert not photos(lib, "P")["A"]["jpg_available"]
+        shutil.move(tmp_path / "A.JPG", project / "A.JPG")
+        assert wait_for(lambda: queued("folder_check"))
+        assert not queued("manifest_check")           # coming back asks for a folder_check only
+        assert _run(lib, queued("folder_check")[0])["status"] == "completed"
+    a = photos(lib, "P")["A"]
+    assert a["jpg_available"] and a["keep_jpg"]
