@@ -20,6 +20,8 @@ _CHOICES = {
     "pipeline.max_parallel_items_per_job": ("auto",),
     "processing.format": ("jpeg", "webp"),
     "daemon.watch_mode": ("native", "polling", "off"),
+    # Files in a project folder that are not photos: left where they are, or moved to .trash.
+    "maintenance.foreign_files": ("keep", "trash"),
 }
 _WORD_OR_INT = {"pipeline.max_parallel_items_per_job"}
 _MINIMUMS = {

@@ -17,12 +17,13 @@ from ..errors import PhotojobsError
 from ..storage import atomic
 from ..storage.repos import photos as photos_repo
 from . import media
+from .derivatives import needing_a_job
 from .fileops import CopyError, copy_verified, fsync_dir, move_within_filesystem, same_content
 from .library import Library
 from .media_scan import Rules, is_ignored, safe_name
 from .projects import get_or_create, project_to_dict
 from .queue import resolve_project, start_task
-from .trash import move_to_trash, put_back
+from .trash import REPLACED_BY_IMPORT, move_to_trash, put_back
 
 DUPLICATE_POLICIES = ("skip", "overwrite", "rename")
 EXIT_OK = 0
@@ -142,6 +143,8 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
         fsync_dir(path)
     state.stage, state.current = "done", None
     notify(state)
+    if row is not None and not dry_run:
+        touched.update(needing_a_job(lib, row["id"]))  # and what a killed import left without derivatives
     if touched and not dry_run:
         report.job = start_task(lib, "upload_postprocess", project=row["id"], items=sorted(touched.items()),
                                 source=source)
@@ -344,7 +347,7 @@ def _place(lib: Library, project: Any, path: Path | None, cand: _Candidate, acti
         return
     replaced = None
     if action == "overwrite":
-        replaced = move_to_trash(path, target, now=lib.now(), reason="replaced by import (--on-duplicate overwrite)")
+        replaced = move_to_trash(path, target, now=lib.now(), reason=REPLACED_BY_IMPORT)
     existing = photos_repo.get_by_basename(lib.conn(), project["id"], basename)
     try:
         copied = move_within_filesystem(cand.path, path, target) if move else None

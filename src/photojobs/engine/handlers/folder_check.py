@@ -1,4 +1,4 @@
-"""folder_check: files the catalog does not know become photos (with an upload_postprocess job) or go to .trash."""
+"""folder_check: new files become photos (with an upload_postprocess job), returning ones available again; the rest are listed or go to .trash."""
 
 from __future__ import annotations
 
@@ -19,5 +19,5 @@ def run(ctx) -> None:
         # Its own job, not a chain: a folder_check at the end of an upload task must not loop.
         enqueue(ctx.lib, "upload_postprocess", project=ctx.project["id"], items=result.photo_items,
                 source=f"folder_check:{ctx.job_id}")
-    if result.added or result.trashed or result.clashes:
+    if result.worth_telling():
         ctx.emit("folder_check", {"project_folder": ctx.project_folder, **result.to_dict()})

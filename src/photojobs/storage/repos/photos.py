@@ -93,6 +93,15 @@ def count_available(conn: sqlite3.Connection, project_id: int) -> int:
         (project_id,)).fetchone()[0]
 
 
+def derivative_states(conn: sqlite3.Connection, project_id: int) -> list[sqlite3.Row]:
+    """Id, basename, file names and derivative statuses of the photos with a file on disk: the
+    narrow read that deciding which photos still need derivatives takes."""
+    return conn.execute(
+        """SELECT id, basename, jpg_name, raw_name, other_name, thumbnail_status, preview_status
+           FROM photos WHERE project_id = ? AND (jpg_available OR raw_available OR other_available)""",
+        (project_id,)).fetchall()
+
+
 def removal_plan(conn: sqlite3.Connection, project_id: int) -> list[sqlite3.Row]:
     """Photos with an available JPG or RAW that the keep flags say to remove."""
     return conn.execute(
