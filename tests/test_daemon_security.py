@@ -147,3 +147,33 @@ def test_allowed_origins_must_be_origins():
         with pytest.raises(ConfigError, match="allowed_origins"):
             load_config(overrides={"daemon": {"allowed_origins": bad}})
 
+
+def test_the_stream_cap_counts_every_address_of_this_machine(start_daemon):
+    import httpx
+    d = start_daemon({"daemon": {"sse_max_streams": 3, "sse_max_streams_per_client": 8}})
+    # 127.0.0.2, .3, ...: each its own "client" for the per-address cap, all of them this machine.
+    clients = [httpx.Client(base_url=d.url, trust_env=False, timeout=30,
+                            transport=httpx.HTTPTransport(local_address=f"127.0.0.{n}")) for n in range(2, 7)]
+    try:
+        opened = []
+        for c in clients[:3]:
+            cm = c.stream("GET", "/api/jobs/stream")
+            r = cm.__enter__()
+            opened.append(cm)
+            assert r.status_code == 200
+        for c in clients[3:]:
+            r = c.get("/api/jobs/stream")
+            assert r.status_code == 429 and "daemon.sse_max_streams" in r.json()["error"], r.text
+        assert clients[0].get("/api/health").json()["streams"] == 3
+        opened.pop().__exit__(None, None, None)
+        with d.http() as http:       # a closed stream gives its place back (the daemon notices the hang-up)
+            from waiting import wait_for
+            assert wait_for(lambda: http.get("/api/health").json()["streams"] == 2)
+        with clients[4].stream("GET", "/api/jobs/stream") as r:
+            assert r.status_code == 200
+        for cm in opened:
+            cm.__exit__(None, None, None)
+    finally:
+        for c in clients:
+            c.close()
+

@@ -38,6 +38,7 @@ _MINIMUMS = {
     "processing.preview.quality": 1,
     "daemon.port": 0,
     "daemon.sse_max_streams_per_client": 1,
+    "daemon.sse_max_streams": 1,
     # A negative TTL (someone's "-1 = never") would expire every trashed file at once.
     "maintenance.trash_ttl_hours": 0,
 }

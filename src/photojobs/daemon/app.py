@@ -327,9 +327,10 @@ async def stream(request: Request):
     last = await _in_thread(lambda: events_engine.last_event_id(d.lib.conn()))
     cursor = last if after is None else min(after, last)
     client = request.client.host if request.client else "-"
-    cap = int(d.lib.config.get("daemon.sse_max_streams_per_client"))
-    if not d.hub.try_open(client, cap):
-        raise ApiError(429, f"too many event streams from {client} (at most {cap})")
+    refused = d.hub.try_open(client, int(d.lib.config.get("daemon.sse_max_streams_per_client")),
+                             int(d.lib.config.get("daemon.sse_max_streams")))
+    if refused:
+        raise ApiError(429, refused)
     frames = event_stream(d.hub, cursor, project_id=project_id,
                           keepalive=float(d.lib.config.get("daemon.sse_keepalive_seconds")),
                           idle_timeout=float(d.lib.config.get("daemon.sse_idle_timeout_seconds")))
