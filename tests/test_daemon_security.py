@@ -177,3 +177,37 @@ def test_the_stream_cap_counts_every_address_of_this_machine(start_daemon):
         for c in clients:
             c.close()
 
+
+def test_ids_too_large_for_the_catalog_are_not_found(start_daemon, lib, cli):
+    """Every route with a whole-number path parameter (including ones added later) answers a
+    number beyond SQLite's range with 404, not 500."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+    from photojobs.daemon.app import DaemonContext, create_app
+    from photojobs.daemon.sse import EventHub
+    folder = projects.create_project(lib, "Shoot")["folder"]
+    huge = "99999999999999999999999"
+    app = create_app(DaemonContext(lib, None, EventHub(lib), "127.0.0.1", 0))
+    while not isinstance(app, Starlette):
+        app = app.app
+    import re
+    checked = []
+    d = start_daemon()
+    with d.http() as http:
+        for route in app.routes:
+            if not isinstance(route, Route) or ":int}" not in route.path:
+                continue
+            url = re.sub(r"\{\w+:int\}", huge, route.path).replace("{folder}", folder)
+            url = re.sub(r"\{\w+(:\w+)?\}", "x", url)
+            for method in sorted(route.methods - {"HEAD"}):
+                r = http.request(method, url, json={} if method != "GET" else None)
+                assert r.status_code == 404 and "error" in r.json(), (method, url, r.status_code, r.text)
+                checked.append((method, url))
+        assert ("GET", f"/api/jobs/{huge}") in checked and ("POST", f"/api/jobs/{huge}/retry") in checked
+        # Whole-number query parameters and headers are bounded too.
+        for params in ({"limit": huge}, {"offset": huge}, {"limit": "-1"}):
+            assert http.get(f"/api/projects/{folder}/jobs", params=params).status_code == 400, params
+        with http.stream("GET", "/api/jobs/stream", headers={"Last-Event-ID": huge}) as s:
+            assert s.status_code == 200 and next(s.iter_lines()) == "retry: 1000"
+    for command in ("show", "cancel", "retry"):
+        assert cli("jobs", command, huge).code == 3
