@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from .media_scan import TMP_PREFIX
+from .writing import claim_move
 
 CHUNK = 1024 * 1024
 RANGE_CHUNK = 64 * 1024 * 1024
@@ -36,6 +37,7 @@ def place_no_replace(src: Path, dst: Path) -> None:
 
     os.replace would silently overwrite a file another process put there meanwhile, so we
     hard-link (which refuses an existing name) and then drop the old name."""
+    claim_move(src, dst)   # inside writing(lib): the folder watcher knows it is us
     try:
         os.link(src, dst, follow_symlinks=False)
     except FileExistsError:

@@ -9,10 +9,16 @@ from ..culling import plan_for
 from ..derivatives import regenerate, remove_derivatives
 from ..registry import handler
 from ..trash import move_to_trash
+from ..writing import writing
 
 
 @handler("file_removal", priority=100)
 def run(ctx) -> None:
+    with writing(ctx.lib):  # files going to .trash are not news for the folder watcher
+        _remove(ctx)
+
+
+def _remove(ctx) -> None:
     path = ctx.project_path
     from_raw: list[int] = []
     for item in ctx.open_items():
