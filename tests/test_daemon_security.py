@@ -37,7 +37,7 @@ def shoot(lib, tmp_path):
 def test_a_page_on_another_site_cannot_overwrite_commit_or_enqueue(start_daemon, shoot, lib, tmp_path):
     folder, original, before = shoot
     d = start_daemon()
-    other = make_jpeg(tmp_path / "other.jpg", size=(64, 48), seed=2).read_bytes()
+    other = make_jpeg(tmp_path / "other.jpg", size=(64, 48), seed=2, noise=8).read_bytes()
     with d.http() as http:
         # A form on evil.example posting to the daemon: the browser adds its Origin.
         r = http.post(f"/api/projects/{folder}/upload", headers={"Origin": EVIL},
