@@ -14,6 +14,7 @@ from typing import Callable
 
 from .media_scan import TMP_PREFIX
 from .projects import MARKER
+from .writing import claim_move
 
 CHUNK = 1024 * 1024
 RANGE_CHUNK = 64 * 1024 * 1024
@@ -50,6 +51,7 @@ def place_no_replace(src: Path, dst: Path) -> None:
 
     os.replace would silently overwrite a file another process put there meanwhile, so we
     hard-link (which refuses an existing name) and then drop the old name."""
+    claim_move(src, dst)   # inside writing(lib): the folder watcher knows it is us
     try:
         os.link(src, dst, follow_symlinks=False)
     except FileExistsError:

@@ -24,6 +24,7 @@ from .fileops import fsync_dir, move_unique, place_no_replace
 from .library import Library
 from .media_scan import Rules, is_ignored
 from .projects import ensure_layout, require
+from .writing import writes
 
 TRASH = ".trash"
 INFO = ".info"
@@ -142,6 +143,7 @@ def _drop_info(project_path: Path, trash_name: str) -> None:
         pass
 
 
+@writes  # restored files are not news for the folder watcher
 def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all: bool = False,
             source: str = "cli") -> dict[str, Any]:
     """Move trashed files back under their original names and into the catalog, kept.

@@ -24,6 +24,7 @@ from .media_scan import Rules, is_ignored, safe_name
 from .projects import get_or_create, project_to_dict
 from .queue import resolve_project, start_task
 from .trash import REPLACED_BY_IMPORT, move_to_trash, put_back
+from .writing import writes
 
 DUPLICATE_POLICIES = ("skip", "overwrite", "rename")
 EXIT_OK = 0
@@ -78,6 +79,7 @@ class _Candidate:
     size: int = 0
 
 
+@writes  # the folder watcher must not check (and postprocess) what the import is placing
 def import_files(lib: Library, sources: list[Path], *, project: str | None = None, move: bool = False,
                  recursive: bool = True, on_duplicate: str = "skip", dry_run: bool = False,
                  source_names: dict[Path, str] | None = None,

@@ -8,10 +8,16 @@ from ..derivatives import regenerate, remove_derivatives
 from ..reconcile import checked_scan
 from ..registry import handler
 from ..trash import COMMIT, move_to_trash
+from ..writing import writing
 
 
 @handler("file_removal", priority=100)
 def run(ctx) -> None:
+    with writing(ctx.lib):  # files going to .trash are not news for the folder watcher
+        _remove(ctx)
+
+
+def _remove(ctx) -> None:
     path = ctx.project_path
     # A file we cannot see counts as removed only in a folder that is really there: an unplugged
     # drive (folder or marker gone, or suddenly empty) fails the job before anything changes.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..queue import enqueue
 from ..reconcile import checked_scan, folder_check
 from ..registry import handler
+from ..writing import writing
 
 
 @handler("folder_check", priority=95, unique=True)
@@ -13,7 +14,8 @@ def run(ctx) -> None:
     # unmarked folder is still not ours to touch.
     scan = checked_scan(ctx.lib, ctx.project, allow_empty=True)
     ctx.check()
-    result = folder_check(ctx.lib, ctx.project, scan)
+    with writing(ctx.lib):  # what it moves to .trash must not make the watcher check again
+        result = folder_check(ctx.lib, ctx.project, scan)
     ctx.set_progress(len(scan.names), len(scan.names))
     if result.photo_items:
         # Its own job, not a chain: a folder_check at the end of an upload task must not loop.

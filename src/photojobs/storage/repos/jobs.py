@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Iterable
 
+from ..db import is_row_id
+
 TERMINAL = ("completed", "failed", "canceled")
 
 _COLUMNS = """j.*, p.folder AS project_folder"""
@@ -79,6 +81,8 @@ def queued_without_items(conn: sqlite3.Connection, project_id: int, types: Itera
 
 
 def get(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
+    if not is_row_id(job_id):
+        return None
     return conn.execute(
         f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id WHERE j.id = ?",
         (job_id,)).fetchone()

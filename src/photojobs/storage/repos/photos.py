@@ -17,6 +17,8 @@ import json
 import sqlite3
 from typing import Any, Iterable, Iterator
 
+from ..db import is_row_id
+
 ROLES = ("jpg", "raw", "other")
 _CHUNK = 500  # stay well under SQLite's bound-parameter limit
 
@@ -42,6 +44,8 @@ def display_name(row: sqlite3.Row | dict) -> str:
 # --- reads ---------------------------------------------------------------------------------
 
 def get(conn: sqlite3.Connection, photo_id: int) -> sqlite3.Row | None:
+    if not is_row_id(photo_id):
+        return None
     return conn.execute("SELECT * FROM photos WHERE id = ?", (photo_id,)).fetchone()
 
 
