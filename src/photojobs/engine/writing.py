@@ -232,6 +232,9 @@ class OwnWrites:
                 return True
             if os.path.lexists(self.root / folder / name) == (sign == PLACED):
                 return True
+            # The disk disagrees: the user changed this name since, so what follows is theirs too
+            # (a file moved out and back must be noticed both times).
+            del marker.claims[(folder, name)]
         return False
 
     def busy(self, folder: str) -> bool:
