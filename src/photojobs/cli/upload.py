@@ -90,9 +90,9 @@ def _summary(report) -> None:
         for r in entries:
             console.print(f"{word}: {r['path']}: {r['reason']}", markup=False, soft_wrap=True)
     if different:
-        # Not duplicates: other pictures under names the project already uses (a second
-        # card, a camera's counter wrapping). They are nowhere in the project.
-        console.print(f"{len(different)} not imported: a different file of the same name is in the project "
+        # Not duplicates: other pictures under names the project (or this import) already
+        # uses: a second card, a camera's counter wrapping. They are nowhere in the project.
+        console.print(f"{len(different)} not imported: a different file has the same photo name "
                       "(--on-duplicate rename imports them under new names)", markup=False)
     if report.rejected or report.failed:
         console.print(f"{len(report.rejected)} rejected, {len(report.failed)} failed", markup=False)

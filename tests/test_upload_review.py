@@ -1,0 +1,115 @@
+"""Import review: every file that lands in a project is one the catalog tracks."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+
+import pytest
+
+from imagegen import make_jpeg
+from photo_fixtures import photos, shoot, visible
+
+
+def _tracked(lib, folder: str) -> set[str]:
+    """Every file name the catalog knows in a project: photo files and sidecars."""
+    names: set[str] = set()
+    for p in photos(lib, folder).values():
+        names.update(n for n in (p["jpg_name"], p["raw_name"], p["other_name"]) if n)
+        names.update(p["sidecars"])
+    return names
+
+
+def _twins_card(tmp_path):
+    card = tmp_path / "card"
+    card.mkdir()
+    make_jpeg(card / "DSC9999.JPG", size=(32, 32), seed=1, noise=4)
+    make_jpeg(card / "dsc9999.jpg", size=(32, 32), seed=2, noise=4)   # another picture, same photo name
+    make_jpeg(card / "DSC9998.jpg", size=(32, 32), seed=3, noise=4)
+    make_jpeg(card / "DSC9998.jpeg", size=(32, 32), seed=4, noise=4)
+    return card
+
+
+def test_two_files_for_one_photo_are_never_both_copied(cli, lib, tmp_path):
+    """The catalog knows a photo by its name without case or extension and gives it one JPG:
+    the second file is refused with a reason, not copied in untracked."""
+    card = _twins_card(tmp_path)
+    dry = cli("upload", card, "-p", "P", "--dry-run", "--json")
+    r = cli("upload", card, "-p", "P", "--no-wait", "--json")
+    assert r.code == 0, r
+    rep = r.json()
+    assert sorted(rep["imported"]) == sorted(dry.json()["imported"]) == ["DSC9998.jpeg", "DSC9999.JPG"]
+    reasons = {s["name"]: s["reason"] for s in rep["skipped"]}
+    assert set(reasons) == {"dsc9999.jpg", "DSC9998.jpg"}
+    assert str(card / "DSC9999.JPG") in reasons["dsc9999.jpg"] and "one JPG" in reasons["dsc9999.jpg"]
+    assert str(card / "DSC9998.jpeg") in reasons["DSC9998.jpg"]
+    assert visible(lib.root / "P") == _tracked(lib, "P") == {"DSC9999.JPG", "DSC9998.jpeg"}
+
+    human = cli("upload", card, "-p", "P", "--no-wait")
+    assert human.code == 0 and f"not imported: {card / 'dsc9999.jpg'}: " in human.out, human
+    assert "--on-duplicate rename" in human.out
+
+    renamed = cli("upload", card, "-p", "P", "--no-wait", "--json", "--on-duplicate", "rename")
+    assert renamed.code == 0, renamed
+    assert sorted(renamed.json()["imported"]) == ["DSC9998-1.jpg", "dsc9999-1.jpg"]
+    assert visible(lib.root / "P") == _tracked(lib, "P") == {
+        "DSC9999.JPG", "DSC9998.jpeg", "dsc9999-1.jpg", "DSC9998-1.jpg"}
+
+
+def test_overwrite_never_replaces_a_file_of_the_same_import(cli, lib, tmp_path):
+    card = _twins_card(tmp_path)
+    r = cli("upload", card, "-p", "P", "--no-wait", "--json", "--on-duplicate", "overwrite")
+    assert r.code == 0, r
+    assert r.json()["overwritten"] == [] and visible(lib.root / "P" / ".trash") == set()
+    assert visible(lib.root / "P") == _tracked(lib, "P") == {"DSC9999.JPG", "DSC9998.jpeg"}
+
+
+def test_same_names_in_two_card_folders_stay_apart_in_a_dry_run_too(cli, lib, tmp_path):
+    card = tmp_path / "card"
+    shoot(card / "100CANON", "IMG_0001", raw=False, seed=1)
+    shoot(card / "101CANON", "IMG_0001", raw=False, seed=2)
+    dry = cli("upload", card, "-p", "P", "--dry-run", "--json")
+    assert dry.json()["imported"] == ["IMG_0001.JPG"], dry
+    assert [s["name"] for s in dry.json()["skipped"]] == ["IMG_0001.JPG"]
+    dry = cli("upload", card, "-p", "P", "--dry-run", "--json", "--on-duplicate", "rename")
+    assert dry.json()["imported"] == ["IMG_0001.JPG", "IMG_0001-1.JPG"], dry
+
+
+def test_names_that_become_one_in_the_project_are_refused_with_the_reason(cli, lib, tmp_path):
+    """Unicode normalisation (NFD -> NFC) and shortening to 240 bytes can give two card files
+    one project name: the second is not imported, and the reason says so."""
+    card = tmp_path / "card"
+    card.mkdir()
+    nfc, nfd = "Caf\u00e9.jpg", unicodedata.normalize("NFD", "Caf\u00e9.jpg")
+    long_a, long_b = "A" * 245 + "1.jpg", "A" * 245 + "2.jpg"
+    for n, name in enumerate((nfc, nfd, long_a, long_b)):
+        make_jpeg(card / name, size=(32, 32), seed=n, noise=4)
+    for n, name in enumerate(("Caf\u00e9.xmp", unicodedata.normalize("NFD", "Caf\u00e9.xmp"))):
+        (card / name).write_text(f"<x:xmpmeta n='{n}'/>")
+    assert len(os.listdir(card)) == 6
+    r = cli("upload", card, "-p", "P", "--no-wait", "--json")
+    assert r.code == 0, r
+    rep = r.json()
+    assert sorted(rep["imported"]) == ["A" * 236 + ".jpg", nfc] and rep["sidecars"] == ["Caf\u00e9.xmp"]
+    reasons = {os.path.basename(s["path"]): s["reason"] for s in rep["skipped"] if s["name"].endswith(".jpg")}
+    assert len(reasons) == 2 and long_b in reasons and (nfc in reasons) != (nfd in reasons), reasons
+    assert all("appeared in the project" not in why for why in reasons.values())
+    assert f"both become {nfc} in the project" in reasons.get(nfc, reasons.get(nfd))
+    assert f"both become {'A' * 236}.jpg in the project" in reasons[long_b]
+    assert visible(lib.root / "P") == _tracked(lib, "P")
+
+
+@pytest.mark.parametrize("policy", ["skip", "overwrite"])
+def test_a_catalogued_file_missing_from_disk_is_no_conflict(cli, lib, tmp_path, policy):
+    first, again = tmp_path / "first", tmp_path / "again"
+    shoot(first, "DSC0001", raw=False, seed=1)
+    shoot(again, "DSC0001", raw=False, seed=2)
+    assert cli("upload", first, "-p", "P", "--no-wait").code == 0
+    os.unlink(lib.root / "P" / "DSC0001.JPG")     # gone before any manifest_check noticed
+    r = cli("upload", again, "-p", "P", "--no-wait", "--json", "--on-duplicate", policy)
+    assert r.code == 0, r
+    rep = r.json()
+    assert rep["imported"] == ["DSC0001.JPG"] and rep["skipped"] == [] and rep["overwritten"] == []
+    assert (lib.root / "P" / "DSC0001.JPG").read_bytes() == (again / "DSC0001.JPG").read_bytes()
+    assert photos(lib, "P")["DSC0001"]["jpg_available"]
+    assert visible(lib.root / "P" / ".trash") == set()
