@@ -1,4 +1,5 @@
-"""Import review: every file that lands in a project is one the catalog tracks."""
+"""Import review: every file that lands in a project is one the catalog tracks, and photos that
+failed to process are named."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import unicodedata
 
 import pytest
 
-from imagegen import make_jpeg
+from imagegen import make_jpeg, make_truncated_jpeg
 from photo_fixtures import photos, shoot, visible
+from test_daemon_fixtures import start_daemon  # noqa: F401 - fixture
 
 
 def _tracked(lib, folder: str) -> set[str]:
@@ -113,3 +115,47 @@ def test_a_catalogued_file_missing_from_disk_is_no_conflict(cli, lib, tmp_path, 
     assert (lib.root / "P" / "DSC0001.JPG").read_bytes() == (again / "DSC0001.JPG").read_bytes()
     assert photos(lib, "P")["DSC0001"]["jpg_available"]
     assert visible(lib.root / "P" / ".trash") == set()
+
+
+def _good_and_truncated(tmp_path):
+    card = tmp_path / "card"
+    card.mkdir()
+    make_jpeg(card / "GOOD.JPG", size=(64, 48), seed=1)
+    make_truncated_jpeg(card / "BAD.JPG", size=(320, 240))
+    return card
+
+
+def test_upload_that_waits_names_the_photos_that_failed_and_exits_5(cli, lib, tmp_path):
+    card = _good_and_truncated(tmp_path)
+    r = cli("upload", card, "-p", "P")
+    assert r.code == 5, r
+    assert "imported 2 files into P" in r.out
+    line = next(ln for ln in r.out.splitlines() if ln.startswith("not processed: BAD.JPG: "))
+    assert "truncated" in line, r.out
+    assert "1 photo could not be processed" in r.out and "GOOD.JPG" not in line
+
+    rep = cli("upload", card, "-p", "Q", "--json")
+    assert rep.code == 5, rep
+    body = rep.json()
+    assert body["exit_code"] == 5 and body["processing"] == "inline"
+    assert [f["name"] for f in body["processing_failed"]] == ["BAD.JPG"]
+    assert "truncated" in body["processing_failed"][0]["reason"]
+
+
+def test_upload_wait_through_the_daemon_names_the_photos_that_failed(start_daemon, lib, cli_proc, tmp_path):
+    from photojobs.engine import projects
+    card = _good_and_truncated(tmp_path)
+    projects.create_project(lib, "P")
+    start_daemon()
+    r = cli_proc("-v", "upload", card, "-p", "P", "--wait")
+    assert r.code == 5, r
+    assert "handed job" in r.err and "not processed: BAD.JPG: truncated" in r.out, r
+
+
+def test_upload_without_waiting_says_where_the_work_went(cli, lib, tmp_path):
+    card = _good_and_truncated(tmp_path)
+    r = cli("upload", card, "-p", "P", "--no-wait")
+    assert r.code == 0, r
+    assert "queued as job" in r.out and "photojobs jobs show" in r.out, r.out
+    body = cli("upload", card, "-p", "Q", "--no-wait", "--json").json()
+    assert body["processing"] == "queued" and body["processing_failed"] == []

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from ..engine.upload import DUPLICATE_POLICIES, EXIT_SOME_FILES, ImportProgress, import_files
+from ..engine.upload import DUPLICATE_POLICIES, EXIT_SOME_FILES, ImportProgress, import_files, processing_failures
 from . import _wait
 from ._options import JsonOpt, WaitOpt
 from ._render import console, err_console, print_json, state, table, warn
@@ -20,8 +20,9 @@ RAW files with the same name become one photo; sidecars (.xmp...) follow their p
 Copies are verified before they count; --move removes a source only after that.
 
 Exit codes: 0 every accepted file is in the project (or listed as not imported by
---on-duplicate skip); {EXIT_SOME_FILES} some files were rejected or failed (the rest were imported);
-{_wait.EXIT_TASK_FAILED} files imported but processing failed; 1 usage or library error; 3 unknown project."""
+--on-duplicate skip); {EXIT_SOME_FILES} some files were rejected or failed (the rest were imported),
+or some photos could not be processed; {_wait.EXIT_TASK_FAILED} files imported but a processing job failed;
+1 usage or library error; 3 unknown project."""
 
 
 def upload(ctx: typer.Context,
@@ -44,22 +45,33 @@ def upload(ctx: typer.Context,
             report = import_files(lib, sources, project=project, move=move, recursive=recursive,
                                   on_duplicate=on_duplicate, dry_run=dry_run, progress=bars.update)
     mode, outcome = _wait.finish_with_mode(lib, report.job, wait, quiet=json_out)
+    not_processed = processing_failures(lib, outcome)
     code = report.exit_code
     if code == 0 and _wait.failed_steps(outcome):
         code = _wait.EXIT_TASK_FAILED
+    elif code == 0 and not_processed:
+        code = EXIT_SOME_FILES
     if json_out:
-        print_json({**report.to_dict(), "task": outcome, "exit_code": code})
+        print_json({**report.to_dict(), "task": outcome, "processing": mode, "processing_failed": not_processed,
+                    "exit_code": code})
         raise typer.Exit(code)
     _summary(report)
+    for f in not_processed:
+        console.print(f"not processed: {f['name']}: {f['reason']}", markup=False, soft_wrap=True)
+    if not_processed:
+        n = len(not_processed)
+        console.print(f"{n} photo{'s' if n > 1 else ''} could not be processed: imported, but without "
+                      "thumbnails and previews", markup=False)
     problem = _wait.describe(outcome)
+    job_id = report.job["id"] if report.job else None
     if problem:
         warn(f"processing did not complete: {problem}")
-    elif report.job and outcome is None and mode == "daemon":
-        console.print(f"processing handed to the daemon as job {report.job['id']} "
-                      "(`photojobs jobs watch` follows it)", markup=False)
-    elif report.job and outcome is None:
-        console.print(f"processing queued as job {report.job['id']} "
-                      "(`photojobs jobs run --until-empty` or a daemon will run it)", markup=False)
+    elif job_id and outcome is None and mode == "daemon":
+        console.print(f"thumbnails and previews: handed to the daemon as job {job_id}; `photojobs jobs watch` "
+                      f"follows it, `photojobs jobs show {job_id}` tells how it went", markup=False)
+    elif job_id and outcome is None:
+        console.print(f"thumbnails and previews: queued as job {job_id}; `photojobs jobs run --until-empty` "
+                      f"(or a daemon) makes them, `photojobs jobs show {job_id}` tells how it went", markup=False)
     raise typer.Exit(code)
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import PhotojobsError
 from ..storage import atomic
+from ..storage.repos import job_items as items_repo
 from ..storage.repos import photos as photos_repo
 from . import media
 from .fileops import CopyError, copy_verified, fsync_dir, move_within_filesystem, same_content
@@ -147,6 +148,18 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
         report.job = start_task(lib, "upload_postprocess", project=row["id"], items=sorted(touched.items()),
                                 source=source)
     return report
+
+
+def processing_failures(lib: Library, task: dict[str, Any] | None) -> list[dict[str, str]]:
+    """{name, reason} of each photo an import's processing could not make thumbnails and previews
+    for: the failed items of its task (the outcome `engine.inline.outcome` gives)."""
+    failed = []
+    for job in (task or {}).get("jobs", []):
+        if job["progress_failed"]:
+            failed += [{"name": r["filename"], "reason": r["message"] or "failed"}
+                       for r in items_repo.list_items(lib.conn(), job["id"], status="failed",
+                                                      limit=job["progress_total"])]
+    return failed
 
 
 def _bytes(state: ImportProgress, n: int, notify: Callable[[ImportProgress], None]) -> None:
