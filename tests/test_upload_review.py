@@ -1,5 +1,5 @@
-"""Import review: every file that lands in a project is one the catalog tracks, and photos that
-failed to process are named."""
+"""Import review: every file that lands in a project is one the catalog tracks, photos that failed
+to process are named, and a missing card is not a rejected file."""
 
 from __future__ import annotations
 
@@ -159,3 +159,40 @@ def test_upload_without_waiting_says_where_the_work_went(cli, lib, tmp_path):
     assert "queued as job" in r.out and "photojobs jobs show" in r.out, r.out
     body = cli("upload", card, "-p", "Q", "--no-wait", "--json").json()
     assert body["processing"] == "queued" and body["processing_failed"] == []
+
+
+def test_a_missing_card_is_one_line_and_exit_1_with_nothing_created(cli, library_path, tmp_path):
+    card = tmp_path / "media" / "card" / "DCIM"
+    r = cli("upload", card, "--project", "X")
+    assert r.code == 1, r
+    assert r.out == "" and r.err.strip() == f"photojobs: error: no such folder: {card} (is the card mounted?)"
+    assert not library_path.exists()
+
+
+def test_files_that_are_not_photos_are_ignored_not_rejected(cli, lib, tmp_path):
+    card = tmp_path / "card"
+    shoot(card, "A")
+    (card / "notes.txt").write_text("x")
+    (card / "manifest.json").write_text("{}")
+    (card / "CLIP0001.MOV").write_bytes(b"\0\0\0\x18ftypqt  ")
+    r = cli("upload", card, "-p", "P", "--no-wait", "--json")
+    assert r.code == 0, r
+    assert r.json()["rejected"] == []
+    assert sorted(i["name"] for i in r.json()["ignored"]) == ["CLIP0001.MOV", "manifest.json", "notes.txt"]
+    rerun = cli("upload", card, "-p", "P", "--no-wait")
+    assert rerun.code == 0, rerun
+    assert "ignored 3 files that are not photos (-v lists them)" in rerun.out
+    assert "rejected" not in rerun.out and "notes.txt" not in rerun.out
+    verbose = cli("-v", "upload", card, "-p", "P", "--no-wait")
+    assert f"ignored: {card / 'notes.txt'}: not a photo" in verbose.out, verbose
+    assert visible(lib.root / "P") == {"A.JPG", "A.DNG"}
+
+
+def test_a_folder_without_photos_imports_nothing_and_creates_no_project(cli, lib, tmp_path):
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("x")
+    r = cli("upload", junk, "--no-wait")
+    assert r.code == 0, r
+    assert "no photos found" in r.out and "was not created" in r.out
+    assert cli("project", "list", "--json").json() == []

@@ -55,6 +55,7 @@ class ImportReport:
     renamed: list[dict[str, str]] = field(default_factory=list)  # {name, as}
     overwritten: list[str] = field(default_factory=list)        # previous file went to .trash
     rejected: list[dict[str, str]] = field(default_factory=list)  # {name, path, reason}
+    ignored: list[dict[str, str]] = field(default_factory=list)   # {name, path, reason}: not photos at all
     failed: list[dict[str, str]] = field(default_factory=list)    # {name, path, reason}
     moved_sources: int = 0
     bytes_copied: int = 0
@@ -95,6 +96,7 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
         raise PhotojobsError("nothing to import: give at least one file or folder")
     sources = [Path(s) for s in sources]
     source_names = {Path(k): v for k, v in (source_names or {}).items()}
+    check_sources([s for s in sources if s not in source_names])
     notify = progress or (lambda p: None)
     rules = Rules.from_config(lib.config)
 
@@ -167,6 +169,15 @@ def _bytes(state: ImportProgress, n: int, notify: Callable[[ImportProgress], Non
     notify(state)
 
 
+def check_sources(sources: list[Path]) -> None:
+    """Refuse the whole import when a source is not there: a card that is not mounted (or a
+    mistyped path) is the user's to fix, not a photo that was rejected."""
+    for src in sources:
+        if not os.path.lexists(src):
+            what = "file" if Path(src).suffix else "folder"
+            raise PhotojobsError(f"no such {what}: {src} (is the card mounted?)")
+
+
 def _default_project_name(sources: list[Path]) -> str:
     first = sources[0].expanduser()
     folder = first if first.is_dir() else first.parent
@@ -184,9 +195,6 @@ def _collect(sources: list[Path], recursive: bool, rules: Rules, source_names: d
     for src in sources:
         if src in source_names:
             out += _accept(src, source_names[src], source_names[src], rules, report)
-            continue
-        if not os.path.lexists(src):
-            report.rejected.append({"name": src.name, "path": str(src), "reason": "no such file or folder"})
             continue
         if src.is_dir():
             for file in _walk(src, recursive, report):
@@ -241,8 +249,12 @@ def _accept(path: Path, shown: str, raw_name: str, rules: Rules, report: ImportR
     basename, role = rules.classify(name)
     if role is None:
         ext = name.rpartition(".")[2] if "." in name else ""
-        report.rejected.append({"name": name, "path": shown,
-                                "reason": f"extension .{ext} is not accepted" if ext else "no file extension"})
+        if media.role_of(ext) is None and ext.lower() not in rules.accepted:
+            # Not a photo at all (a clip, a note, the camera's own files): nothing was lost.
+            report.ignored.append({"name": name, "path": shown,
+                                   "reason": f"not a photo (.{ext})" if ext else "not a photo (no extension)"})
+        else:
+            report.rejected.append({"name": name, "path": shown, "reason": f"extension .{ext} is not accepted"})
         return []
     try:
         size = os.stat(path).st_size
