@@ -1,5 +1,5 @@
-"""Import review: every file that lands in a project is one the catalog tracks, photos that failed
-to process are named, and a missing card is not a rejected file."""
+"""Import review: every file that lands is tracked, a missing card is not a rejected file, failures
+in processing are reported, and a camera folder does not name the project."""
 
 from __future__ import annotations
 
@@ -196,3 +196,38 @@ def test_a_folder_without_photos_imports_nothing_and_creates_no_project(cli, lib
     assert r.code == 0, r
     assert "no photos found" in r.out and "was not created" in r.out
     assert cli("project", "list", "--json").json() == []
+
+
+def _camera_card(tmp_path, *days: str, label: str = "EOS_DIGITAL"):
+    dcim = tmp_path / label / "DCIM"
+    for n, day in enumerate(days):
+        shoot(dcim / "100CANON", f"IMG_{n:04d}", seed=n, when=f"{day} 14:00:00")
+    return dcim
+
+
+def test_a_camera_folder_names_the_project_after_the_shoot_date(cli, lib, tmp_path):
+    dcim = _camera_card(tmp_path, "2026:11:28", "2026:11:28")
+    dry = cli("upload", dcim, "--dry-run")
+    assert dry.code == 0, dry
+    assert "would import 4 files into 2026-11-28" in dry.out
+    assert "named after the shoot's date" in dry.out and "--project" in dry.out
+    r = cli("upload", dcim / "100CANON", "--no-wait", "--json")
+    assert r.code == 0 and r.json()["project"]["name"] == "2026-11-28", r
+    assert r.json()["project_named_after"] == "the shoot's date"
+
+
+def test_a_shoot_over_several_days_is_named_after_the_range(cli, lib, tmp_path):
+    dcim = _camera_card(tmp_path, "2026:11:29", "2026:11:28", "2026:11:30")
+    r = cli("upload", dcim, "--dry-run", "--json")
+    assert r.json()["project"]["name"] == "2026-11-28 to 2026-11-30", r
+
+
+def test_a_camera_folder_without_dates_is_named_after_the_card(cli, lib, tmp_path):
+    dcim = tmp_path / "NIKON D750" / "DCIM"
+    (dcim / "100NCD750").mkdir(parents=True)
+    make_jpeg(dcim / "100NCD750" / "DSC_0001.JPG", size=(32, 32))   # no EXIF date
+    r = cli("upload", dcim, "--no-wait", "--json")
+    assert r.code == 0, r
+    assert r.json()["project"]["name"] == "NIKON D750"
+    assert r.json()["project_named_after"] == "the card's name"
+    assert cli("project", "list", "--json").json()[0]["name"] == "NIKON D750"

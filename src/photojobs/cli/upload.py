@@ -24,6 +24,9 @@ same photo (DSC1.JPG and dsc1.jpg) is not imported, or imported under a new name
 --on-duplicate rename. Copies are verified before they count; --move removes a source only
 after that.
 
+Without --project, the project is named after the source folder; for a camera's folder
+(DCIM, 100CANON...) after the shoot's date from EXIF, else after the card's name.
+
 Exit codes: 0 every photo file is in the project (or listed as not imported by
 --on-duplicate skip); {EXIT_SOME_FILES} some photo files were rejected or failed (the rest were imported),
 or some photos could not be processed; {_wait.EXIT_TASK_FAILED} files imported but a processing job failed;
@@ -33,7 +36,8 @@ or some photos could not be processed; {_wait.EXIT_TASK_FAILED} files imported b
 def upload(ctx: typer.Context,
            sources: Annotated[list[Path], typer.Argument(help="Files or folders to import.", show_default=False)],
            project: Annotated[Optional[str], typer.Option(
-               "--project", "-p", help="Project name (default: the source folder's name; created if missing).")] = None,
+               "--project", "-p", help="Project name (default: the source folder's name, or for a camera's folder "
+                                       "the shoot's date; created if missing).")] = None,
            move: Annotated[bool, typer.Option("--move", help="Remove each source once its copy is verified.")] = False,
            recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into sub-folders.")] = True,
            on_duplicate: Annotated[str, typer.Option(
@@ -84,6 +88,9 @@ def upload(ctx: typer.Context,
 def _summary(report, *, verbose: int = 0) -> None:
     verb = "would import" if report.dry_run else "imported"
     folder = (report.project or {}).get("folder") or (report.project or {}).get("name")
+    if report.project_named_after:
+        console.print(f"project {report.project['name']}: named after {report.project_named_after} "
+                      "(--project names it yourself)", markup=False)
     if not report.dry_run and not (report.project or {}).get("folder"):
         found = "nothing to import" if report.rejected or report.failed else "no photos found"
         console.print(f"{found}: project {folder} was not created", markup=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -60,6 +61,8 @@ class ImportReport:
     moved_sources: int = 0
     bytes_copied: int = 0
     job: dict[str, Any] | None = None
+    # Without --project: what the project's name was taken from ("the shoot's date"...).
+    project_named_after: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -83,7 +86,7 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
                  recursive: bool = True, on_duplicate: str = "skip", dry_run: bool = False,
                  source_names: dict[Path, str] | None = None,
                  progress: Callable[[ImportProgress], None] | None = None, source: str = "cli") -> ImportReport:
-    """Import files and folders into `project` (default: named after the first source folder).
+    """Import files and folders into `project` (default: see `default_project_name`).
 
     Every accepted file (extension AND content) is copied verified into the project, then
     cataloged; a JPG and a RAW of the same basename are one photo. `source_names` maps a path
@@ -100,10 +103,12 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
     notify = progress or (lambda p: None)
     rules = Rules.from_config(lib.config)
 
-    name = project or _default_project_name(sources)
     report = ImportReport(project=None, dry_run=dry_run)
     notify(ImportProgress("scan"))
     candidates = _collect(sources, recursive, rules, source_names, report)
+    name = project
+    if name is None:
+        name, report.project_named_after = default_project_name(sources, candidates)
 
     conn = lib.conn()
     # Nothing acceptable (a mistyped card path, a folder of junk): report it without leaving
@@ -178,13 +183,48 @@ def check_sources(sources: list[Path]) -> None:
             raise PhotojobsError(f"no such {what}: {src} (is the card mounted?)")
 
 
-def _default_project_name(sources: list[Path]) -> str:
+# DCIM and the numbered folders under it (DCF: three digits and five letters, 100CANON, 101MSDCF...).
+_CAMERA_FOLDER = re.compile(r"DCIM|[1-9][0-9]{2}[0-9A-Z_]{5}", re.IGNORECASE)
+
+
+def default_project_name(sources: list[Path], candidates: list[_Candidate]) -> tuple[str, str]:
+    """(name, what it is named after) of the project an import without --project goes to: the
+    first source's folder, unless that is a camera's folder (DCIM, 100CANON...), whose name
+    says nothing about the shoot; then the shoot's date from EXIF ("2026-11-28", or a range),
+    else the card's name (the volume label, the folder DCIM is in)."""
     first = sources[0].expanduser()
-    folder = first if first.is_dir() else first.parent
-    name = folder.resolve().name
-    if not name:
-        raise PhotojobsError(f"cannot name a project after {first}; use --project")
-    return name
+    folder = (first if first.is_dir() else first.parent).resolve()
+    if not _CAMERA_FOLDER.fullmatch(folder.name):
+        if not folder.name:
+            raise PhotojobsError(f"cannot name a project after {first}; use --project")
+        return folder.name, "the source folder"
+    days = _shoot_days(candidates)
+    if days:
+        return (days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"), "the shoot's date"
+    card = next((p for p in folder.parents if not _CAMERA_FOLDER.fullmatch(p.name)), None)
+    if card is None or not card.name:
+        raise PhotojobsError(f"cannot name a project after {first}: no shoot date in its photos; use --project")
+    return card.name, "the card's name"
+
+
+def _shoot_days(candidates: list[_Candidate]) -> list[str]:
+    """The days (YYYY-MM-DD) the photos were taken, from the EXIF of each photo's JPG (else its
+    other image, else its RAW): headers only, no pixel is decoded."""
+    order = {role: n for n, role in enumerate(("jpg", "other", "raw"))}
+    primary: dict[tuple[str, str], _Candidate] = {}
+    for c in candidates:
+        key = (c.basename.lower(), os.path.dirname(c.shown))
+        if c.role in order and (key not in primary or order[c.role] < order[primary[key].role]):
+            primary[key] = c
+    days = set()
+    for c in primary.values():
+        try:
+            taken = media.read_metadata(c.path)["date_time_original"]
+        except OSError:
+            continue
+        if taken:
+            days.add(taken[:10])
+    return sorted(days)
 
 
 # --- collecting and accepting ---------------------------------------------------------------
