@@ -111,6 +111,7 @@ class Runner:
         self._lock = threading.Lock()
         self._active: dict[str, int] = {}   # worker_id -> job id held by this process
         self._next_recovery = 0.0
+        self._next_poll = 0.0
         self._last_heartbeat = 0.0
         self._watch_conn: sqlite3.Connection | None = None
         self._data_version: int | None = None
@@ -156,11 +157,13 @@ class Runner:
         if now >= self._next_recovery:
             self._next_recovery = now + max(p.heartbeat_ms / 1000, 0.05)
             self.recover(now)
-        version = self._read_data_version()
-        if version != self._data_version:
-            # Another process committed something (an enqueue, a pause, a cancel): wake the slots.
-            self._data_version = version
-            self.lib.waker.notify()
+        if now >= self._next_poll:
+            self._next_poll = now + p.poll_ms / 1000
+            version = self._read_data_version()
+            if version != self._data_version:
+                # Another process committed something (an enqueue, a pause, a cancel): wake the slots.
+                self._data_version = version
+                self.lib.waker.notify()
 
     def shutdown(self) -> None:
         """Wait for the slots up to the grace period, then give back whatever is still held."""
@@ -349,16 +352,18 @@ class Runner:
                                              lane.name, row["id"]))
 
     def _sleep_seconds(self, lane: Lane) -> float:
-        # In-process enqueues and other processes' commits both wake us; the timeout only
-        # covers jobs whose run_after (retry backoff) comes due.
+        # In-process enqueues and other processes' commits (seen by the supervisor every poll_ms)
+        # both wake us; the timeout covers jobs whose run_after (retry backoff) comes due, and is
+        # a safety net beyond that, never more eager than the supervisor's poll.
+        idle = max(1.0, self.lib.config.pipeline.poll_ms / 1000)
         try:
             due = jobs_repo.next_due(self.lib.conn(), min_priority=lane.min_priority,
                                      max_priority=lane.max_priority)
         except sqlite3.OperationalError:
             return 0.1
         if due is None:
-            return 1.0
-        return min(1.0, max(0.001, due - self.lib.now()))
+            return idle
+        return min(idle, max(0.001, due - self.lib.now()))
 
     def _may_claim(self) -> bool:
         return not self.stopping and (self.max_jobs is None or self.claimed < self.max_jobs)
