@@ -188,6 +188,33 @@ def make_bomb_png(path, size=(100_000, 100_000)) -> Path:
     return path
 
 
+def make_bilevel_bomb_png(path, size=(45_000, 45_000)) -> Path:
+    """A valid black-and-white PNG of `size` whose all-zero pixels deflate to almost nothing: the
+    default is 246 KB on disk and 2 GB once decoded (Pillow holds a byte per pixel)."""
+    path = Path(path)
+    w, h = size
+    row = b"\x00" * (1 + (w + 7) // 8)     # filter byte + w bits
+    deflate = zlib.compressobj(9)
+    rows_per_step = 1000
+    parts = [deflate.compress(row * min(rows_per_step, h - y)) for y in range(0, h, rows_per_step)]
+    parts.append(deflate.flush())
+    ihdr = struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", b"".join(parts))
+                     + _png_chunk(b"IEND", b""))
+    return path
+
+
+def make_png_exif_after_pixels(path, exif: bytes, size=(40, 30)) -> Path:
+    """A PNG whose eXIf chunk comes after the pixel data (allowed; some editors write it there)."""
+    path = Path(path)
+    buf = io.BytesIO()
+    Image.new("RGB", size, (90, 120, 200)).save(buf, "PNG")
+    data = buf.getvalue()
+    iend = data.rindex(b"IEND") - 4               # the IEND chunk starts with its length
+    path.write_bytes(data[:iend] + _png_chunk(b"eXIf", exif) + data[iend:])
+    return path
+
+
 # --- DNG ---------------------------------------------------------------------------
 
 def _pidng():

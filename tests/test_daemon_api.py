@@ -179,18 +179,18 @@ def test_stream_cap_keepalive_and_idle_timeout(start_daemon):
 
 
 def test_a_disconnected_client_frees_its_stream_slot(start_daemon):
+    from waiting import wait_for
     d = start_daemon({"daemon": {"sse_max_streams_per_client": 1}})
     api = d.api()
-    with api.events(read_timeout=30):
-        pass                                 # the client hangs up without reading to the end
     with d.http() as http:
-        for _ in range(500):                 # the daemon notices the hang-up (bounded wait)
-            if http.get("/api/health").json()["streams"] == 0:
-                break
-            import time
-            time.sleep(0.01)
-    with api.events(read_timeout=30):
-        pass
+        def open_streams() -> int:
+            return http.get("/api/health").json()["streams"]
+        with api.events(read_timeout=30):
+            assert open_streams() == 1
+        # The client hung up without reading to the end; the daemon notices and frees the slot.
+        assert wait_for(lambda: open_streams() == 0, timeout=10)
+        with api.events(read_timeout=30):       # the one allowed stream is free again
+            assert open_streams() == 1
 
 
 def test_token_is_required_off_loopback(start_daemon, library_path):

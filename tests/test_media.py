@@ -121,6 +121,16 @@ def test_metadata_of_png_and_bomb_do_not_decode(tmp_path):
     assert (bomb["width"], bomb["height"]) == (100_000, 100_000)
 
 
+def test_metadata_of_png_exif_before_or_after_the_pixels(tmp_path):
+    exif = imagegen._exif(orientation=6, exif_datetime="2023:05:06 07:08:09", make="Pngmaker").tobytes()[6:]
+    after = media.read_metadata(imagegen.make_png_exif_after_pixels(tmp_path / "after.png", exif))
+    before = tmp_path / "before.png"
+    Image.new("RGB", (40, 30)).save(before, "PNG", exif=exif)
+    for meta in (after, media.read_metadata(before)):
+        assert meta == {"date_time_original": "2023-05-06T07:08:09", "make": "Pngmaker", "model": None,
+                        "orientation": 6, "width": 40, "height": 30}
+
+
 def test_metadata_of_odd_files_does_not_raise(tmp_path):
     junk = tmp_path / "junk.jpg"
     junk.write_bytes(b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00garbage")

@@ -152,15 +152,20 @@ def test_normal_jobs_run_while_priority_lane_is_busy(open_library):
         thread.join(30)
 
 
-def test_in_process_enqueue_wakes_an_idle_runner(lib, tmp_path):
-    """Not a timing assertion: the runner must not need a poll to see work enqueued in-process."""
+def test_in_process_enqueue_wakes_an_idle_runner(open_library):
+    """Not a timing assertion: this runner looks for work by itself only every poll_ms, ten minutes
+    here, so a job enqueued in its process can start within the wait below only if the enqueue
+    wakes the idle lanes."""
+    lib = open_library({"pipeline": {"poll_ms": 600_000}})
+    first = queue.enqueue(lib, "test_noop")
     runner = Runner(lib)
     thread = threading.Thread(target=runner.run)
     thread.start()
     try:
-        time.sleep(0.1)
+        # The first job ran: both lanes have looked at the queue and now wait for a wake-up.
+        assert wait_for(lambda: queue.get_job(lib, first["id"])["status"] == "completed", timeout=30)
         job = queue.enqueue(lib, "test_noop")
-        assert wait_for(lambda: queue.get_job(lib, job["id"])["status"] == "completed", timeout=5)
+        assert wait_for(lambda: queue.get_job(lib, job["id"])["status"] == "completed", timeout=30)
     finally:
         runner.request_stop()
         thread.join(10)

@@ -31,6 +31,14 @@ class SchemaTooNew(PhotojobsError):
     exit_code = 4
 
 
+class StorageFull(PhotojobsError):
+    """A write failed because the disk (or the quota) is full: the catalog's (SQLite's SQLITE_FULL)
+    or the one a file was written to. Nothing half-written was kept, and it is no job's fault: the
+    same work succeeds once there is room, so its job goes back to the queue instead of failing."""
+
+    http_status = 507   # Insufficient Storage
+
+
 class PermanentJobError(PhotojobsError):
     """A job (or item) failure that cannot succeed on retry: fail at once, no backoff."""
 

@@ -1,14 +1,17 @@
 """Job types for tests and benchmarks, loaded through PHOTOJOBS_PLUGINS=testjobs.
 
-They exercise the engine with real handlers: no-ops, sleeps, failures, crashes and items."""
+They exercise the engine with real handlers: no-ops, sleeps, failures, crashes and items; and a
+derivative maker whose decoder crashes on demand."""
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
-from photojobs.engine.registry import handler
+from photojobs.engine.imaging import make_derivatives
+from photojobs.engine.registry import derivative_maker, handler
 from photojobs.errors import PermanentJobError
 
 
@@ -90,3 +93,12 @@ def cpu_burn(ctx) -> None:
     while time.monotonic() < deadline:
         for i in range(10_000):
             x += i * i
+
+
+@derivative_maker
+def make_derivatives_or_crash(source, thumb_out, preview_out, settings) -> dict:
+    """The real derivatives, except that the decoder dies of SIGSEGV on a file whose name contains
+    CRASHME, as a buggy native decoder would: how the tests crash a derivative worker for real."""
+    if "CRASHME" in Path(source).name:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return make_derivatives(source, thumb_out, preview_out, settings)

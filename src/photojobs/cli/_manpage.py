@@ -30,7 +30,7 @@ ENVIRONMENT = [
     ("PHOTOJOBS_LIBRARY", "The library folder, as --library."),
     ("PHOTOJOBS_CONFIG", "A config.json overlaid on the defaults, as --config."),
     ("PHOTOJOBS_PLUGINS", "Comma-separated Python modules imported when the job registry loads; they may "
-                          "register extra job types (tests and benchmarks use it)."),
+                          "register extra job types or replace the derivative maker (tests and benchmarks use it)."),
     ("XDG_DATA_HOME, XDG_CONFIG_HOME, XDG_STATE_HOME", "Where the default library, the user config.json and the "
                                                        "daemon state records live."),
 ]

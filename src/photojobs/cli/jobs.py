@@ -113,7 +113,8 @@ def run(ctx: typer.Context,
         json_out: JsonOpt = False) -> None:
     """Run the two-lane worker loop in this terminal (Ctrl-C stops it cleanly)."""
     lib = state(ctx).library()
-    runner = Runner(lib, until_empty=until_empty, max_jobs=max_jobs, name="cli")
+    # A full disk stops it with a one-line error and exit 1 (the job in hand is back in the queue).
+    runner = Runner(lib, until_empty=until_empty, max_jobs=max_jobs, name="cli", stop_on_full_disk=True)
     runner.run(install_signals=True)
     result = {"claimed": runner.claimed, "finished": runner.finished}
     if json_out:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..config import Config
-from ..errors import BadPayload, ConfigError, NotFound, PermanentJobError
+from ..errors import BadPayload, ConfigError, NotFound, PermanentJobError, StorageFull
 from ..storage import atomic
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
@@ -370,6 +370,8 @@ def _settle(ctx: "JobContext", work: _Work, future: Future) -> bool:
     if exc is None:
         work.end("done", "generated")
         return False
+    if isinstance(exc, StorageFull):
+        raise exc  # the whole job waits for room; this photo is not at fault and stays to do
     if not isinstance(exc, ImagingError):  # a decoder bug on this file: it is this photo's failure
         work.end("failed", "failed", f"{type(exc).__name__}: {exc}")
         return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import tempfile
@@ -13,6 +14,7 @@ from typing import Any
 from PIL import Image, ImageCms, JpegImagePlugin
 
 from photojobs.engine import media
+from photojobs.errors import StorageFull
 
 _ORIENTATION_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -55,7 +57,7 @@ class ImagingSettings:
 class ImagingError(Exception):
     """A photo could not be turned into derivatives. `permanent` says whether trying
     again can help: a corrupt, truncated, oversized or unsupported file will fail the same
-    way forever; a vanished file or a full disk may not."""
+    way forever; a vanished file may not. (A full disk is no photo's failure: StorageFull.)"""
 
     def __init__(self, message: str, permanent: bool):
         super().__init__(message)
@@ -290,6 +292,9 @@ def _save_atomic(img: Image.Image, out: Path, spec: DerivativeSpec, fmt: str,
         os.replace(tmp, out)
         tmp = None
     except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            # Not this photo's failure: the job goes back to the queue until there is room.
+            raise StorageFull(f"the disk is full: cannot write {out}") from e
         raise ImagingError(f"cannot write {out}: {e}", permanent=False) from e
     finally:
         if tmp is not None:
@@ -304,7 +309,7 @@ def make_derivatives(source: Path, thumb_out: Path, preview_out: Path,
     """Write an upright thumbnail and preview of `source` (format per settings) from one
     decode; the thumbnail is made from the preview. Returns source_kind ("jpeg", "png",
     "tiff", "webp", ..., "raw-embedded", "raw-bitmap", "raw-demosaic"), source_size
-    (as stored), preview_size and thumb_size. Raises ImagingError."""
+    (as stored), preview_size and thumb_size. Raises ImagingError, or StorageFull when the disk is full."""
     source, thumb_out, preview_out = Path(source), Path(thumb_out), Path(preview_out)
     try:
         kind = media.sniff(source)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import multiprocessing
-import os
 import signal
 import threading
 import time
@@ -13,12 +12,10 @@ import traceback
 from concurrent.futures import Future
 from multiprocessing.connection import wait
 from pathlib import Path
+from typing import Callable
 
+from photojobs.engine import registry
 from photojobs.engine.imaging import ImagingError, ImagingSettings
-
-# Test hook: when this variable is set (in the process that creates the pool), a
-# worker kills itself with SIGSEGV before decoding a file whose name contains its value.
-CRASH_MARKER_ENV = "PHOTOJOBS_TEST_CRASH_MARKER"
 
 
 class DecoderCrashed(ImagingError):
@@ -29,16 +26,14 @@ class DecoderCrashed(ImagingError):
         super().__init__(message, permanent)
 
 
-def _worker_main(conn, crash_marker: str | None) -> None:
+def _worker_main(conn, make: Callable[..., dict]) -> None:
     """Worker loop: receive (source, thumb_out, preview_out, settings), reply
-    ("ok", result) or ("error", exception). None or a closed pipe ends it."""
+    ("ok", make(...)) or ("error", exception). None or a closed pipe ends it."""
     # Ctrl-C goes to the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Our workers run nothing but make_derivatives, which applies its own
     # settings.max_pixels; Pillow's process-wide limit would only second-guess it.
     from PIL import Image
-
-    from photojobs.engine.imaging import make_derivatives
 
     Image.MAX_IMAGE_PIXELS = None
     while True:
@@ -48,11 +43,8 @@ def _worker_main(conn, crash_marker: str | None) -> None:
             return
         if task is None:
             return
-        source = Path(task[0])
-        if crash_marker and crash_marker in source.name:
-            os.kill(os.getpid(), signal.SIGSEGV)
         try:
-            reply = ("ok", make_derivatives(*task))
+            reply = ("ok", make(*task))
         except Exception as e:
             reply = ("error", e)
         try:
@@ -72,9 +64,9 @@ def _start_method() -> str:
 
 
 class _Worker:
-    def __init__(self, ctx, crash_marker: str | None):
+    def __init__(self, ctx, make: Callable[..., dict]):
         self.conn, child_conn = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child_conn, crash_marker),
+        self.process = ctx.Process(target=_worker_main, args=(child_conn, make),
                                    name="photojobs-derivatives", daemon=True)
         self.process.start()
         child_conn.close()
@@ -107,13 +99,14 @@ class DerivativePool:
             # Only matters before the process-wide fork server starts; it then imports
             # the decoders once instead of once per worker.
             self._ctx.set_forkserver_preload(["photojobs.engine.imaging"])
-        self._crash_marker = os.environ.get(CRASH_MARKER_ENV) or None
+        # Resolved here, sent to each worker by name: a worker need not load the plugins itself.
+        self._make = registry.get_derivative_maker()
         self._item_timeout = item_timeout
         self._pending: collections.deque = collections.deque()
         self._lock = threading.Lock()
         self._closing = False
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
-        self._workers = [_Worker(self._ctx, self._crash_marker) for _ in range(workers)]
+        self._workers = [_Worker(self._ctx, self._make) for _ in range(workers)]
         self._thread = threading.Thread(target=self._dispatch, name="derivative-pool",
                                         daemon=True)
         self._thread.start()
@@ -257,6 +250,6 @@ class DerivativePool:
         if old.process.is_alive():
             old.process.kill()
         old.process.join()
-        new = _Worker(self._ctx, self._crash_marker)
+        new = _Worker(self._ctx, self._make)
         self._workers[i] = new
         return new

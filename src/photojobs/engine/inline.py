@@ -44,13 +44,13 @@ def paused_lane(lib: Library, job: dict) -> str | None:
 def run_inline(lib: Library, job: dict, *, on_event: Callable[[dict], None] | None = None,
                install_signals: bool = True) -> dict:
     """Run the queue here until `job`'s task has ended, or waits only on a paused lane; returns
-    the task outcome (status queued in the second case).
+    the task outcome (status queued in the second case). A full disk stops it: StorageFull.
 
     `on_event` hears every event this process emits (for progress bars)."""
     unsubscribe = lib.subscribe(lambda events: [on_event(e) for e in events]) if on_event else None
     try:
         runner = Runner(lib, stop_when=lambda: is_done(lib, job) or paused_lane(lib, job) is not None,
-                        name="inline")
+                        name="inline", stop_on_full_disk=True)
         runner.run(install_signals=install_signals)
     finally:
         if unsubscribe:

@@ -323,7 +323,35 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     try:
         with open_pillow(path, kind) as im:
             meta["width"], meta["height"] = stored_size(im, kind)
-            _from_exif(im.getexif(), meta)
+            _from_exif(_png_exif(path, im) if kind == "png" else im.getexif(), meta)
     except Exception:
         pass  # unreadable header: nothing more to say than the empty fields
     return meta
+
+
+# An eXIf chunk longer than this is not EXIF but junk (JPEG caps EXIF at 64 KiB).
+_PNG_EXIF_MAX = 1 << 20
+
+
+def _png_exif(path: Path, im):
+    """A PNG's EXIF, without decoding a pixel. Pillow's PngImageFile.getexif decodes the whole
+    image to look for an eXIf chunk after the pixel data -- 2 GB for a 246 KB PNG of 45000x45000
+    pixels, before anyone could check its size. We skip over the pixel data instead."""
+    from PIL import Image
+
+    if "exif" not in im.info:
+        with open(path, "rb") as f:
+            f.seek(8)  # the signature
+            while True:
+                header = f.read(8)
+                if len(header) < 8:
+                    break
+                length, chunk = struct.unpack(">I4s", header)
+                if chunk == b"eXIf" and length <= _PNG_EXIF_MAX:
+                    im.info["exif"] = f.read(length)
+                    break
+                if chunk == b"IEND":
+                    break
+                f.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    # The base class's getexif reads what is in info (eXIf, or a "Raw profile type exif" text) and never decodes.
+    return Image.Image.getexif(im)

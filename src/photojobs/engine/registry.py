@@ -3,7 +3,8 @@
 The built-in handlers live in `engine/handlers/`, one module per job type. Tests and
 benchmarks add their own handlers through a documented hook that also reaches runner
 subprocesses: the environment variable PHOTOJOBS_PLUGINS (comma-separated module names,
-imported when the registry loads) or the `photojobs.handlers` entry-point group.
+imported when the registry loads) or the `photojobs.handlers` entry-point group. A plugin
+may also replace the function the derivative workers run (`derivative_maker`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class HandlerSpec:
 
 
 _HANDLERS: dict[str, HandlerSpec] = {}
+_DERIVATIVE_MAKER: list[Callable[..., dict]] = []   # the one a plugin registered, if any
 _loaded = False
 _load_lock = threading.RLock()  # re-entrant: a plugin may look up handlers while it is imported
 
@@ -47,6 +49,24 @@ def handler(type: str, *, priority: int = 50, unique: bool = False, needs_projec
         _HANDLERS[type] = HandlerSpec(type, fn, priority, unique, needs_project)
         return fn
     return register
+
+
+def derivative_maker(fn: Callable[..., dict]) -> Callable[..., dict]:
+    """Decorator: derivative workers call `fn(source, thumb_out, preview_out, settings)` instead of
+    imaging.make_derivatives (say, to wrap it with a decoder for a format Pillow lacks); the last
+    one registered wins. Workers are other processes: `fn` must be a module-level function, which
+    they import by name."""
+    _DERIVATIVE_MAKER[:] = [fn]
+    return fn
+
+
+def get_derivative_maker() -> Callable[..., dict]:
+    """What the derivative workers run: a plugin's derivative_maker, else imaging.make_derivatives."""
+    _load()
+    if _DERIVATIVE_MAKER:
+        return _DERIVATIVE_MAKER[0]
+    from .imaging import make_derivatives
+    return make_derivatives
 
 
 def _load() -> None:

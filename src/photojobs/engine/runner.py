@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..errors import PermanentJobError, PhotojobsError, UnknownJobType
+from ..errors import PermanentJobError, PhotojobsError, StorageFull, UnknownJobType
 from ..storage import atomic
 from ..storage.db import data_version, is_busy_error, retry_when_busy
 from ..storage.repos import jobs as jobs_repo
@@ -91,13 +91,22 @@ def lane_of(lib: Library, priority: int) -> str:
 
 
 class Runner:
-    """Runs queued jobs until told to stop (daemon), or until the queue is empty (--until-empty)."""
+    """Runs queued jobs until told to stop (daemon), or until the queue is empty (--until-empty).
+
+    A full disk gives the job in hand back to the queue, attempt refunded. With
+    `stop_on_full_disk` (a command in a terminal) the runner then stops and `run` raises
+    StorageFull; without it (the daemon) it claims nothing for a growing pause and goes on."""
 
     def __init__(self, lib: Library, *, until_empty: bool = False, max_jobs: int | None = None,
                  stop_when: Callable[[], bool] | None = None, name: str = "runner",
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, stop_on_full_disk: bool = False):
         self.lib = lib
         self.until_empty = until_empty
+        self.stop_on_full_disk = stop_on_full_disk
+        self.disk_full: str | None = None   # what the first full disk said
+        self._stranded: set[int] = set()    # jobs a full catalog kept us from giving back
+        self._full_streak = 0               # full disks since a job last completed
+        self._claim_after = 0.0             # the daemon's pause after a full disk
         self.max_jobs = max_jobs
         self.stop_when = stop_when
         self.name = name
@@ -111,6 +120,7 @@ class Runner:
         self._lock = threading.Lock()
         self._active: dict[str, int] = {}   # worker_id -> job id held by this process
         self._next_recovery = 0.0
+        self._next_poll = 0.0
         self._last_heartbeat = 0.0
         self._watch_conn: sqlite3.Connection | None = None
         self._data_version: int | None = None
@@ -146,6 +156,13 @@ class Runner:
             if previous:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
+        if self.stop_on_full_disk and self.disk_full:
+            left = "the rest is back in the queue"
+            if self._stranded:
+                left = (f"job {', '.join(map(str, sorted(self._stranded)))} could not even be given back "
+                        "(the next runner takes it back at once)")
+            raise StorageFull(f"{self.disk_full}. Stopped: work done is kept and {left}; free some space, "
+                              "then run again")
 
     def loop(self, now: float) -> None:
         """One supervisor step; `now` is injectable so tests can step the clock."""
@@ -156,11 +173,13 @@ class Runner:
         if now >= self._next_recovery:
             self._next_recovery = now + max(p.heartbeat_ms / 1000, 0.05)
             self.recover(now)
-        version = self._read_data_version()
-        if version != self._data_version:
-            # Another process committed something (an enqueue, a pause, a cancel): wake the slots.
-            self._data_version = version
-            self.lib.waker.notify()
+        if now >= self._next_poll:
+            self._next_poll = now + p.poll_ms / 1000
+            version = self._read_data_version()
+            if version != self._data_version:
+                # Another process committed something (an enqueue, a pause, a cancel): wake the slots.
+                self._data_version = version
+                self.lib.waker.notify()
 
     def shutdown(self) -> None:
         """Wait for the slots up to the grace period, then give back whatever is still held."""
@@ -203,6 +222,8 @@ class Runner:
         try:
             with atomic(self.lib.conn()) as conn:
                 jobs_repo.heartbeat(conn, held, now)
+        except StorageFull as exc:
+            self._note_full(exc.message)  # heartbeats go on at the next tick
         except sqlite3.OperationalError as exc:
             if not is_busy_error(exc):
                 raise
@@ -245,6 +266,9 @@ class Runner:
                     if new is not None:
                         emit_job(self.lib, conn, new)
                         recovered.append(job_id)
+        except StorageFull as exc:
+            self._note_full(exc.message)
+            return []
         except sqlite3.OperationalError as exc:
             if not is_busy_error(exc):
                 raise
@@ -263,6 +287,10 @@ class Runner:
             with atomic(conn):
                 for worker_id, job_id in held.items():
                     self._give_back(conn, job_id, worker_id, run_after=now, now=now, why=why, refund_attempt=True)
+        except StorageFull as exc:
+            # Our pid dies with this process: the next runner on this host takes them back at once.
+            self._stranded.update(held.values())
+            self._note_full(f"{exc.message}; jobs {sorted(held.values())} could not be given back")
         finally:
             conn.close()
 
@@ -327,6 +355,11 @@ class Runner:
                 # Settling a job and claiming the next one share one transaction: half the
                 # commits per job when the queue is busy.
                 row = self._settle_retrying(lane, row, outcome)
+            except StorageFull as exc:  # the catalog's disk: the failed transaction left nothing
+                self._note_full(exc.message)
+                if row is not None:
+                    self._give_back_after_full(lane, row, exc.message)
+                    row = None
             except Exception as exc:  # noqa: BLE001 - a slot must survive a database hiccup
                 if row is None and is_busy_error(exc):   # a claim met a locked catalog
                     log.warning("lane %s: catalog busy; will claim again", lane.name)
@@ -349,19 +382,63 @@ class Runner:
                                              lane.name, row["id"]))
 
     def _sleep_seconds(self, lane: Lane) -> float:
-        # In-process enqueues and other processes' commits both wake us; the timeout only
-        # covers jobs whose run_after (retry backoff) comes due.
+        # In-process enqueues and other processes' commits (seen by the supervisor every poll_ms)
+        # both wake us; the timeout covers jobs whose run_after (retry backoff) comes due, and is
+        # a safety net beyond that, never more eager than the supervisor's poll.
+        idle = max(1.0, self.lib.config.pipeline.poll_ms / 1000)
         try:
             due = jobs_repo.next_due(self.lib.conn(), min_priority=lane.min_priority,
                                      max_priority=lane.max_priority)
         except sqlite3.OperationalError:
             return 0.1
         if due is None:
-            return 1.0
-        return min(1.0, max(0.001, due - self.lib.now()))
+            return idle
+        return min(idle, max(0.001, due - self.lib.now()))
 
     def _may_claim(self) -> bool:
-        return not self.stopping and (self.max_jobs is None or self.claimed < self.max_jobs)
+        return (not self.stopping and self.lib.now() >= self._claim_after
+                and (self.max_jobs is None or self.claimed < self.max_jobs))
+
+    # --- a full disk ----------------------------------------------------------------------
+    def _note_full(self, message: str) -> None:
+        """A write failed for want of room: stop claiming (for good, or for a growing pause)."""
+        with self._lock:
+            self._full_streak += 1
+            if self.disk_full is None:
+                self.disk_full = message
+            if self.stop_on_full_disk:
+                self.stopping = True   # `run` raises it: one line for the user, not a log too
+            else:
+                pause = self._full_pause()
+                self._claim_after = self.lib.now() + pause
+                log.warning("%s; claiming no job for %.0f s", message, pause)
+        self.lib.waker.notify()
+
+    def _full_pause(self) -> float:
+        p = self.lib.config.pipeline
+        return min(p.retry_max_seconds, p.retry_base_seconds * 2 ** min(self._full_streak - 1, 30))
+
+    def _full_run_after(self, now: float) -> float:
+        # A runner that stops leaves it due at once, for the next one; the daemon retries later.
+        return now if self.stop_on_full_disk else now + self._full_pause()
+
+    def _give_back_after_full(self, lane: Lane, row: sqlite3.Row, message: str) -> None:
+        """Give back a job whose outcome a full catalog kept from being written, in a fresh, small
+        transaction (the failed one left room behind it in the WAL)."""
+        now = self.lib.now()
+        try:
+            with atomic(self.lib.conn()) as conn:
+                self._give_back(conn, row["id"], row["worker_id"], run_after=self._full_run_after(now),
+                                now=now, why=f"{message}; given back to the queue", refund_attempt=True)
+            given_back = True
+        except StorageFull:
+            given_back = False
+        with self._lock:
+            lane.busy -= 1
+            if given_back or not self.stop_on_full_disk:
+                # (The daemon's own recovery takes back a job it could not write after stale_seconds.)
+                self._active.pop(row["worker_id"], None)
+            # else it stays held: shutdown's release_all tries once more (and says so if it fails).
 
     def _transact(self, lane: Lane, row: sqlite3.Row | None, outcome: tuple | None) -> sqlite3.Row | None:
         """Settle `row` with `outcome` (if any) and claim this lane's next job, in one transaction."""
@@ -422,6 +499,9 @@ class Runner:
             return ("finish", "canceled", str(exc))
         except (UnknownJobType, PermanentJobError) as exc:
             return ("finish", "failed", exc.message)
+        except StorageFull as exc:
+            self._note_full(exc.message)   # before the settle's claim: nothing new is taken
+            return ("full", exc.message)
         except Exception as exc:  # noqa: BLE001 - a handler's failure is the job's, not the runner's
             message = str(exc) if isinstance(exc, PhotojobsError) else f"{type(exc).__name__}: {exc}"
             log.debug("job %s failed:\n%s", row["id"], traceback.format_exc())
@@ -433,7 +513,8 @@ class Runner:
         return ("complete", message)
 
     def _settle(self, conn: sqlite3.Connection, row: sqlite3.Row, outcome: tuple) -> sqlite3.Row | None:
-        """Write a job's outcome: completion (and the task's next step), failure, retry or release."""
+        """Write a job's outcome: completion (and the task's next step), failure, retry, release, or a
+        give-back for want of disk space."""
         kind = outcome[0]
         now = self.lib.now()
         if kind == "lost":
@@ -443,6 +524,7 @@ class Runner:
                                     error_message=outcome[1])
             if done is None:
                 return None
+            self._full_streak = 0
             emit_job(self.lib, conn, done)
             step = tasks.next_step(row["task_type"], row["task_step"])
             if step is not None:
@@ -461,7 +543,10 @@ class Runner:
             return done
         if kind == "retry" and row["attempts"] >= row["max_attempts"]:
             return self._settle(conn, row, ("finish", "failed", f"{outcome[1]} (after {row['attempts']} attempts)"))
-        if kind == "retry":
+        if kind == "full":   # no fault of the job's: the attempt is refunded
+            new = self._give_back(conn, row["id"], row["worker_id"], run_after=self._full_run_after(now), now=now,
+                                  why=f"{outcome[1]}; given back to the queue", refund_attempt=True)
+        elif kind == "retry":
             p = self.lib.config.pipeline
             attempts = row["attempts"]
             delay = min(p.retry_max_seconds, p.retry_base_seconds * 2 ** (attempts - 1))

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
+from ..errors import StorageFull
+
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
@@ -68,6 +70,31 @@ def is_busy_error(exc: BaseException) -> bool:
     )
 
 
+def is_full_error(exc: BaseException) -> bool:
+    """SQLite's "database or disk is full" (SQLITE_FULL): the disk holding the catalog has no room."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF == sqlite3.SQLITE_FULL
+
+
+def _make_room(conn: sqlite3.Connection) -> None:
+    """After a transaction that SQLITE_FULL rolled back: copy the WAL into the catalog (PASSIVE,
+    waiting for no one). Once all of it is copied, the next transaction writes the WAL from its
+    start, into room the file already holds on disk, so a small write that gives work back can
+    succeed although the disk is still full."""
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error:
+        pass   # the catalog itself could not grow: nothing more to do here
+
+
+def _storage_full(conn: sqlite3.Connection) -> StorageFull:
+    try:
+        where = f" ({conn.execute('PRAGMA database_list').fetchone()[2]})"
+    except (sqlite3.Error, TypeError, IndexError):
+        where = ""
+    return StorageFull(f"the disk holding the catalog{where} is full; the change was not saved")
+
+
 def retry_when_busy(body: Callable[[], T], *, give_up: Callable[[], bool] = lambda: False,
                     on_retry: Callable[[BaseException], None] | None = None) -> T:
     """Run `body` again, with a growing pause, for as long as the database answers "busy" (a
@@ -123,7 +150,7 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     tx.depth = depth + 1
     try:
         yield conn
-    except BaseException:
+    except BaseException as exc:
         tx.depth = depth
         if depth == 0:
             try:
@@ -131,9 +158,13 @@ def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
                     conn.execute("ROLLBACK")
             finally:
                 _end(conn, tx)
-        else:
+        elif conn.in_transaction:  # else SQLite rolled the whole transaction back, savepoints too
             conn.execute(f"ROLLBACK TO sp{depth}")
             conn.execute(f"RELEASE sp{depth}")
+        if depth == 0 and (is_full_error(exc) or isinstance(exc, StorageFull)):
+            _make_room(conn)
+        if is_full_error(exc):
+            raise _storage_full(conn) from exc
         raise
     tx.depth = depth
     if depth == 0:
@@ -190,7 +221,11 @@ def _commit(conn: sqlite3.Connection) -> None:
             return
         except sqlite3.OperationalError as exc:
             if not is_busy_error(exc):
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # a failed COMMIT may have rolled back already (SQLITE_FULL does)
+                    conn.execute("ROLLBACK")
+                if is_full_error(exc):
+                    _make_room(conn)
+                    raise _storage_full(conn) from exc
                 raise
             time.sleep(0.01)
 
