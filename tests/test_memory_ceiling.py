@@ -38,9 +38,11 @@ def test_upload_of_a_bomb_stays_under_the_ceiling_and_says_why_it_has_no_preview
                     sys.executable, "-m", "photojobs", "--library", str(library_path),
                     "upload", str(bomb), "--project", "Pano", "--json"], check=True, timeout=120)
     ran = json.loads(report.read_text())
-    assert ran["code"] == 0, ran["err"]
+    assert ran["code"] == 5, ran["err"]      # imported, but no preview could be made: said, exit 5
     assert ran["peak_kib"] < CEILING_MB * 1024, f"the CLI peaked at {ran['peak_kib'] // 1024} MB"
-    assert json.loads(ran["out"])["imported"] == ["panorama.png"]
+    summary = json.loads(ran["out"])
+    assert summary["imported"] == ["panorama.png"]
+    assert "over the limit" in json.dumps(summary["processing_failed"])
     # The photographer's file is kept as it is; only its derivatives are refused, with the reason.
     assert (library_path / "Pano" / "panorama.png").read_bytes() == bomb.read_bytes()
     listed = subprocess.run([sys.executable, "-m", "photojobs", "--library", str(library_path),
