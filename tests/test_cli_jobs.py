@@ -19,7 +19,8 @@ def test_project_create_list_show(cli, library_path):
         ["Wedding - Smith 2026", "Wedding - Smith 2026-2"]
     assert cli("project", "show", "Wedding - Smith 2026-2", "--json").json()["id"] == again["id"]
     missing = cli("project", "show", "nope")
-    assert missing.code == 3 and missing.err.strip() == "photojobs: error: no such project: nope"
+    assert missing.code == 3 and missing.err.strip() == \
+        "photojobs: error: no such project: nope (`photojobs project list` shows them all)"
 
 
 def test_traversal_names_stay_inside_the_library(cli, library_path):
@@ -65,7 +66,7 @@ def test_jobs_run_cancel_retry_prune(cli, cli_proc, tmp_path):
     assert shown["status"] == "completed" and shown["progress_failed"] == 1
     assert [i["message"] for i in shown["items"] if i["status"] == "failed"] == ["planned item failure"]
     assert "planned item failure" in cli("jobs", "show", str(job_id)).out
-    retried = cli("jobs", "retry", str(queued), "--json").json()
+    retried = cli("jobs", "retry", str(queued), "--no-wait", "--json").json()
     assert retried["status"] == "queued"
     assert cli("jobs", "retry", str(job_id)).code != 0     # completed jobs are not retried
     assert cli_proc("jobs", "run", "--max-jobs", "1").code == 0

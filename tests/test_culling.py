@@ -36,7 +36,7 @@ def test_unknown_names_are_an_error_that_changes_nothing(cli, lib, project):
     r = cli("keep", "Shoot", "A", "NOPE", "--no-jpg")
     assert r.code == 3 and "NOPE" in r.err
     assert photos(lib, "Shoot") == before
-    assert cli("keep", "Shoot", "A").code == 1  # no flag: nothing to do is a usage error
+    assert cli("keep", "Shoot").code == 2  # no names and no --all: a usage error
 
 
 def test_revert_restores_keep_flags_from_availability(cli, lib, project):

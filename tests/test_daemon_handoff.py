@@ -38,7 +38,7 @@ def test_wait_follows_the_daemon_until_the_job_ends(start_daemon, lib, cli_proc,
     assert outcome["status"] == "completed" and outcome["jobs"][0]["progress_done"] == 3
     assert log.read_text().count("done ") == 3
     failed = cli_proc("jobs", "enqueue", "P", "test_fail", "--wait", "--payload", '{"permanent": true}')
-    assert failed.code == 1 and "failed" in failed.out
+    assert failed.code == 6 and "failed" in failed.out   # a job that failed: 6, as every command
     assert queue.get_job(lib, outcome["jobs"][0]["id"])["worker_id"] is None
 
 

@@ -87,9 +87,9 @@ def test_full_maintenance_task_and_all_projects(cli, lib, project, tmp_path):
     assert [j["type"] for j in runs[0]["task"]["jobs"]] == [
         "trash_maintenance", "manifest_check", "folder_check", "manifest_cleaning"]
     assert set(photos(lib, "P")) == {"A", "B"}
-    assert _run(cli).code == 1 and _run(cli, "P", "--all").code == 1  # one project or --all
-    assert _run(cli, "P", "--type", "bogus").code == 1
-    assert _run(cli, "P", "--force").code == 1  # --force needs a --type it applies to
+    assert _run(cli).code == 2 and _run(cli, "P", "--all").code == 2  # one project or --all: usage
+    assert _run(cli, "P", "--type", "bogus").code == 2
+    assert _run(cli, "P", "--force").code == 2  # --force needs a --type it applies to
 
 
 @pytest.mark.parametrize("how", ["folder gone", "marker gone", "emptied"])

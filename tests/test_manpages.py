@@ -126,3 +126,13 @@ def test_pages_render_without_roff_warnings():
     for page in sorted(MAN_DIR.glob("*.1")):
         proc = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(page)], capture_output=True, text=True)
         assert proc.returncode == 0 and proc.stderr == "", (page.name, proc.stderr)
+
+
+def test_exit_codes_in_the_man_page_and_the_readme_come_from_one_table():
+    from photojobs.cli import exit_codes
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert _manpage.readme_with_exit_codes(readme) == readme, f"the README's exit codes are stale; {HINT}"
+    status = unroff(sections(read("photojobs.1"))["EXIT STATUS"])
+    for code, meaning in exit_codes.TABLE:
+        assert f"| {code} | {meaning} |" in readme
+        assert str(code) in status.split() and unroff(_manpage.esc(meaning)) in status

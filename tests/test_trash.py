@@ -41,7 +41,7 @@ def test_restore_by_name_and_refusals(cli, lib, tmp_path):
     r = cli("trash", "restore", "P", "A.JPG", "NOPE.JPG")
     assert r.code == 3 and "NOPE.JPG" in r.err   # unknown names: 3, as keep and photos
     assert visible(lib.root / "P" / ".trash") == {"A.JPG", "B.JPG"}  # nothing changed
-    assert cli("trash", "restore", "P").code == 1  # names or --all
+    assert cli("trash", "restore", "P").code == 2  # names or --all: a usage error
     # B.JPG's name is taken again by a new file: restoring must not overwrite it.
     (lib.root / "P" / "B.JPG").write_bytes(b"\xff\xd8\xff new")
     r = cli("trash", "restore", "P", "a.jpg", "B.JPG", "--json")

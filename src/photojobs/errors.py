@@ -2,9 +2,8 @@
 
 
 class PhotojobsError(Exception):
-    """A problem the user can act on; `exit_code` is what the CLI exits with."""
+    """A problem the user can act on (the CLI's exit code for each type is in cli/exit_codes.py)."""
 
-    exit_code = 1
     http_status = 400
 
     def __init__(self, message: str):
@@ -13,11 +12,14 @@ class PhotojobsError(Exception):
 
 
 class ConfigError(PhotojobsError):
-    exit_code = 2
+    pass
+
+
+class UsageError(PhotojobsError):
+    """A command asked for something contradictory or incomplete (names and --all, neither...)."""
 
 
 class NotFound(PhotojobsError):
-    exit_code = 3
     http_status = 404
 
 
@@ -28,7 +30,7 @@ class UnknownJobType(PhotojobsError):
 
 
 class SchemaTooNew(PhotojobsError):
-    exit_code = 4
+    pass
 
 
 class StorageFull(PhotojobsError):

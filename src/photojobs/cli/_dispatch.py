@@ -25,7 +25,8 @@ import typer
 from ..engine.inline import FINAL, is_done, outcome, paused_lane, run_inline
 from ..engine.library import Library
 from ..errors import PhotojobsError
-from ._render import err_console, print_json, warn
+from . import exit_codes
+from ._render import console, err_console, print_json, warn
 
 OnEvent = Callable[[dict], None]
 
@@ -46,17 +47,30 @@ class Outcome:
     def ok(self) -> bool:
         return self.result is None or self.result["status"] == "completed"
 
+    @property
+    def where(self) -> str:
+        """Where a job that was not waited for is now, in the user's words (a paused lane has
+        been warned about already)."""
+        if self.paused_lane:
+            return "queued"
+        if self.mode == "daemon":
+            return "handed to the daemon (`photojobs jobs watch` follows it)"
+        return "queued (`photojobs jobs run --until-empty` or `photojobs daemon start` runs it)"
 
-def _verbosity() -> int:
-    """-v count of the running command, from the root context's AppState (so callers that only
-    hold the library need not pass it). Typer >= 0.20 carries its own copy of click."""
+
+def _app_state():
+    """The running command's AppState (global options), from the root context, so callers that
+    only hold the library need not pass it. Typer >= 0.20 carries its own copy of click."""
     try:
         from typer._click.globals import get_current_context
     except ImportError:  # an older Typer on plain click
         from click import get_current_context
     ctx = get_current_context(silent=True)
-    obj = ctx.find_root().obj if ctx is not None else None
-    return getattr(obj, "verbose", 0) or 0
+    return ctx.find_root().obj if ctx is not None else None
+
+
+def _verbosity() -> int:
+    return getattr(_app_state(), "verbose", 0) or 0
 
 
 def say(message: str) -> None:
@@ -88,14 +102,13 @@ def run_or_hand_off(lib: Library, job: dict, *, wait: bool | None, inline_by_def
         try:
             say(f"handed job {job['id']} to the daemon (pid {info['pid']}) at {info['url']}")
             if not wait:
-                return Outcome("daemon", job, None, info["url"])
+                lane = _warn_if_paused(lib, job, " in the daemon")
+                return Outcome("daemon", job, None, info["url"], paused_lane=lane)
             result = follow(lib, client, job, on_event)
         finally:
             client.close()
         if result is not None and result["status"] not in FINAL:
-            lane = paused_lane(lib, job)
-            warn(f"job {job['id']} stays queued in the daemon: the {lane} lane is paused "
-                 "(`photojobs jobs resume` lets it run)")
+            lane = _warn_if_paused(lib, job, " in the daemon")
             return Outcome("daemon", job, None, info["url"], paused_lane=lane)
         if result is not None:
             return Outcome("daemon", job, result, info["url"])
@@ -104,7 +117,7 @@ def run_or_hand_off(lib: Library, job: dict, *, wait: bool | None, inline_by_def
     if wait is False or (wait is None and not inline_by_default):
         say(f"no daemon running; job {job['id']} stays queued (`photojobs daemon start` or "
             "`photojobs jobs run` will run it)")
-        return Outcome("queued", job, None)
+        return Outcome("queued", job, None, paused_lane=_warn_if_paused(lib, job))
     say(f"no daemon running; running job {job['id']} here")
     return _run_here(lib, job, on_event)
 
@@ -113,10 +126,18 @@ def _run_here(lib: Library, job: dict, on_event: OnEvent | None) -> Outcome:
     """Run the task inline; one that waits on a paused lane is left queued, not waited for."""
     result = run_inline(lib, job, on_event=on_event)
     if result["status"] not in FINAL:
-        lane = paused_lane(lib, job)
-        warn(f"job {job['id']} stays queued: the {lane} lane is paused (`photojobs jobs resume` lets it run)")
-        return Outcome("queued", job, None, paused_lane=lane)
+        return Outcome("queued", job, None, paused_lane=_warn_if_paused(lib, job))
     return Outcome("inline", job, result)
+
+
+def _warn_if_paused(lib: Library, job: dict, where: str = "") -> str | None:
+    """The paused lane `job`'s task waits on, said out loud (whoever runs the queue, nothing
+    starts until `jobs resume`); None when it is free to run."""
+    lane = paused_lane(lib, job)
+    if lane:
+        warn(f"job {job['id']} stays queued{where}: the {lane} lane is paused (nothing starts in it until "
+             "`photojobs jobs resume`)")
+    return lane
 
 
 def _is_ours(data: dict, job: dict) -> bool:
@@ -187,7 +208,7 @@ def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | 
 @contextmanager
 def progress(enabled: bool = True) -> Iterator[OnEvent | None]:
     """A progress display on stderr fed by job events (inline and daemon alike); off when not a terminal."""
-    if not enabled or not sys.stderr.isatty():
+    if not enabled or not sys.stderr.isatty() or getattr(_app_state(), "quiet", False):
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -208,14 +229,17 @@ def progress(enabled: bool = True) -> Iterator[OnEvent | None]:
 
 
 def finish(lib: Library, job: dict, *, wait: bool | None, json_out: bool = False,
-           inline_by_default: bool = True) -> Outcome:
-    """run_or_hand_off, then the standard output: the job id when it returns at once, the task's
-    outcome when it waited; exit 1 if the task failed or was canceled."""
+           inline_by_default: bool = True, say_where: bool = False) -> Outcome:
+    """run_or_hand_off, then the standard output: the job id when it returns at once (with
+    `say_where`, a line saying where the job is), the task's outcome when it waited; exit 6
+    if the task failed or was canceled."""
     with progress(not json_out) as on_event:
         result = run_or_hand_off(lib, job, wait=wait, inline_by_default=inline_by_default, on_event=on_event)
     if not result.waited:
         if json_out:
             print_json(job)
+        elif say_where:
+            console.print(f"job {job['id']} {result.where}", markup=False)
         else:
             print(job["id"])
         return result
@@ -228,5 +252,5 @@ def finish(lib: Library, job: dict, *, wait: bool | None, json_out: bool = False
                           for j in task["jobs"])
         print(f"{task['type'] or 'job'} {task['status']}: {steps}")
     if not result.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(exit_codes.JOB_FAILED)
     return result

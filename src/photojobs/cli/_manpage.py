@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import typer
 
 from .. import __version__
+from . import exit_codes
 
 PACKAGE_MAN_DIR = Path(__file__).resolve().parent.parent / "man"
 DESCRIPTION = ("photojobs imports shoots of JPG+RAW pairs into projects, keeps a SQLite catalog of them, makes "
@@ -42,15 +43,11 @@ FILES = [
     ("PACKAGE/man/*.1", "These pages, installed with the package; copy or link them into a man1 folder on "
                         "MANPATH, or run python -m photojobs.cli._manpage --output ~/.local/share/man/man1."),
 ]
-EXIT_STATUS = [
-    ("0", "Success (or nothing to do). Ctrl-C in jobs watch also exits 0."),
-    ("1", "An error the one-line message explains, or a job or task that failed."),
-    ("2", "Bad usage or an invalid configuration file."),
-    ("3", "Something named does not exist (project, job, task, photo)."),
-    ("4", "The catalog was written by a newer photojobs."),
-    ("130", "Interrupted."),
-    ("other", "Some commands document further codes in their own description above."),
-]
+EXIT_STATUS = [(str(code), meaning) for code, meaning in exit_codes.TABLE]
+
+# The README's exit-code section sits between these lines; `man/generate.py` rewrites it.
+README_START = "<!-- exit codes: written by man/generate.py from src/photojobs/cli/exit_codes.py -->"
+README_END = "<!-- end of exit codes -->"
 
 
 @dataclass
@@ -211,8 +208,9 @@ def main_page(tree: list[Cmd]) -> str:
     groups = [c for c in tree[1:] if c.group]
     out = _header("photojobs", _first_sentence(root.help) or "photo import and culling")
     out += [".SH SYNOPSIS", _synopsis(root), ".SH DESCRIPTION", *_lines(DESCRIPTION)]
-    out += [".SH GLOBAL OPTIONS", ".PP", "These come before the command, e.g. "
-            "\\fBphotojobs \\-\\-library ~/Photos jobs watch\\fR.", *_params(root)]
+    out += [".SH GLOBAL OPTIONS", ".PP", "These go before or after the command: "
+            "\\fBphotojobs \\-\\-library ~/Photos jobs watch\\fR and "
+            "\\fBphotojobs jobs watch \\-\\-library ~/Photos\\fR are the same.", *_params(root)]
     out += [".SH COMMANDS"]
     for cmd in commands:
         out += _command_section(cmd)
@@ -233,8 +231,8 @@ def group_page(tree: list[Cmd], group: Cmd) -> str:
     name = "photojobs-" + "-".join(group.path)
     out = _header(name, _first_sentence(group.help) or group.name)
     out += [".SH SYNOPSIS", _synopsis(group), ".SH DESCRIPTION", *_lines(group.help or ""), ".PP",
-            "Global options (\\fB\\-\\-library\\fR, \\fB\\-\\-config\\fR, \\fB\\-v\\fR) go before the group "
-            "name; see \\fBphotojobs\\fR(1)."]
+            "Global options (\\fB\\-\\-library\\fR, \\fB\\-\\-config\\fR, \\fB\\-v\\fR, \\fB\\-q\\fR) go "
+            "before the group name or after the command; see \\fBphotojobs\\fR(1)."]
     out += [".SH COMMANDS"]
     for cmd in tree:
         if cmd.path[:len(group.path)] == group.path and cmd is not group and not cmd.group:
@@ -271,6 +269,15 @@ def write(directory: Path, generated: dict[str, str]) -> list[str]:
             old.unlink()
             changed.append(old.name)
     return changed
+
+
+def readme_with_exit_codes(text: str) -> str:
+    """`text` (the README) with the exit-code table between its markers made current."""
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"the README has no {README_START!r} ... {README_END!r} section")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return f"{head}{README_START}\n{exit_codes.markdown()}{README_END}{tail}"
 
 
 def main(argv: list[str] | None = None) -> int:

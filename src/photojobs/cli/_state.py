@@ -15,6 +15,7 @@ class AppState:
     library_path: Path | None = None
     config_path: Path | None = None
     verbose: int = 0
+    quiet: bool = False
     _config: Config | None = field(default=None, repr=False)
     _library: Library | None = field(default=None, repr=False)
 
@@ -32,6 +33,8 @@ class AppState:
             path = self.library_path or default_library_path()
             explicit = self.library_path is not None or "PHOTOJOBS_LIBRARY" in os.environ
             self._library = Library.open(path, self.config, create=create or not explicit)
+            from ._render import note
+            self._library.on_note = note
         return self._library
 
     def close(self) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine.library import Library
+from . import exit_codes
 from ._dispatch import progress, run_or_hand_off
 
-EXIT_TASK_FAILED = 6
+EXIT_TASK_FAILED = exit_codes.JOB_FAILED
 
 
 def finish(lib: Library, job: dict[str, Any] | None, wait: bool | None, *, quiet: bool = False) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""`photojobs keep`, `revert` and `commit`: cull a project and apply the decisions."""
+"""`photojobs keep`, `reject`, `revert` and `commit`: cull a project and apply the decisions."""
 
 from __future__ import annotations
 
@@ -10,21 +10,42 @@ import typer
 
 from ..engine import culling
 from ..errors import PhotojobsError
-from . import _wait
+from . import _wait, exit_codes
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, print_json, state, table, warn
 
 
-def keep(ctx: typer.Context, project: ProjectArg,
-         names: Annotated[Optional[list[str]], typer.Argument(help="Photo names (basename or file name).", show_default=False)] = None,
-         all_: Annotated[bool, typer.Option("--all", help="Every photo of the project.")] = False,
+NamesArg = Annotated[Optional[list[str]], typer.Argument(
+    help="Photo names (basename or file name).", show_default=False)]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every photo of the project.")]
+
+
+def keep(ctx: typer.Context, project: ProjectArg, names: NamesArg = None, all_: AllOpt = False,
          jpg: Annotated[Optional[bool], typer.Option("--jpg/--no-jpg", help="Keep (or drop) the JPG.", show_default=False)] = None,
          raw: Annotated[Optional[bool], typer.Option("--raw/--no-raw", help="Keep (or drop) the RAW.", show_default=False)] = None,
          json_out: JsonOpt = False) -> None:
-    """Set what to keep at the next commit. A flag not given leaves that choice as it is.
+    """Set what to keep at the next commit: with no flag, the JPG and the RAW; with one flag,
+    only that choice changes (`keep P X --no-raw` drops the RAW, keeps the JPG as it was).
 
-    Exit codes: 0 done; 3 an unknown photo name (nothing changed); 1 other errors."""
-    result = culling.keep(state(ctx).library(), project, names or [], all=all_, jpg=jpg, raw=raw)
+    Exit codes: 0 done; 3 an unknown photo name (nothing changed); 2 no names and no --all,
+    or both; 1 other errors."""
+    _changed(culling.keep(state(ctx).library(), project, names or [], all=all_, jpg=jpg, raw=raw), json_out)
+
+
+def reject(ctx: typer.Context, project: ProjectArg, names: NamesArg = None, all_: AllOpt = False,
+           json_out: JsonOpt = False) -> None:
+    """Reject photos: keep neither their JPG nor their RAW. The next `photojobs commit` moves
+    their files (and sidecars) to the project's .trash; `keep` or `revert` undoes it before that.
+
+    Exit codes: 0 done; 3 an unknown photo name (nothing changed); 2 no names and no --all,
+    or both; 1 other errors."""
+    result = culling.reject(state(ctx).library(), project, names or [], all=all_)
+    _changed(result, json_out)
+    if not json_out and result["changed"]:
+        console.print(f"`photojobs commit {shlex.quote(project)}` moves their files to .trash", markup=False)
+
+
+def _changed(result: dict, json_out: bool) -> None:
     if json_out:
         print_json(result)
     else:
@@ -33,11 +54,7 @@ def keep(ctx: typer.Context, project: ProjectArg,
 
 def revert(ctx: typer.Context, project: ProjectArg, json_out: JsonOpt = False) -> None:
     """Forget culling decisions not yet committed: keep every file that is there."""
-    result = culling.revert(state(ctx).library(), project)
-    if json_out:
-        print_json(result)
-    else:
-        console.print(f"{result['changed']} photo{'' if result['changed'] == 1 else 's'} changed", markup=False)
+    _changed(culling.revert(state(ctx).library(), project), json_out)
 
 
 def commit(ctx: typer.Context, project: ProjectArg,
@@ -62,10 +79,10 @@ def commit(ctx: typer.Context, project: ProjectArg,
         if not sys.stdin.isatty():
             raise PhotojobsError("commit moves files to .trash: confirm with --yes when not at a terminal")
         if not typer.confirm(f"Move {len(plan['jpgs']) + len(plan['raws'])} files to .trash?"):
-            raise typer.Exit(1)
+            raise typer.Exit(exit_codes.ERROR)
     result = culling.commit(lib, project)
     outcome = _wait.finish(lib, result["job"], wait, quiet=json_out)
-    code = _wait.EXIT_TASK_FAILED if _wait.failed_steps(outcome) else 0
+    code = exit_codes.JOB_FAILED if _wait.failed_steps(outcome) else exit_codes.OK
     if json_out:
         print_json({**result, "task": outcome, "dry_run": False})
         raise typer.Exit(code)

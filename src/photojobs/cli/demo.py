@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shlex
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..engine.culling import list_photos
 from ..engine.projects import get_project
 from ..engine.sample import make_sample_shoot
 from ._render import console, state
@@ -16,20 +18,39 @@ from .upload import upload
 
 
 def demo(ctx: typer.Context,
-         photos: Annotated[int, typer.Option("--photos", min=1, max=200, help="How many sample photos to make.")] = 8,
+         photos: Annotated[int, typer.Option(
+        "--photos", min=1, max=200, help="How many sample shots to make (besides the broken file).")] = 8,
          project: Annotated[str, typer.Option("--project", "-p", help="Project to import them into.")] = "Sample shoot") -> None:
-    """Make a small sample shoot, import it into a project and make its thumbnails and previews."""
+    """Make a sample card (JPG+RAW pairs, a RAW alone, and one JPG cut short as a card pulled out
+    mid-write leaves it), import it into a project and make its thumbnails and previews: the
+    pairs become one photo each, and the broken file fails and says why."""
     with tempfile.TemporaryDirectory(prefix="photojobs-demo-") as tmp:
         card = Path(tmp) / "card"
-        make_sample_shoot(card, photos)
+        broken = make_sample_shoot(card, photos)[-1].name
         console.print(f"library: {state(ctx).library(create=True).root}", markup=False)
         try:
             ctx.invoke(upload, ctx=ctx, sources=[card / "DCIM"], project=project, move=False, recursive=True,
                        on_duplicate="skip", dry_run=False, wait=True, json_out=False)
         except typer.Exit as done:
             if done.exit_code == 0:
-                lib = state(ctx).library()
-                folder = get_project(lib, project)["folder"]
-                console.print(f"next: photojobs --library {shlex.quote(str(lib.root))} photos list {shlex.quote(project)}"
-                              f"  ·  thumbnails in {lib.project_path(folder) / '.thumb'}", markup=False)
+                _tell(state(ctx).library(), project, broken)
             raise
+
+
+_PLURAL = {"JPG+RAW pair": "JPG+RAW pairs", "RAW alone": "RAWs alone", "JPG alone": "JPGs alone"}
+
+
+def _tell(lib, project: str, broken: str) -> None:
+    """What the catalog made of the card: pairs, lone files, and each failure with its reason."""
+    shots = list_photos(lib, project)
+    kinds = Counter("JPG+RAW pair" if p["jpg_name"] and p["raw_name"] else
+                    "RAW alone" if p["raw_name"] else "JPG alone" for p in shots)
+    console.print(f"{len(shots)} photos: " + ", ".join(f"{n} {kind if n == 1 else _PLURAL[kind]}"
+                                                       for kind, n in kinds.items()), markup=False)
+    for p in shots:
+        if p["derivative_error"]:
+            why = " (on purpose: the sample card's last file was cut short)" if p["filename"] == broken else ""
+            console.print(f"failed: {p['filename']}: {p['derivative_error']}{why}", markup=False, soft_wrap=True)
+    folder = get_project(lib, project)["folder"]
+    console.print(f"next: photojobs --library {shlex.quote(str(lib.root))} photos list {shlex.quote(project)}"
+                  f"  ·  thumbnails in {lib.project_path(folder) / '.thumb'}", markup=False)

@@ -9,10 +9,10 @@ import typer
 
 from ..engine import queue
 from ..engine.runner import Runner
-from ..errors import PhotojobsError
+from ..errors import UsageError
 from ._dispatch import finish
 from ._options import JsonOpt, WaitOpt
-from ._render import console, print_json, state, table
+from ._render import console, fields, print_json, state, table
 
 app = typer.Typer(help="Observe and drive the job queue.", no_args_is_help=True)
 
@@ -31,11 +31,15 @@ def list_(ctx: typer.Context,
           project: Annotated[Optional[str], typer.Option("--project", "-p", help="Only this project.")] = None,
           status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Only jobs in this status (repeatable).")] = None,
           type: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Only jobs of this type (repeatable).")] = None,
+          failed_items: Annotated[bool, typer.Option(
+              "--failed-items", help="Only jobs with failed items, whatever their status: a job that "
+                                     "completed can have photos that failed (`-s failed` lists jobs that "
+                                     "failed as a whole).")] = False,
           limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many jobs, newest first.")] = 50,
           json_out: JsonOpt = False) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first (status: queued, running, completed, failed or canceled)."""
     jobs = queue.list_jobs(state(ctx).library(), project=project, status=status or (), type=type or (),
-                           limit=limit)
+                           limit=limit, with_failed_items=failed_items)
     if json_out:
         print_json(jobs)
     else:
@@ -49,17 +53,16 @@ def show(ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id.
     if json_out:
         print_json(job)
         return
-    for key in ("id", "project_folder", "type", "status", "priority", "attempts", "max_attempts",
-                "progress_done", "progress_failed", "progress_total", "error_message", "task_id", "task_type",
-                "created_at", "started_at", "finished_at"):
-        console.print(f"{key:>16}: {'' if job[key] is None else job[key]}", markup=False)
-    console.print(f"{'payload':>16}: {json.dumps(job['payload'])}", markup=False)
+    fields([(key, job[key]) for key in (
+        "id", "project_folder", "type", "status", "priority", "attempts", "max_attempts", "progress_done",
+        "progress_failed", "progress_total", "error_message", "task_id", "task_type", "created_at", "started_at",
+        "finished_at")] + [("payload", json.dumps(job["payload"]))])
     if "task" in job:
-        steps = " -> ".join(f"{s['type']}({s['status']})" for s in job["task"]["steps"])
-        console.print(f"{'task':>16}: {job['task']['status']}: {steps}", markup=False)
+        steps = " -> ".join(f"{s['type']}({s['status']})" for s in job["task"]["jobs"])
+        fields([("task", f"{job['task']['status']}: {steps}")])
     summary = job["items_summary"]
     if sum(summary.values()):
-        console.print(f"{'items':>16}: " + ", ".join(f"{k} {v}" for k, v in summary.items() if v), markup=False)
+        fields([("items", ", ".join(f"{k} {v}" for k, v in summary.items() if v))])
         failed = [i for i in job["items"] if i["status"] == "failed"]
         if failed:
             table(["failed item", "message"], [(i["filename"], i["message"]) for i in failed])
@@ -73,11 +76,13 @@ def enqueue(ctx: typer.Context,
             priority: Annotated[Optional[int], typer.Option("--priority", help="Priority (>= the threshold: priority lane).")] = None,
             wait: WaitOpt = None,
             json_out: JsonOpt = False) -> None:
-    """Queue one job of any type; prints its id (a running daemon starts it at once; --wait follows it)."""
+    """Queue one job of any type; prints its id (a running daemon starts it at once; --wait follows it).
+
+    Exit codes: 0 queued or done; 6 the job failed (with --wait); 2 a --payload that is not JSON."""
     try:
         data = json.loads(payload) if payload else {}
     except json.JSONDecodeError as exc:
-        raise PhotojobsError(f"--payload is not valid JSON: {exc.msg}") from None
+        raise UsageError(f"--payload is not valid JSON: {exc.msg}") from None
     lib = state(ctx).library()
     job = queue.enqueue(lib, type, project=project, payload=data, priority=priority)
     # Without --wait and without a daemon the job just stays queued, as it always did.
@@ -97,13 +102,16 @@ def cancel(ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job i
 
 
 @app.command("retry")
-def retry(ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id.")], json_out: JsonOpt = False) -> None:
-    """Requeue a failed or canceled job (done items stay done)."""
-    job = queue.retry(state(ctx).library(), job_id)
-    if json_out:
-        print_json(job)
-    else:
-        console.print(f"job {job_id} queued again")
+def retry(ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id.")], wait: WaitOpt = None,
+          json_out: JsonOpt = False) -> None:
+    """Requeue a failed or canceled job (done items stay done, failed ones run again) and run it
+    as other commands do: a running daemon takes it; without one it runs here (--no-wait leaves
+    it queued).
+
+    Exit codes: 0 done, handed to the daemon or queued; 6 it failed again; 3 no such job; 1 a
+    job that is not failed or canceled."""
+    lib = state(ctx).library()
+    finish(lib, queue.retry(lib, job_id), wait=wait, json_out=json_out, say_where=True)
 
 
 @app.command("run")

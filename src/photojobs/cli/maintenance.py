@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 import typer
 
 from ..engine import maintenance as maintenance_engine
-from ..errors import PhotojobsError
-from . import _wait
+from ..engine import queue
+from ..errors import UsageError
+from . import _wait, exit_codes
 from ._options import JsonOpt, WaitOpt
 from ._render import console, err_console, print_json, state
 
@@ -31,22 +32,24 @@ def run(ctx: typer.Context,
     the first time they are seen, and files moved to .trash. Failures go to stderr.
 
     Exit codes: 0 all succeeded (or queued with --no-wait); 6 some job failed (for example a
-    project folder that is missing or unmounted: its catalog is left unchanged); 1 error."""
+    project folder that is missing or unmounted: its catalog is left unchanged); 2 neither a
+    project nor --all, or both, or a --type or --force that does not apply; 1 other errors."""
     if (project is None) == (not all_):
-        raise PhotojobsError("name one project or use --all")
+        raise UsageError("name one project or use --all")
     lib = state(ctx).library()
     jobs = maintenance_engine.start(lib, project, type, force=force)
     results = []
     code = 0
     for job in jobs:
         outcome = _wait.finish(lib, job, wait, quiet=True)
-        results.append({"job": job, "task": outcome})
+        # The job as it is now, not as it was queued: its status agrees with the task's.
+        results.append({"job": queue.get_job(lib, job["id"]), "task": outcome})
         if not json_out:
             for line in maintenance_engine.news(lib, outcome):  # e.g. files that are not photos, once
                 console.print(line, markup=False, soft_wrap=True)
         problem = _wait.describe(outcome)
         if problem:
-            code = _wait.EXIT_TASK_FAILED
+            code = exit_codes.JOB_FAILED
             if not json_out:
                 err_console.print(f"photojobs: {job['project_folder']}: {problem}", markup=False, soft_wrap=True)
     if json_out:

@@ -7,12 +7,13 @@ from typing import Annotated, Optional
 import typer
 
 from ..engine import derivatives, queue
+from . import exit_codes
 from ._dispatch import progress, run_or_hand_off
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, print_json, state, table
 
-EXIT_SOME_FAILED = 5   # the job completed, but some photos' derivatives could not be made
-EXIT_JOB_FAILED = 1
+EXIT_SOME_FAILED = exit_codes.PARTLY_DONE   # the job completed, but some photos' derivatives could not be made
+EXIT_JOB_FAILED = exit_codes.JOB_FAILED
 
 HELP = (
     "Make thumbnails (.thumb/) and previews (.preview/) of a project's photos.\n\n"
@@ -20,9 +21,9 @@ HELP = (
     "settings; photos already up to date are skipped without decoding. Named photos (basename or "
     "file name) are always remade, as is everything with --force.\n\n"
     "A running daemon takes the job; without one it runs here with a progress bar (--no-wait "
-    "leaves it queued).\n\n"
+    "leaves it queued). While its lane is paused the job waits, and the command says so.\n\n"
     f"Exit codes: 0 done (or queued); {EXIT_SOME_FAILED} some photos failed (see `photojobs jobs show`); "
-    f"{EXIT_JOB_FAILED} the job failed or was canceled, or another error; 3 unknown project or photo.")
+    f"{EXIT_JOB_FAILED} the job failed or was canceled; 3 unknown project or photo; 1 other errors.")
 
 
 def process(ctx: typer.Context, project: ProjectArg,
@@ -36,10 +37,9 @@ def process(ctx: typer.Context, project: ProjectArg,
         result = run_or_hand_off(lib, job, wait=wait, on_event=on_event)
     if not result.waited:
         if json_out:
-            print_json({"mode": result.mode, "job": job})
+            print_json({"mode": result.mode, "paused_lane": result.paused_lane, "job": job})
         else:
-            where = "handed to the daemon" if result.mode == "daemon" else "queued"
-            console.print(f"job {job['id']} {where}", markup=False)
+            console.print(f"job {job['id']} {result.where}", markup=False)
         return
     detail = queue.job_detail(lib, job["id"])
     code = _exit_code(detail)
@@ -62,5 +62,5 @@ def process(ctx: typer.Context, project: ProjectArg,
 def _exit_code(job: dict) -> int:
     if job["status"] != "completed":
         return EXIT_JOB_FAILED
-    return EXIT_SOME_FAILED if job["items_summary"]["failed"] else 0
+    return EXIT_SOME_FAILED if job["items_summary"]["failed"] else exit_codes.OK
 

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 import typer
 
 from ..engine import scan as scan_engine
+from . import exit_codes
 from ._dispatch import progress, run_or_hand_off
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, err_console, print_json, state
 
-EXIT_CHECK_FAILED = 1
+EXIT_CHECK_FAILED = exit_codes.JOB_FAILED
 
 
 def scan(ctx: typer.Context, project: ProjectArg,
@@ -24,7 +25,9 @@ def scan(ctx: typer.Context, project: ProjectArg,
     missing (manifest_check), new files become photos (folder_check).
 
     A running daemon takes the checks at once; without one they run here with progress.
-    While their lane is paused they stay queued (`photojobs jobs resume`)."""
+    While their lane is paused they stay queued, and the command says so (`photojobs jobs resume`).
+
+    Exit codes: 0 done, handed to the daemon or queued; 6 a check failed; 3 unknown project."""
     lib = state(ctx).library()
     jobs = scan_engine.request_checks(lib, project, manifest=manifest, folder=folder, source="cli")
     results: list[dict[str, Any]] = []
@@ -32,8 +35,9 @@ def scan(ctx: typer.Context, project: ProjectArg,
     with progress(not json_out) as on_event:
         for job in jobs:
             outcome = run_or_hand_off(lib, job, wait=wait, on_event=on_event)
-            if outcome.paused_lane:
-                results.append({"job": job, "mode": "queued", "paused_lane": outcome.paused_lane, "result": None})
+            if not outcome.waited:   # a daemon has it, or it waits (--no-wait, a paused lane)
+                results.append({"job": job, "mode": "queued" if outcome.paused_lane else outcome.mode,
+                                "paused_lane": outcome.paused_lane, "where": outcome.where, "result": None})
                 continue
             result = outcome.result
             status = result["jobs"][0]["status"] if result else job["status"]
@@ -46,11 +50,9 @@ def scan(ctx: typer.Context, project: ProjectArg,
     else:
         for r in results:
             job = r["job"]
-            if r["mode"] == "queued":
-                why = f" (the {r['paused_lane']} lane is paused)" if r.get("paused_lane") else ""
-                console.print(f"{job['type']} #{job['id']} queued{why}", markup=False)
-            elif r["result"] is None:
-                console.print(f"{job['type']} #{job['id']} handed to the daemon", markup=False)
+            if r["result"] is None:
+                why = f" (the {r['paused_lane']} lane is paused)" if r["paused_lane"] else ""
+                console.print(f"{job['type']} #{job['id']} {r['where']}{why}", markup=False)
             elif r["status"] == "completed":
                 console.print(f"{job['type']} #{job['id']} completed" +
                               (f": {r['changes']}" if r["changes"] else ": no changes"), markup=False)

@@ -11,15 +11,15 @@ from pathlib import Path
 
 from ..config import Config
 from ..engine.runner import pid_alive
-from ..errors import PhotojobsError
+from ..errors import NotFound, PhotojobsError
 from . import state
 from .client import find_daemon
 
 POLL = 0.02
 
 
-class NotRunning(PhotojobsError):
-    exit_code = 3
+class NotRunning(NotFound):
+    pass
 
 
 def status(root: Path, config: Config) -> dict:

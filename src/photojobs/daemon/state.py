@@ -20,7 +20,7 @@ LOCK_FILE = "daemon.lock"
 
 
 class AlreadyRunning(PhotojobsError):
-    exit_code = 5
+    pass
 
 
 def state_dir() -> Path:

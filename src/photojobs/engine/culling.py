@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import NotFound, PhotojobsError
+from ..errors import NotFound, UsageError
 from ..storage import atomic
+from ..storage.repos import job_items as items_repo
 from ..storage.repos import photos as photos_repo
+from .derivatives import derivative_paths, imaging_settings
 from .library import Library
 from .projects import require
-from .queue import start_task
+from .queue import iso, start_task
 from .reconcile import checked_scan
 
 def list_photos(lib: Library, project: str | int) -> list[dict[str, Any]]:
@@ -19,18 +22,54 @@ def list_photos(lib: Library, project: str | int) -> list[dict[str, Any]]:
     return [photos_repo.to_dict(r) for r in photos_repo.list_for_project(lib.conn(), row["id"])]
 
 
+def photo_detail(lib: Library, project: str | int, name: str, *, job_limit: int = 20) -> dict[str, Any]:
+    """One photo, as `photos show` tells it: `photos list`'s fields, then each file (on disk or
+    not, kept or not, its size), the metadata read from each, where its derivatives are, and
+    the last `job_limit` job items that worked on it (newest first)."""
+    row = require(lib, project)
+    conn = lib.conn()
+    found = photos_repo.get_many(conn, row["id"], [name])
+    if not found:
+        raise NotFound(f"no such photo in {row['folder']}: {name} (`photojobs photos list` shows them)")
+    photo = found[0]
+    path = lib.project_path(row["folder"])
+    files = [{"role": role, "name": photo[f"{role}_name"], "available": bool(photo[f"{role}_available"]),
+              # "other" images are never trashed by a commit: keeping them is not a choice
+              "keep": bool(photo[f"keep_{role}"]) if role != "other" else None,
+              "size_bytes": _size(path / photo[f"{role}_name"])}
+             for role in photos_repo.ROLES if photo[f"{role}_name"]]
+    files += [{"role": "sidecar", "name": s, "available": (path / s).exists(), "keep": None,
+               "size_bytes": _size(path / s)} for s in json.loads(photo["sidecars"] or "[]")]
+    thumb, preview = derivative_paths(path, photo["basename"], imaging_settings(lib.config).format)
+    jobs = [{"job_id": r["job_id"], "job_type": r["job_type"], "job_status": r["job_status"],
+             "item_status": r["status"], "message": r["message"], "updated_at": iso(r["updated_at"])}
+            for r in items_repo.of_photo(conn, photo["id"], limit=job_limit)]
+    return {**photos_repo.to_dict(photo), "project": row["folder"], "files": files,
+            "metadata": json.loads(photo["metadata"] or "{}"),
+            "thumbnail": str(thumb) if thumb.exists() else None, "preview": str(preview) if preview.exists() else None,
+            "jobs": jobs}
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
 def keep(lib: Library, project: str | int, names: Iterable[str] = (), *, all: bool = False,
          jpg: bool | None = None, raw: bool | None = None) -> dict[str, Any]:
-    """Set keep intent. A flag given as None stays as it is; names are basenames or file
-    names (case-insensitive). Any unknown name is an error and nothing changes."""
-    row = require(lib, project)
+    """Set keep intent. With neither flag, keep both files; with one, the other stays as it
+    is. Names are basenames or file names (case-insensitive). Any unknown name is an error
+    and nothing changes."""
     names = list(names)
-    if jpg is None and raw is None:
-        raise PhotojobsError("say what to keep: --jpg/--no-jpg and/or --raw/--no-raw")
     if all and names:
-        raise PhotojobsError("give photo names or --all, not both")
+        raise UsageError("give photo names or --all, not both")
     if not all and not names:
-        raise PhotojobsError("name the photos to change, or use --all")
+        raise UsageError("name the photos to change, or use --all")
+    row = require(lib, project)
+    if jpg is None and raw is None:
+        jpg = raw = True
     conn = lib.conn()
     with atomic(conn):
         ids = None
@@ -46,6 +85,11 @@ def keep(lib: Library, project: str | int, names: Iterable[str] = (), *, all: bo
             ids = [r["id"] for r in found]
         changed = photos_repo.set_keep(conn, row["id"], ids, keep_jpg=jpg, keep_raw=raw, now=lib.now())
     return {"project": row["folder"], "changed": changed, "selected": len(ids) if ids is not None else None}
+
+
+def reject(lib: Library, project: str | int, names: Iterable[str] = (), *, all: bool = False) -> dict[str, Any]:
+    """Keep neither the JPG nor the RAW: the next commit moves the photo's files to .trash."""
+    return keep(lib, project, names, all=all, jpg=False, raw=False)
 
 
 def revert(lib: Library, project: str | int) -> dict[str, Any]:
@@ -90,6 +134,7 @@ def commit(lib: Library, project: str | int, *, dry_run: bool = False, source: s
     result = plan(lib, project, check_folder=not dry_run)
     result["job"] = None
     if not dry_run and result["photos"]:
-        result["job"] = start_task(lib, "change_commit", project=result["project"], source=source,
+        # By id: the folder in the plan could also be some other project's name.
+        result["job"] = start_task(lib, "change_commit", project=require(lib, project)["id"], source=source,
                                    items=[(p["photo_id"], p["basename"]) for p in result["photos"]])
     return result

@@ -59,6 +59,8 @@ class Library:
         self.catalog = Catalog(self.root / CATALOG_DIR / CATALOG_FILE, config.pipeline.busy_timeout_ms)
         self.waker = Waker()
         self._subscribers: list[Callable[[list[dict]], None]] = []
+        self.notes: list[str] = []
+        self.on_note: Callable[[str], None] | None = None
 
     @classmethod
     def open(cls, root: str | os.PathLike | None = None, config: Config | None = None, *,
@@ -101,6 +103,15 @@ class Library:
             except Exception as exc:  # noqa: BLE001 - a subscriber must never break the emitter
                 import logging
                 logging.getLogger("photojobs.events").warning("event subscriber failed: %r", exc)
+
+    def note(self, message: str) -> None:
+        """Tell the user how a request was understood (a project found by its id, not its name):
+        the CLI shows it on stderr, once; the daemon has no one to tell and only keeps it."""
+        if message in self.notes:
+            return
+        self.notes.append(message)
+        if self.on_note is not None:
+            self.on_note(message)
 
     def close(self) -> None:
         self.catalog.close()

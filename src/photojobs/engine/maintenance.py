@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import PhotojobsError
+from ..errors import UsageError
 from ..storage.repos import projects as projects_repo
 from .projects import require
 from .queue import enqueue, start_task
@@ -20,10 +20,10 @@ def start(lib: Library, project: str | int | None, type: str | None = None, *, f
     job alone (unique per project while queued: an already queued one is returned).
     `force` lets manifest_check/manifest_cleaning reconcile a folder that looks empty."""
     if type is not None and type not in MAINTENANCE_TYPES:
-        raise PhotojobsError(f"--type must be one of {', '.join(MAINTENANCE_TYPES)}, got {type!r}")
+        raise UsageError(f"--type must be one of {', '.join(MAINTENANCE_TYPES)}, got {type!r}")
     if force and type not in ("manifest_check", "manifest_cleaning"):
         # The chain's later steps are queued without a payload, so force must name its job.
-        raise PhotojobsError("--force goes with --type manifest_check or --type manifest_cleaning")
+        raise UsageError("--force goes with --type manifest_check or --type manifest_cleaning")
     rows = [require(lib, project)] if project is not None else projects_repo.list_all(lib.conn())
     payload = {"force": True} if force else None
     jobs = []

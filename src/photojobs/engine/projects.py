@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 import sqlite3
 import unicodedata
 from pathlib import Path
+from typing import Callable
 
 from ..errors import NotFound, PhotojobsError, ProjectFolderMissing
 from ..storage import atomic
@@ -15,7 +17,6 @@ from ..storage.repos import not_photos as not_photos_repo
 from ..storage.repos import photos as photos_repo
 from ..storage.repos import projects as projects_repo
 from .library import Library
-from .queue import resolve_project
 
 MARKER = ".photojobs-project"
 SUBFOLDERS = (".thumb", ".preview", ".trash")
@@ -97,11 +98,73 @@ def folder_problem(lib: Library, project: str | int) -> str | None:
     return None
 
 
+def resolve_project(conn: sqlite3.Connection, project: str | int | None, *,
+                    note: Callable[[str], None] | None = None) -> sqlite3.Row | None:
+    """The project a user's words name; None for None. The one lookup every command uses.
+
+    An int is an id (what the code passes). Text is, in order: a project's exact name (a name
+    beats an id, so `--project 2` is the project named "2" when there is one), its folder, an
+    id, then a name or folder that differs only in case when just one project has it. Anything
+    but an exact name or folder is told to `note`, naming the project chosen. NotFound says
+    which names come close and where to see them all."""
+    if project is None:
+        return None
+    if isinstance(project, int):
+        row = projects_repo.get(conn, project)
+        if row is None:
+            raise NotFound(f"no such project: {project}")
+        return row
+    text = str(project)
+    named = projects_repo.all_named(conn, text)
+    if named:
+        if len(named) > 1 and note is not None:
+            note(f"{len(named)} projects are named {_quote(text)}; using the first, in folder {named[0]['folder']} "
+                 f"(name another by its folder: {', '.join(r['folder'] for r in named[1:])})")
+        return named[0]
+    row = projects_repo.by_folder(conn, text)
+    if row is not None:
+        return row
+    every = projects_repo.list_all(conn)
+    if text.isdigit():
+        row = next((r for r in every if r["id"] == int(text)), None)
+        if row is not None:
+            if note is not None:
+                note(f"no project is named {_quote(text)}: using project {row['id']}, {_quote(row['name'])} "
+                     f"(folder {row['folder']})")
+            return row
+    key = text.casefold()
+    alike = {r["id"]: r for r in every if key in (r["name"].casefold(), r["folder"].casefold())}
+    if len(alike) == 1:
+        [row] = alike.values()
+        if note is not None:
+            note(f"using project {_quote(row['name'])} (folder {row['folder']}) for {_quote(text)}")
+        return row
+    raise NotFound(f"no such project: {text}{_suggestion(text, every)}")
+
+
+def _quote(name: str) -> str:
+    return f"'{name}'"
+
+
+def _suggestion(text: str, every: list[sqlite3.Row]) -> str:
+    """"; did you mean 'X'?" for the names close to `text` (any case), and where to see them all."""
+    if not every:
+        return " (the library has no projects yet)"
+    names: dict[str, list[str]] = {}   # a spelling, any case -> the names of the projects it is
+    for r in every:
+        for spelling in {r["name"].casefold(), r["folder"].casefold()}:
+            names.setdefault(spelling, []).append(r["name"])
+    close = difflib.get_close_matches(text.casefold(), list(names), n=3, cutoff=0.6)
+    chosen = list(dict.fromkeys(name for c in close for name in names[c]))
+    hint = f"; did you mean {' or '.join(map(_quote, chosen))}?" if chosen else ""
+    return f"{hint} (`photojobs project list` shows them all)"
+
+
 def get_or_create(lib: Library, name: str) -> sqlite3.Row:
-    """The project `name` names (found as every command finds one: id, folder or name), its
+    """The project `name` names (found as every command finds one, see resolve_project), its
     folder laid out; a new project when there is none."""
     try:
-        row = resolve_project(lib.conn(), name)
+        row = resolve_project(lib.conn(), name, note=lib.note)
     except NotFound:
         row = None
     if row is not None:
@@ -112,7 +175,7 @@ def get_or_create(lib: Library, name: str) -> sqlite3.Row:
 
 def get_project(lib: Library, project: str | int) -> dict:
     """A project, with the files in its folder that are not photos (as the last folder_check saw them)."""
-    row = resolve_project(lib.conn(), project)
+    row = require(lib, project)
     return {**project_to_dict(row), "not_photos": not_photos(lib, row["id"])}
 
 
@@ -126,6 +189,35 @@ def list_projects(lib: Library) -> list[dict]:
     return [project_to_dict(r) for r in projects_repo.list_all(lib.conn())]
 
 
+def summaries(lib: Library, project: str | int | None = None) -> list[dict]:
+    """Projects (all, or the one named) with what `project list` counts: photos with a file on
+    disk, kept and rejected ones, derivatives pending and failed, and the bytes the folder takes
+    (originals, derivatives and trash; None when the folder is not there)."""
+    rows = [require(lib, project)] if project is not None else projects_repo.list_all(lib.conn())
+    counts = photos_repo.culling_counts(lib.conn())
+    none = {"photos": 0, "kept": 0, "rejected": 0, "derivatives_pending": 0, "derivatives_failed": 0}
+    return [{**project_to_dict(r), **counts.get(r["id"], none), "size_bytes": disk_usage(lib.project_path(r["folder"]))}
+            for r in rows]
+
+
+def disk_usage(path: Path) -> int | None:
+    """Bytes of the files under `path` (links not followed), or None when it is not a folder."""
+    if not path.is_dir():
+        return None
+    total, stack = 0, [path]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue   # a folder we may not read, or that went away meanwhile: count the rest
+    return total
+
+
 def project_to_dict(row: sqlite3.Row) -> dict:
     from .queue import iso
     return {"id": row["id"], "name": row["name"], "folder": row["folder"],
@@ -133,7 +225,7 @@ def project_to_dict(row: sqlite3.Row) -> dict:
 
 
 def require(lib: Library, project: str | int) -> sqlite3.Row:
-    row = resolve_project(lib.conn(), project)
+    row = resolve_project(lib.conn(), project, note=lib.note)
     if row is None:
         raise NotFound(f"no such project: {project}")
     return row

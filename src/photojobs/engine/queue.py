@@ -7,7 +7,7 @@ import sqlite3
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from ..errors import BadPayload, NotFound, PhotojobsError
+from ..errors import BadPayload, NotFound, PhotojobsError, UsageError
 from ..storage import atomic
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
@@ -15,6 +15,7 @@ from ..storage.repos import projects as projects_repo
 from . import registry, tasks
 from .events import emit
 from .library import Library
+from .projects import resolve_project
 
 JOB_EVENT = "job"
 
@@ -79,20 +80,6 @@ def reopen_items(lib: Library, conn: sqlite3.Connection, job: sqlite3.Row | dict
     return len(rows)
 
 
-def resolve_project(conn: sqlite3.Connection, project: str | int | None) -> sqlite3.Row | None:
-    """A project by id, folder or name; None for None; NotFound otherwise."""
-    if project is None:
-        return None
-    row = None
-    if isinstance(project, int) or (isinstance(project, str) and project.isdigit()):
-        row = projects_repo.get(conn, int(project))
-    if row is None and isinstance(project, str):
-        row = projects_repo.by_folder(conn, project) or projects_repo.by_name(conn, project)
-    if row is None:
-        raise NotFound(f"no such project: {project}")
-    return row
-
-
 def enqueue(lib: Library, type: str, *, project: str | int | None = None, payload: dict | None = None,
             priority: int | None = None, items: Iterable[tuple[int | None, str]] | None = None,
             max_attempts: int | None = None, source: str = "cli", run_after: float | None = None,
@@ -112,7 +99,7 @@ def enqueue(lib: Library, type: str, *, project: str | int | None = None, payloa
         raise BadPayload(f"priority {priority} is out of range")
     conn = conn or lib.conn()
     with atomic(conn):
-        proj = resolve_project(conn, project)
+        proj = resolve_project(conn, project, note=lib.note)
         if spec.needs_project and proj is None:
             raise PhotojobsError(f"job type {type} needs a project")
         if items is None and isinstance(payload.get("filenames"), list):
@@ -164,16 +151,26 @@ def job_detail(lib: Library, job_id: int, *, item_limit: int = 200) -> dict:
     if job["task_id"]:
         chain = [job_to_dict(r) for r in jobs_repo.task_jobs(conn, job["task_id"])]
         job["task"] = {"id": job["task_id"], "type": job["task_type"], "status": tasks.summarize(chain),
-                       "steps": [{"id": j["id"], "type": j["type"], "status": j["status"]} for j in chain]}
+                       "jobs": [{"id": j["id"], "type": j["type"], "status": j["status"]} for j in chain]}
     return job
 
 
+STATUSES = ("queued", "running", "completed", "failed", "canceled")
+
+
 def list_jobs(lib: Library, *, project: str | int | None = None, status: Iterable[str] = (),
-              type: Iterable[str] = (), limit: int = 50, offset: int = 0) -> list[dict]:
+              type: Iterable[str] = (), limit: int = 50, offset: int = 0,
+              with_failed_items: bool = False) -> list[dict]:
+    """Jobs, newest first. `with_failed_items`: only jobs with a failed item, whatever their
+    status (a completed job may have some)."""
+    status = list(status)
+    unknown = [s for s in status if s not in STATUSES]
+    if unknown:
+        raise UsageError(f"unknown job status: {', '.join(unknown)} (use {', '.join(STATUSES)})")
     conn = lib.conn()
-    proj = resolve_project(conn, project)
+    proj = resolve_project(conn, project, note=lib.note)
     rows = jobs_repo.list_jobs(conn, project_id=proj["id"] if proj else None, statuses=status, types=type,
-                               limit=limit, offset=offset)
+                               limit=limit, offset=offset, with_failed_items=with_failed_items)
     return [job_to_dict(r) for r in rows]
 
 

@@ -6,7 +6,8 @@ import json
 
 from ..storage.repos import events as events_repo
 from .library import Library
-from .queue import enqueue, resolve_project
+from .projects import require
+from .queue import enqueue
 
 
 def request_checks(lib: Library, project: str | int, *, manifest: bool = True, folder: bool = True,
@@ -16,7 +17,7 @@ def request_checks(lib: Library, project: str | int, *, manifest: bool = True, f
     Both are unique per project while queued, so asking again before they start returns the
     queued ones instead of piling up work. manifest_check goes first: after a rename the old
     name is marked missing before the new one is added."""
-    proj = resolve_project(lib.conn(), project)
+    proj = require(lib, project)
     jobs = []
     if manifest:
         jobs.append(enqueue(lib, "manifest_check", project=proj["id"], source=source))

@@ -16,7 +16,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import NotFound, PhotojobsError
+from ..errors import NotFound, UsageError
 from ..storage import atomic
 from ..storage.repos import photos as photos_repo
 from . import media
@@ -148,24 +148,28 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
             source: str = "cli") -> dict[str, Any]:
     """Move trashed files back under their original names and into the catalog, kept.
 
-    `names` are trash names or original names (case-insensitive). A name that matches nothing
-    is an error that changes nothing; an entry whose original name is taken again in the
-    project stays in the trash and is reported. Restored photos get their derivatives made
-    again (an upload_postprocess task, returned as `job`)."""
+    `names` are trash names, original names or photo basenames, as `keep` takes them
+    (case-insensitive): `DSC0003` restores DSC0003.JPG, DSC0003.ARW and their sidecars. A name
+    that matches nothing is an error that changes nothing; an entry whose original name is
+    taken again in the project stays in the trash and is reported. Restored photos get their
+    derivatives made again (an upload_postprocess task, returned as `job`)."""
+    wanted = list(names)
+    if all and wanted:
+        raise UsageError("give file names or --all, not both")
+    if not all and not wanted:
+        raise UsageError("name the files or photos to restore, or use --all")
     row = require(lib, project)
     path = ensure_layout(lib, row)
     available = entries(path)
+    rules = Rules.from_config(lib.config)
     if all:
         chosen = available
     else:
-        wanted = [n for n in names]
-        if not wanted:
-            raise PhotojobsError("name the files to restore, or use --all")
         by_name: dict[str, list[dict]] = {}
         for e in available:
-            by_name.setdefault(e["name"].lower(), []).append(e)
-            if e["original"].lower() != e["name"].lower():
-                by_name.setdefault(e["original"].lower(), []).append(e)
+            basename, role = rules.classify(e["original"])
+            for key in {e["name"].lower(), e["original"].lower(), *([basename.lower()] if role else [])}:
+                by_name.setdefault(key, []).append(e)
         missing = [n for n in wanted if n.lower() not in by_name]
         if missing:
             raise NotFound(f"not in the trash of {row['folder']}: {', '.join(missing)}")
@@ -174,7 +178,6 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
             for e in by_name[n.lower()]:
                 seen[e["name"]] = e
         chosen = sorted(seen.values(), key=lambda e: (e["trashed_at"], e["name"]))
-    rules = Rules.from_config(lib.config)
     restored, conflicts = [], []
     conn = lib.conn()
     touched: dict[int, str] = {}

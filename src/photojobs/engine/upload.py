@@ -118,7 +118,7 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
     # a new empty project behind.
     if dry_run or not candidates:
         try:
-            row = resolve_project(conn, name)
+            row = resolve_project(conn, name, note=lib.note)
         except PhotojobsError:
             row = None
         report.project = project_to_dict(row) if row is not None else {"name": name, "folder": None, "new": True}

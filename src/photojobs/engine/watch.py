@@ -200,7 +200,7 @@ def load(lib: Library, *, project: str | int | None = None) -> QueueModel:
 
 
 def _seed(lib: Library, conn, project: str | int | None) -> QueueModel:
-    proj = resolve_project(conn, project)
+    proj = resolve_project(conn, project, note=lib.note)
     project_id = proj["id"] if proj is not None else None
     model = QueueModel(priority_threshold=lib.config.pipeline.priority_threshold, project_id=project_id,
                        project_folder=proj["folder"] if proj is not None else None)

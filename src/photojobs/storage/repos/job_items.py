@@ -77,6 +77,14 @@ def photos_in_open_jobs(conn: sqlite3.Connection, project_id: int, types: Iterab
               AND i.status IN ('pending', 'running') AND i.photo_id IS NOT NULL""", (project_id, *types))}
 
 
+def of_photo(conn: sqlite3.Connection, photo_id: int, *, limit: int) -> list[sqlite3.Row]:
+    """The items that worked on a photo, newest first, with their job's id, type and status."""
+    return conn.execute(
+        """SELECT i.status, i.message, i.updated_at, j.id AS job_id, j.type AS job_type, j.status AS job_status
+           FROM job_items i JOIN jobs j ON j.id = i.job_id WHERE i.photo_id = ?
+           ORDER BY i.id DESC LIMIT ?""", (photo_id, limit)).fetchall()
+
+
 def current(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
     """The item a job is working on now (the last one marked running), if any."""
     return conn.execute("SELECT * FROM job_items WHERE job_id = ? AND status = 'running' ORDER BY id DESC LIMIT 1",

@@ -90,7 +90,7 @@ def get(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
 
 def list_jobs(conn: sqlite3.Connection, *, project_id: int | None = None, statuses: Iterable[str] = (),
               types: Iterable[str] = (), task_id: str | None = None, limit: int = 50,
-              offset: int = 0, newest_first: bool = True) -> list[sqlite3.Row]:
+              offset: int = 0, newest_first: bool = True, with_failed_items: bool = False) -> list[sqlite3.Row]:
     where, args = [], []
     if project_id is not None:
         where.append("j.project_id = ?")
@@ -105,6 +105,8 @@ def list_jobs(conn: sqlite3.Connection, *, project_id: int | None = None, status
     if task_id is not None:
         where.append("j.task_id = ?")
         args.append(task_id)
+    if with_failed_items:
+        where.append("EXISTS (SELECT 1 FROM job_items i WHERE i.job_id = j.id AND i.status = 'failed')")
     sql = f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id"
     if where:
         sql += " WHERE " + " AND ".join(where)

@@ -106,6 +106,23 @@ def derivative_states(conn: sqlite3.Connection, project_id: int) -> list[sqlite3
         (project_id,)).fetchall()
 
 
+def culling_counts(conn: sqlite3.Connection) -> dict[int, dict[str, int]]:
+    """Per project id, over photos with a file on disk: how many; how many are rejected (a JPG
+    or RAW, keeping neither, no other file: the next commit trashes them all); how many have
+    derivatives still to make (pending or never tried) or that failed (or lost their source)."""
+    rows = conn.execute(
+        """SELECT project_id, COUNT(*) AS photos,
+                  SUM(NOT other_available AND NOT keep_jpg AND NOT keep_raw) AS rejected,
+                  SUM(thumbnail_status IS NULL OR thumbnail_status = 'pending'
+                      OR preview_status IS NULL OR preview_status = 'pending') AS derivatives_pending,
+                  SUM(thumbnail_status IN ('failed', 'missing')
+                      OR preview_status IN ('failed', 'missing')) AS derivatives_failed
+           FROM photos WHERE jpg_available OR raw_available OR other_available GROUP BY project_id""")
+    return {r["project_id"]: {"photos": r["photos"], "kept": r["photos"] - r["rejected"], "rejected": r["rejected"],
+                              "derivatives_pending": r["derivatives_pending"],
+                              "derivatives_failed": r["derivatives_failed"]} for r in rows}
+
+
 def removal_plan(conn: sqlite3.Connection, project_id: int) -> list[sqlite3.Row]:
     """Photos with an available JPG or RAW that the keep flags say to remove."""
     return conn.execute(

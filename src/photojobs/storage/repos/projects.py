@@ -19,8 +19,9 @@ def by_folder(conn: sqlite3.Connection, folder: str) -> sqlite3.Row | None:
     return conn.execute("SELECT * FROM projects WHERE folder = ?", (folder,)).fetchone()
 
 
-def by_name(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM projects WHERE name = ? ORDER BY id LIMIT 1", (name,)).fetchone()
+def all_named(conn: sqlite3.Connection, name: str) -> list[sqlite3.Row]:
+    """Every project called exactly `name` (names need not be unique), oldest first."""
+    return conn.execute("SELECT * FROM projects WHERE name = ? ORDER BY id", (name,)).fetchall()
 
 
 def list_all(conn: sqlite3.Connection) -> list[sqlite3.Row]:
