@@ -32,21 +32,26 @@ def demo(ctx: typer.Context,
             ctx.invoke(upload, ctx=ctx, sources=[card / "DCIM"], project=project, move=False, recursive=True,
                        on_duplicate="skip", dry_run=False, wait=True, json_out=False)
         except typer.Exit as done:
-            if done.exit_code == 0:
-                _tell(state(ctx).library(), project, broken)
+            # Upload exits 5 for the broken file planted on the card: that failure is the demo's
+            # point, so only an unplanted one (or any other error) makes the demo fail.
+            if done.exit_code in (0, 5):
+                unplanned = _tell(state(ctx).library(), project, broken)
+                raise typer.Exit(5 if unplanned else 0) from None
             raise
 
 
 _PLURAL = {"JPG+RAW pair": "JPG+RAW pairs", "RAW alone": "RAWs alone", "JPG alone": "JPGs alone"}
 
 
-def _tell(lib, project: str, broken: str) -> None:
-    """What the catalog made of the card: pairs, lone files, and each failure with its reason."""
+def _tell(lib, project: str, broken: str) -> list[str]:
+    """What the catalog made of the card: pairs, lone files, and each failure with its reason.
+    Returns the photos that failed other than the one planted broken."""
     shots = list_photos(lib, project)
     kinds = Counter("JPG+RAW pair" if p["jpg_name"] and p["raw_name"] else
                     "RAW alone" if p["raw_name"] else "JPG alone" for p in shots)
     console.print(f"{len(shots)} photos: " + ", ".join(f"{n} {kind if n == 1 else _PLURAL[kind]}"
                                                        for kind, n in kinds.items()), markup=False)
+    unplanned = [p["filename"] for p in shots if p["derivative_error"] and p["filename"] != broken]
     for p in shots:
         if p["derivative_error"]:
             why = " (on purpose: the sample card's last file was cut short)" if p["filename"] == broken else ""
@@ -54,3 +59,4 @@ def _tell(lib, project: str, broken: str) -> None:
     folder = get_project(lib, project)["folder"]
     console.print(f"next: photojobs --library {shlex.quote(str(lib.root))} photos list {shlex.quote(project)}"
                   f"  ·  thumbnails in {lib.project_path(folder) / '.thumb'}", markup=False)
+    return unplanned
