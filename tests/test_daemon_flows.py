@@ -21,7 +21,7 @@ def _jpeg_bytes(tmp_path, name: str, seed: int) -> bytes:
 def task_ended(task_id: str, last_step: str):
     def check(evs):
         for e in evs:
-            if e.get("type") == "job" and e.get("task_id") == task_id:
+            if e.get("kind") == "job" and e.get("task_id") == task_id:
                 if e["status"] in ("failed", "canceled"):
                     raise AssertionError(f"task step failed: {e}")
                 if e["status"] == "completed" and e.get("job_type") == last_step:

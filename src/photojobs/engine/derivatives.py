@@ -330,10 +330,11 @@ def _settle(ctx: "JobContext", work: _Work, future: Future) -> bool:
 
 
 def _record(ctx: "JobContext", work: _Work, settings: ImagingSettings) -> None:
-    """The item's outcome and the photo's statuses in one transaction, then one item event."""
+    """The item's outcome and the photo's statuses in one transaction, then one item event (which
+    shows the photo's statuses as they are after this write)."""
     now = ctx.now()
     photo = work.photo
-    event = {"thumbnail_status": work.photo_status, "preview_status": work.photo_status, "updated_at": iso(now)}
+    event = {"updated_at": iso(now)}
     if work.photo_status == "generated":
         # After a switch of processing.format the other format's files are stale: nothing updates them.
         remove_derivatives(ctx.project_path, photo["basename"], keep_format=settings.format)
@@ -349,13 +350,12 @@ def _record(ctx: "JobContext", work: _Work, settings: ImagingSettings) -> None:
         if work.source is not None and source_name(current) != work.source:
             # The photo changed under us (say a commit removed the JPG we decoded): its new
             # state already asks for new derivatives; ours describe a file it no longer shows.
-            event.update(thumbnail_status=current["thumbnail_status"], preview_status=current["preview_status"])
             return
         error = work.message if work.photo_status in ("failed", "missing", "not_supported") else None
         photos_repo.set_derivatives(conn, photo["id"], work.photo_status, work.photo_status, signature, now,
                                     error=error)
 
-    ctx.finish_item(work.item, work.status, work.message, event=event, before_commit=write)
+    ctx.finish_item(work.item, work.status, work.message, event=event, before_commit=write, photo_id=photo["id"])
 
 
 def remove_derivatives(project_path: Path, basename: str, *, keep_format: str | None = None) -> list[str]:

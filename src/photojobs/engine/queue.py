@@ -11,12 +11,14 @@ from ..errors import BadPayload, NotFound, PhotojobsError
 from ..storage import atomic
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
+from ..storage.repos import photos as photos_repo
 from ..storage.repos import projects as projects_repo
 from . import registry, tasks
 from .events import emit
 from .library import Library
 
 JOB_EVENT = "job"
+ITEM_EVENT = "item"
 
 
 def iso(ts: float | None) -> str | None:
@@ -42,13 +44,38 @@ def job_to_dict(row: sqlite3.Row | dict) -> dict[str, Any]:
 
 
 def job_event(row: sqlite3.Row | dict, project_folder: str | None) -> dict[str, Any]:
-    """The seed's job update shape, plus project_folder and job_type."""
+    """A job's update: the original's keys (id, status, progress, task_id, task_type, source), and
+    ours. No `type` key: a web client merges the update into its job row, whose `type` is the
+    job's own (our `job_type`); the stream says what an event is in `kind`."""
     r = dict(row)
-    return {"type": "job", "id": r["id"], "status": r["status"], "progress_done": r["progress_done"],
+    return {"id": r["id"], "status": r["status"], "progress_done": r["progress_done"],
             "progress_failed": r["progress_failed"], "progress_total": r["progress_total"],
             "task_id": r["task_id"], "task_type": r["task_type"], "source": r["source"],
             "project_folder": project_folder, "job_type": r["type"], "priority": r["priority"],
             "attempts": r["attempts"], "error_message": r["error_message"]}
+
+
+def item_event(lib: Library, conn: sqlite3.Connection, job_id: int, item: sqlite3.Row | dict,
+               project_folder: str | None, status: str, message: str | None, *,
+               photo_id: int | None = None) -> dict[str, Any]:
+    """A job item's update: the original's {type:'item', project_folder, filename,
+    thumbnail_status, preview_status} and ours. `filename` is the photo's basename however the
+    item was queued (by photo, by file name or by basename), as web clients find photos by it;
+    the item's own name is `item_filename`. The photo's statuses are read as they are now."""
+    photo_id = photo_id if photo_id is not None else item["photo_id"]
+    photo = photos_repo.get(conn, photo_id) if photo_id is not None else None
+    if photo is not None:
+        basename = photo["basename"]
+    else:
+        from .media_scan import Rules
+        basename = Rules.from_config(lib.config).classify(item["filename"])[0]
+    data: dict[str, Any] = {"type": "item", "job_id": job_id, "item_id": item["id"],
+                            "project_folder": project_folder, "filename": basename,
+                            "item_filename": item["filename"], "status": status, "message": message}
+    if photo is not None:
+        data["thumbnail_status"] = photo["thumbnail_status"]
+        data["preview_status"] = photo["preview_status"]
+    return data
 
 
 def emit_job(lib: Library, conn: sqlite3.Connection, row: sqlite3.Row | dict,
@@ -73,9 +100,8 @@ def reopen_items(lib: Library, conn: sqlite3.Connection, job: sqlite3.Row | dict
         folder = p["folder"] if p else None
     rows = items_repo.reopen(conn, j["id"], lib.now(), include_failed=include_failed)
     for item in rows:
-        emit(lib, conn, "item", {"type": "item", "job_id": j["id"], "item_id": item["id"],
-                                 "project_folder": folder, "filename": item["filename"], "status": "pending",
-                                 "message": why}, project_id=j.get("project_id"), job_id=j["id"])
+        emit(lib, conn, ITEM_EVENT, item_event(lib, conn, j["id"], item, folder, "pending", why),
+             project_id=j.get("project_id"), job_id=j["id"])
     return len(rows)
 
 

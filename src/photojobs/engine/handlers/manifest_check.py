@@ -12,5 +12,7 @@ def run(ctx) -> None:
     ctx.check()
     result = manifest_check(ctx.lib, ctx.project, scan)
     ctx.set_progress(result.checked, result.checked)
-    if result.now_missing or result.now_present or result.sidecars_changed:
+    changed = len(result.now_missing) + len(result.now_present) + result.sidecars_changed
+    if changed:
         ctx.emit("manifest_check", {"project_folder": ctx.project_folder, **result.to_dict()})
+        ctx.photos_changed(changed=changed)

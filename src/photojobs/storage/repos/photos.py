@@ -217,11 +217,13 @@ def mark_derivatives_pending(conn: sqlite3.Connection, photo_ids: list[int], now
                          WHERE id IN ({','.join('?' * len(chunk))})""", (now, *chunk))
 
 
-def delete_many(conn: sqlite3.Connection, photo_ids: list[int]) -> int:
-    n = 0
+def delete_many(conn: sqlite3.Connection, photo_ids: list[int]) -> list[str]:
+    """Delete photos; returns the basenames of those deleted."""
+    out: list[str] = []
     for chunk in _chunks(list(photo_ids)):
-        n += conn.execute(f"DELETE FROM photos WHERE id IN ({','.join('?' * len(chunk))})", chunk).rowcount
-    return n
+        out += [r[0] for r in conn.execute(
+            f"DELETE FROM photos WHERE id IN ({','.join('?' * len(chunk))}) RETURNING basename", chunk)]
+    return out
 
 
 def _refresh_mirror(conn: sqlite3.Connection, photo_id: int, now: float) -> sqlite3.Row:
