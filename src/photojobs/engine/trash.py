@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
@@ -58,8 +59,10 @@ def put_back(project_path: Path, trash_name: str, name: str) -> bool:
     return True
 
 
-def entries(project_path: Path) -> list[dict[str, Any]]:
-    """What is in the trash: name, original name, trashed_at, size, reason. Oldest first."""
+def entries(project_path: Path, *, folders: bool = False) -> list[dict[str, Any]]:
+    """What is in the trash: name, original name, trashed_at, size, reason. Oldest first.
+    Files only, unless `folders` (the library's trash holds deleted projects' folders, whose
+    size is not counted: None)."""
     folder = trash_dir(project_path)
     out = []
     try:
@@ -68,7 +71,8 @@ def entries(project_path: Path) -> list[dict[str, Any]]:
         return []
     with it:
         for entry in it:
-            if is_ignored(entry.name) or not entry.is_file(follow_symlinks=False):
+            is_folder = folders and entry.is_dir(follow_symlinks=False)
+            if is_ignored(entry.name) or not (is_folder or entry.is_file(follow_symlinks=False)):
                 continue
             st = entry.stat(follow_symlinks=False)
             record: dict[str, Any] = {}
@@ -78,7 +82,8 @@ def entries(project_path: Path) -> list[dict[str, Any]]:
                 pass
             out.append({"name": entry.name, "original": record.get("original") or entry.name,
                         "trashed_at": float(record.get("trashed_at") or st.st_ctime),
-                        "size": st.st_size, "reason": record.get("reason")})
+                        "size": None if is_folder else st.st_size, "folder": is_folder,
+                        "reason": record.get("reason")})
     out.sort(key=lambda e: (e["trashed_at"], e["name"]))
     return out
 
@@ -94,14 +99,19 @@ def list_trash(lib: Library, project: str | int) -> list[dict[str, Any]]:
     return out
 
 
-def expire(project_path: Path, *, now: float, ttl_hours: float) -> list[str]:
-    """Delete trash entries older than the TTL (and records whose file is gone). Returns names."""
+def expire(project_path: Path, *, now: float, ttl_hours: float, folders: bool = False) -> list[str]:
+    """Delete trash entries older than the TTL (and records whose file is gone). Returns names.
+    With `folders`, trashed folders expire too, whole (links inside are removed, never followed)."""
     removed = []
-    for e in entries(project_path):
+    for e in entries(project_path, folders=folders):
         if e["trashed_at"] + ttl_hours * 3600 > now:
             continue
+        path = trash_dir(project_path) / e["name"]
         try:
-            os.unlink(trash_dir(project_path) / e["name"])
+            if e["folder"]:
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
         except FileNotFoundError:
             pass
         _drop_info(project_path, e["name"])
