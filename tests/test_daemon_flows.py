@@ -43,7 +43,7 @@ def test_upload_imports_under_safe_names_and_processes(start_daemon, lib, tmp_pa
     ]
     with d.http() as http, d.api().events(read_timeout=60) as stream:
         r = http.post(f"/api/projects/{folder}/upload", files=files, data={"on_duplicate": "skip"})
-        assert r.status_code == 202, r.text
+        assert r.status_code == 201, r.text
         report = r.json()
         assert sorted(report["imported"]) == ["IMG_0001.JPG", "IMG_0002.JPG"]
         rejected = {e["name"]: e["reason"] for e in report["rejected"]}

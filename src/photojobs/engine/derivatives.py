@@ -69,6 +69,32 @@ def derivative_paths(project_path: Path, basename: str, fmt: str = "jpeg") -> tu
     return project_path / THUMB_DIR / f"{basename}.{ext}", project_path / PREVIEW_DIR / f"{basename}.{ext}"
 
 
+ASSET_KINDS = ("thumbnail", "preview", "image")
+
+
+def asset_path(lib: Library, project: str | int, name: str, kind: str) -> Path:
+    """The file that answers a request for a photo's thumbnail, preview or image (the photo named
+    by basename or file name, any case): a derivative only once generated, the image is the file
+    derivatives are made from. NotFound while a derivative is pending or failed, or its file is gone."""
+    row = require(lib, project)
+    found = photos_repo.get_many(lib.conn(), row["id"], [name])
+    if not found:
+        raise NotFound(f"no such photo in {row['folder']}: {name}")
+    photo, path = found[0], lib.project_path(row["folder"])
+    if kind == "image":
+        source = source_name(photo)
+        file = path / source if source else None
+    else:
+        status = photo[f"{kind}_status"]
+        if status != "generated":
+            raise NotFound(f"the {kind} of {photo['basename']} is {status or 'not made yet'}")
+        thumb, preview = derivative_paths(path, photo["basename"], lib.config.get("processing.format", "jpeg"))
+        file = thumb if kind == "thumbnail" else preview
+    if file is None or not file.is_file():
+        raise NotFound(f"the {kind} of {photo['basename']} is not on disk")
+    return file
+
+
 # --- which photos, from which file ----------------------------------------------------------
 
 def source_name(photo: sqlite3.Row | dict) -> str | None:

@@ -27,8 +27,18 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def task_payload(r: sqlite3.Row | dict) -> dict[str, Any] | None:
+    """What the original design kept in a job's `payload_json`: the payload, and for a step of a
+    task its task_id, task_type and source (web clients group a task's steps by them)."""
+    payload = json.loads(r["payload"] or "{}")
+    if r["task_id"]:
+        return {**payload, "task_id": r["task_id"], "task_type": r["task_type"], "source": r["source"]}
+    return payload or None
+
+
 def job_to_dict(row: sqlite3.Row | dict) -> dict[str, Any]:
-    """The job object of --json output and the HTTP API."""
+    """The job object of --json output and the HTTP API (the original's fields, payload_json and
+    heartbeat_at included, beside ours)."""
     r = dict(row)
     return {
         "id": r["id"], "project_id": r["project_id"], "project_folder": r.get("project_folder"),
@@ -36,10 +46,12 @@ def job_to_dict(row: sqlite3.Row | dict) -> dict[str, Any]:
         "attempts": r["attempts"], "max_attempts": r["max_attempts"],
         "progress_done": r["progress_done"], "progress_failed": r["progress_failed"],
         "progress_total": r["progress_total"], "payload": json.loads(r["payload"] or "{}"),
+        "payload_json": task_payload(r),
         "error_message": r["error_message"], "task_id": r["task_id"], "task_type": r["task_type"],
         "task_step": r["task_step"], "source": r["source"], "worker_id": r["worker_id"],
         "created_at": iso(r["created_at"]), "started_at": iso(r["started_at"]),
         "finished_at": iso(r["finished_at"]), "run_after": iso(r["run_after"]),
+        "heartbeat_at": iso(r["heartbeat_at"]),
     }
 
 

@@ -218,18 +218,25 @@ def _walk(root: Path, recursive: bool, report: ImportReport) -> Iterator[Path]:
                 yield p
 
 
-def _accept(path: Path, shown: str, raw_name: str, rules: Rules, report: ImportReport) -> list[_Candidate]:
-    """A candidate if the name is safe, the extension accepted and the content matches it."""
+def _accepted_name(raw_name: str, rules: Rules) -> tuple[str, str, str] | str:
+    """(safe name, basename, role) if the name is usable and its extension accepted, else why not."""
     name = safe_name(raw_name)
     if name is None:
-        report.rejected.append({"name": raw_name, "path": shown, "reason": "unusable file name"})
-        return []
+        return "unusable file name"
     basename, role = rules.classify(name)
     if role is None:
         ext = name.rpartition(".")[2] if "." in name else ""
-        report.rejected.append({"name": name, "path": shown,
-                                "reason": f"extension .{ext} is not accepted" if ext else "no file extension"})
+        return f"extension .{ext} is not accepted" if ext else "no file extension"
+    return name, basename, role
+
+
+def _accept(path: Path, shown: str, raw_name: str, rules: Rules, report: ImportReport) -> list[_Candidate]:
+    """A candidate if the name is safe, the extension accepted and the content matches it."""
+    accepted = _accepted_name(raw_name, rules)
+    if isinstance(accepted, str):
+        report.rejected.append({"name": safe_name(raw_name) or raw_name, "path": shown, "reason": accepted})
         return []
+    name, basename, role = accepted
     try:
         size = os.stat(path).st_size
         kind = media.sniff(path) if role != "sidecar" else None
@@ -246,6 +253,54 @@ def _accept(path: Path, shown: str, raw_name: str, rules: Rules, report: ImportR
                                     "reason": f"content does not match .{name.rpartition('.')[2]} ({looks})"})
             return []
     return [_Candidate(path=path, shown=shown, name=name, basename=basename, role=role, size=size)]
+
+
+# --- planning by name (before an upload) -----------------------------------------------------
+
+@dataclass
+class PlannedFile:
+    """What importing one file (known by name only) into a project would do."""
+
+    name: str                  # as given
+    basename: str              # of the photo it would belong to
+    role: str
+    action: str                # "copy" (a new file, or the missing half of a photo), "skip", "overwrite"
+    target: str                # the name it would get in the project
+    reason: str | None         # why it is skipped or renamed
+    photo_exists: bool         # the photo is in the project already (this file completes or meets it)
+
+    @property
+    def conflict(self) -> bool:
+        """It meets a file of the project: skipped, overwritten or renamed by the duplicate policy."""
+        return self.action in ("skip", "overwrite") or (self.reason or "").startswith("renamed")
+
+
+def plan_names(lib: Library, project: str | int, names: list[str], *,
+               on_duplicate: str = "skip") -> tuple[list[PlannedFile], list[dict[str, str]]]:
+    """What an import of files with these names would do, writing nothing: the same acceptance
+    of names, pairing and duplicate policy as `import_files`, without the files' content, so a
+    file that meets one already in the project counts as different (identical ones are found
+    at the import). Returns (planned files, rejected {name, reason})."""
+    if on_duplicate not in DUPLICATE_POLICIES:
+        raise PhotojobsError(f"on_duplicate must be one of {', '.join(DUPLICATE_POLICIES)}, got {on_duplicate!r}")
+    row = resolve_project(lib.conn(), project)
+    path = lib.project_path(row["folder"])
+    rules = Rules.from_config(lib.config)
+    candidates, rejected = [], []
+    for raw in names:
+        accepted = _accepted_name(raw, rules)
+        if isinstance(accepted, str):
+            rejected.append({"name": raw, "reason": accepted})
+            continue
+        name, basename, role = accepted
+        candidates.append(_Candidate(path=None, shown=raw, name=name, basename=basename, role=role))
+    planned = []
+    conn = lib.conn()
+    for group in _groups(candidates):
+        for cand, action, target, why, basename in _plan_group(lib, row, path, group, on_duplicate):
+            exists = photos_repo.get_by_basename(conn, row["id"], basename) is not None
+            planned.append(PlannedFile(cand.shown, basename, cand.role, action, target, why, exists))
+    return planned, rejected
 
 
 # --- placing one file ---------------------------------------------------------------------
@@ -277,7 +332,7 @@ def _plan_group(lib: Library, project: Any, path: Path | None, group: list[_Cand
         current = _current(path, existing, c, _renamed(c, basename))
         if current is None:
             status.append((c, "new", current))
-        elif same_content(c.path, path / current):
+        elif c.path is not None and same_content(c.path, path / current):  # None: known by name only
             status.append((c, "same", current))
         else:
             status.append((c, "conflict", current))

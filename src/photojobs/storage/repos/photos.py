@@ -86,6 +86,11 @@ def count_for_project(conn: sqlite3.Connection, project_id: int) -> int:
     return conn.execute("SELECT COUNT(*) FROM photos WHERE project_id = ?", (project_id,)).fetchone()[0]
 
 
+def count_by_project(conn: sqlite3.Connection) -> dict[int, int]:
+    """Photos per project id (projects without photos are absent)."""
+    return {r[0]: r[1] for r in conn.execute("SELECT project_id, COUNT(*) FROM photos GROUP BY project_id")}
+
+
 def count_available(conn: sqlite3.Connection, project_id: int) -> int:
     """Photos with at least one file on disk, as far as the catalog knows."""
     return conn.execute(
