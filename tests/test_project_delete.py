@@ -85,12 +85,16 @@ def test_deleted_folders_expire_with_trash_maintenance(open_library, cli, librar
         job = maintenance.start(lib, "Kept", type="trash_maintenance")[0]
         assert run_inline(lib, job, install_signals=False)["status"] == "completed"
 
+    theirs = library_path / ".trash" / "photos I keep here"          # not ours: no record of ours
+    theirs.mkdir()
+    (theirs / "x.jpg").write_bytes(b"mine")
     trash_maintenance_at(trashed_at + ttl - 600)                      # not yet
     assert [e["folder"] for e in library_trash.deleted_projects(lib)] == ["Gone"]
     trash_maintenance_at(trashed_at + ttl + 600)                      # expired: gone for good
     assert library_trash.deleted_projects(lib) == []
     assert not (lib.root / ".trash" / "Gone").exists() and not (lib.root / ".trash" / ".info" / "Gone.json").exists()
     assert visible(lib.root / "Kept") == {"A.JPG", "A.DNG", "B.JPG"}  # the other project untouched
+    assert (theirs / "x.jpg").read_bytes() == b"mine"
 
 
 def test_delete_asks_first_and_refuses_what_it_cannot_do_safely(cli, lib, tmp_path):

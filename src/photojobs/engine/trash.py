@@ -62,7 +62,8 @@ def put_back(project_path: Path, trash_name: str, name: str) -> bool:
 def entries(project_path: Path, *, folders: bool = False) -> list[dict[str, Any]]:
     """What is in the trash: name, original name, trashed_at, size, reason. Oldest first.
     Files only, unless `folders` (the library's trash holds deleted projects' folders, whose
-    size is not counted: None)."""
+    size is not counted: None). A folder without our record is not ours (a `.trash` the user
+    made, say): never listed, so never expired."""
     folder = trash_dir(project_path)
     out = []
     try:
@@ -79,7 +80,8 @@ def entries(project_path: Path, *, folders: bool = False) -> list[dict[str, Any]
             try:
                 record = json.loads(_info_path(project_path, entry.name).read_text())
             except (OSError, ValueError):
-                pass
+                if is_folder:
+                    continue
             out.append({"name": entry.name, "original": record.get("original") or entry.name,
                         "trashed_at": float(record.get("trashed_at") or st.st_ctime),
                         "size": None if is_folder else st.st_size, "folder": is_folder,
