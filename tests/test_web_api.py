@@ -276,6 +276,20 @@ def test_an_upload_that_imports_nothing_is_refused_with_each_files_reason(start_
         assert analysis["imageGroups"]["A"]["plan"][0]["action"] == "skip"
 
 
+def test_a_project_with_a_running_job_is_not_deleted(start_daemon, lib, tmp_path):
+    from waiting import wait_for
+    folder = projects.create_project(lib, "Busy")["folder"]
+    d = start_daemon()
+    with d.http() as http:
+        job = http.post(f"/api/projects/{folder}/jobs", json={"type": "test_items", "payload": {
+            "log": str(tmp_path / "log"), "filenames": ["a", "b"], "seconds": 1}}).json()["job"]
+        assert wait_for(lambda: http.get(f"/api/jobs/{job['id']}").json()["job"]["status"] == "running")
+        r = http.delete(f"/api/projects/{folder}", params={"files": "true"})
+        assert r.status_code == 409 and "running jobs" in r.json()["error"], r.text
+        assert http.get(f"/api/projects/{folder}").status_code == 200 and (lib.root / folder).is_dir()
+        http.post(f"/api/jobs/{job['id']}/cancel")
+
+
 def test_bad_requests_on_the_new_routes(start_daemon, lib):
     folder = projects.create_project(lib, "Bad")["folder"]
     d = start_daemon()

@@ -1,4 +1,4 @@
-"""Item events name the photo by its basename however the job was queued (web clients find photos by it)."""
+"""The events a web client updates its photo list from: items by basename, manifest_changed, item_removed."""
 
 from __future__ import annotations
 
@@ -29,3 +29,27 @@ def test_every_item_event_carries_the_photos_basename(cli, lib, tmp_path):
     assert {"upload_postprocess", "generate_derivatives", "file_removal"} <= kinds
     assert {d["filename"] for d in items} == {"Ann", "Bob", "Cat"}, sorted({d["filename"] for d in items})
     assert {d["item_filename"] for d in items} >= {"Ann.JPG", "Bob.JPG", "Ann.DNG", "BOB", "Cat.JPG"}
+
+
+def test_maintenance_tells_what_changed_in_the_originals_events(cli, lib, tmp_path):
+    from photojobs.engine import events
+    card = tmp_path / "card"
+    shoot(card, "Ann", seed=1)
+    shoot(card, "Bob", raw=False, seed=2)
+    assert cli("upload", card, "-p", "P").code == 0
+    start = events.last_event_id(lib.conn())
+    (lib.root / "P" / "Ann.DNG").unlink()                          # gone behind our back
+    shoot(lib.root / "P", "Cat", raw=False, seed=3)                # and a new one
+    (lib.root / "P" / "Bob.JPG").unlink()                          # Bob has no file left
+    assert cli("maintenance", "run", "P").code == 0
+    got = [e for e in events.read_after(lib.conn(), start, limit=10_000)
+           if e["kind"] in ("manifest_changed", "item_removed")]
+    by_job = {}
+    for e in got:
+        assert e["data"]["type"] == e["kind"] and e["data"]["project_folder"] == "P"
+        by_job.setdefault(e["job_id"], []).append(e["data"])
+    changed = [d for ds in by_job.values() for d in ds if d["type"] == "manifest_changed"]
+    assert any(d.get("changed") == 2 for d in changed)                                         # manifest_check
+    assert any(d.get("created") == 1 for d in changed)                                         # folder_check
+    assert any(d.get("removed_filenames") == ["Bob"] and d.get("removed") == 1 for d in changed)
+    assert [d["filename"] for ds in by_job.values() for d in ds if d["type"] == "item_removed"] == ["Bob"]
