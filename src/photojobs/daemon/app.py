@@ -112,7 +112,7 @@ async def upload(request: Request) -> JSONResponse:
             for entry in body.get(key, []):
                 if entry.get("path") in names:
                     entry["path"] = names[entry["path"]]
-        status, shaped = shapes.upload_result(body, d.lib.project_path(project["folder"]))
+        status, shaped = await _in_thread(shapes.upload_result, body, d.lib.project_path(project["folder"]))
         return JSONResponse(_jsonable(shaped), status_code=status)
     finally:
         received.cleanup()
