@@ -75,12 +75,12 @@ class Daemon:
         with DaemonClient(self.url).events(read_timeout=None) as stream:
             self._ready.set()
             for ev in stream:
-                if ev is None or not isinstance(ev.data, dict):
+                if ev is None or not ev.logged:
                     continue
                 now, wall = time.perf_counter(), time.time()
                 with self.cond:
                     self.received.append((ev.id, wall))
-                    if ev.data.get("type") == "job":
+                    if ev.data["kind"] == "job":
                         self.events.setdefault(ev.data["id"], {}).setdefault(ev.data["status"], now)
                         self.events[ev.data["id"]]["_data"] = ev.data
                     self.cond.notify_all()

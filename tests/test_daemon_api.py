@@ -129,7 +129,7 @@ def test_stream_resume_with_last_event_id_has_no_gap_and_no_duplicate(start_daem
     finally:
         lib.close()
     assert ids == logged[:len(ids)], "a gap between the stream and the event log"
-    job_events = [e for e in seen + resumed if e["type"] == "job"]
+    job_events = [e for e in seen + resumed if e.get("kind") == "job"]
     assert all(JOB_EVENT_FIELDS <= set(e) for e in job_events)
     assert [e["status"] for e in job_events if e["id"] == second[0]["id"]] == ["queued", "running", "completed"]
 
@@ -169,9 +169,12 @@ def test_stream_cap_keepalive_and_idle_timeout(start_daemon):
             with api.events(read_timeout=30):
                 pass
         assert getattr(too_many.value, "http_status", None) == 429
-        # An idle stream sends keep-alive comments, then ends; the client may resume.
+        # The original's greeting (a ping comment, a hello message); keep-alive comments while
+        # idle; then the original's goodbye, a named event, and the end; the client may resume.
         raw = list(one.response.iter_lines())
-        assert ": keep-alive" in raw and raw[0] == "retry: 1000"
+        assert raw[0] == "retry: 1000" and raw[4:6] == [": ping", ""]
+        assert raw[6].startswith('data: {"type":"hello"') and ": keep-alive" in raw
+        assert raw[-3:] == ["event: bye", 'data: {"reason":"idle_timeout"}', ""]
         list(two.response.iter_lines())
     # Ended streams give their slots back.
     with api.events(read_timeout=30), api.events(read_timeout=30):

@@ -130,10 +130,10 @@ def start_daemon(library_path, tmp_path) -> Callable[..., RunningDaemon]:
 
 
 def read_events(stream, until: Callable[[list[dict]], bool], limit: int = 10_000) -> list[dict]:
-    """Collect the data of stream events until `until(collected)` is true."""
+    """Collect the data of the event log's events on a stream (not the greeting) until `until(collected)` is true."""
     got: list[dict] = []
     for ev in stream:
-        if ev is None:
+        if ev is None or not ev.logged:
             continue
         got.append({**ev.data, "_id": ev.id})
         if until(got) or len(got) >= limit:
@@ -142,5 +142,5 @@ def read_events(stream, until: Callable[[list[dict]], bool], limit: int = 10_000
 
 
 def job_reached(job_id: int, status: str) -> Callable[[list[dict]], bool]:
-    return lambda evs: any(e.get("type") == "job" and e.get("id") == job_id and e.get("status") == status
+    return lambda evs: any(e.get("kind") == "job" and e.get("id") == job_id and e.get("status") == status
                            for e in evs)

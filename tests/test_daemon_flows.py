@@ -21,7 +21,7 @@ def _jpeg_bytes(tmp_path, name: str, seed: int) -> bytes:
 def task_ended(task_id: str, last_step: str):
     def check(evs):
         for e in evs:
-            if e.get("type") == "job" and e.get("task_id") == task_id:
+            if e.get("kind") == "job" and e.get("task_id") == task_id:
                 if e["status"] in ("failed", "canceled"):
                     raise AssertionError(f"task step failed: {e}")
                 if e["status"] == "completed" and e.get("job_type") == last_step:
@@ -43,7 +43,7 @@ def test_upload_imports_under_safe_names_and_processes(start_daemon, lib, tmp_pa
     ]
     with d.http() as http, d.api().events(read_timeout=60) as stream:
         r = http.post(f"/api/projects/{folder}/upload", files=files, data={"on_duplicate": "skip"})
-        assert r.status_code == 202, r.text
+        assert r.status_code == 201, r.text
         report = r.json()
         assert sorted(report["imported"]) == ["IMG_0001.JPG", "IMG_0002.JPG"]
         rejected = {e["name"]: e["reason"] for e in report["rejected"]}

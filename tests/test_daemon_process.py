@@ -91,7 +91,7 @@ def test_scheduled_maintenance_runs_in_the_daemon(start_daemon, lib):
     with d.api().events(after=0, read_timeout=30) as stream:
         got = read_events(stream, lambda evs: {e.get("job_type") for e in evs if e.get("status") == "completed"}
                           >= {"trash_maintenance", "manifest_check", "folder_check", "manifest_cleaning"})
-    sources = {e["source"] for e in got if e.get("type") == "job"}
+    sources = {e["source"] for e in got if e.get("kind") == "job"}
     assert sources == {"scheduler"}
     runs = schedule_runs.last_runs(lib.conn())
     assert all(runs[(project["id"], t)] > lib.now() - 3600 for t in ("trash_maintenance", "folder_check"))

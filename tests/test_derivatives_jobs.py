@@ -141,7 +141,9 @@ def test_each_photo_gets_one_item_event_and_the_job_counts_progress(open_library
     job = derivatives.request(lib, project["folder"])
     run_inline(lib, job, install_signals=False, on_event=seen.append)
     stored = item_events(lib, job["id"])
-    assert sorted(e["filename"] for e in stored) == ["P0.jpg", "P1.jpg", "P2.jpg"]
+    # The photo's basename, as web clients find photos by it; the item's own name beside it.
+    assert sorted((e["filename"], e["item_filename"]) for e in stored) == [
+        ("P0", "P0.jpg"), ("P1", "P1.jpg"), ("P2", "P2.jpg")]
     for e in stored:
         assert e["type"] == "item" and e["project_folder"] == project["folder"]
         assert e["thumbnail_status"] == e["preview_status"] == "generated"
@@ -339,7 +341,7 @@ def test_bad_files_fail_their_item_once_and_the_job_goes_on(open_library, pictur
         assert (row["thumbnail_status"], row["preview_status"]) == ("failed", "failed")
         assert not files(lib, project, base)[1].exists()
     ev = {e["filename"]: e for e in item_events(lib, job["id"])}
-    assert ev["cut.jpg"]["status"] == "failed" and ev["cut.jpg"]["preview_status"] == "failed"
+    assert ev["cut"]["status"] == "failed" and ev["cut"]["preview_status"] == "failed"
 
 
 def test_truncated_jpeg_shows_in_photos_list_and_jobs_show(cli, lib, pictures):

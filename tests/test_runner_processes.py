@@ -66,7 +66,7 @@ def test_sigkill_mid_item_resumes_without_redoing_done_items(lib, library_path, 
     assert killed_item in restarted                    # the in-flight photo is not lost
     from photojobs.engine.events import read_after
     item_states = [e["data"]["status"] for e in read_after(lib.conn(), 0)
-                   if e["kind"] == "item" and e["data"]["filename"] == killed_item]
+                   if e["kind"] == "item" and e["data"]["item_filename"] == killed_item]
     assert item_states == ["pending", "done"]          # its reset is in the event log too
     assert not done_before & set(restarted)            # and finished ones are not redone
     assert sorted(done_before | set(restarted)) == names

@@ -112,7 +112,7 @@ def test_rate_and_eta_come_from_progress_events():
 
     def job_event(eid, at, status, done, total=100):
         return {"id": eid, "kind": "job", "created_at": at, "project_id": 1, "job_id": 7, "data": {
-            "type": "job", "id": 7, "status": status, "progress_done": done, "progress_failed": 0,
+            "id": 7, "status": status, "progress_done": done, "progress_failed": 0,
             "progress_total": total, "job_type": "generate_derivatives", "priority": 50,
             "project_folder": "Wedding", "attempts": 1, "error_message": None, "task_id": None, "task_type": None}}
 

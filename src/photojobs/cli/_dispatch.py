@@ -142,7 +142,7 @@ def _warn_if_paused(lib: Library, job: dict, where: str = "") -> str | None:
 
 def _is_ours(data: dict, job: dict) -> bool:
     """A job event of `job`'s task (or of `job` itself when it is not part of a task)."""
-    if data.get("type") != "job":
+    if data.get("kind") != "job":
         return False
     if job.get("task_id"):
         return data.get("task_id") == job["task_id"]
@@ -173,17 +173,15 @@ def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | 
                         return outcome(lib, job)
                     for ev in stream:
                         after = stream.last_id
-                        if ev is None:
-                            continue
-                        if not isinstance(ev.data, dict):
+                        if ev is None or not ev.logged:
                             continue
                         if on_event is not None:
-                            on_event({"id": ev.id, "kind": ev.data.get("type"), "job_id": ev.data.get("job_id"),
+                            on_event({"id": ev.id, "kind": ev.data["kind"], "job_id": ev.data.get("job_id"),
                                       "project_id": ev.data.get("project_id"), "data": ev.data})
                         if _ends_a_step(ev.data, job) and is_done(lib, job):
                             return outcome(lib, job)
                         # A pause, or a step of ours queued again: does it now wait on a paused lane?
-                        if (ev.data.get("type") == "pause" or (_is_ours(ev.data, job)
+                        if (ev.data["kind"] == "pause" or (_is_ours(ev.data, job)
                                                                 and ev.data.get("status") == "queued")) \
                                 and paused_lane(lib, job):
                             return outcome(lib, job)   # don't wait with it
@@ -217,7 +215,7 @@ def progress(enabled: bool = True) -> Iterator[OnEvent | None]:
                   transient=True) as p:
         def on_event(event: dict) -> None:
             data = event.get("data") or {}
-            if data.get("type") != "job":
+            if event.get("kind") != "job":
                 return
             jid = data["id"]
             if jid not in bars:

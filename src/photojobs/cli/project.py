@@ -1,14 +1,21 @@
-"""`photojobs project`: create, list and show projects."""
+"""`photojobs project`: create, list, show, delete and restore projects."""
 
 from __future__ import annotations
 
+import shlex
+import sys
+from typing import Annotated
+
 import typer
 
+from ..engine import library_trash
 from ..engine import projects as projects_engine
-from ._options import JsonOpt, ProjectArg
-from ._render import console, fields, human_size, local_time, print_json, state, table
+from ..errors import PhotojobsError
+from . import _wait, exit_codes
+from ._options import JsonOpt, ProjectArg, WaitOpt
+from ._render import console, fields, human_size, local_time, print_json, state, table, warn
 
-app = typer.Typer(help="Create, list and show projects.", no_args_is_help=True)
+app = typer.Typer(help="Create, list, show, delete and restore projects.", no_args_is_help=True)
 
 
 @app.command("create")
@@ -59,3 +66,59 @@ def show(ctx: typer.Context, project: ProjectArg, json_out: JsonOpt = False) -> 
         fields([*p.items(), ("size", human_size(p["size_bytes"])),
                 ("not photos", f"{len(strangers)}" + (f" ({', '.join(f['name'] for f in strangers)})" if strangers else ""))],
                width=20)
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, project: ProjectArg,
+           files: Annotated[bool, typer.Option("--files", help="Also move its folder into the library's trash.")] = False,
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+           json_out: JsonOpt = False) -> None:
+    """Forget a project: its photos, jobs and schedule leave the catalog. No file is deleted: its
+    folder stays where it is, or with --files moves whole into the library's .trash, from which
+    `project restore` brings it back until the trash TTL (maintenance.trash_ttl_hours).
+
+    Exit codes: 0 done; 1 not confirmed, a job of the project is running, or its folder cannot
+    be moved; 3 no such project."""
+    lib = state(ctx).library()
+    p = projects_engine.get_project(lib, project)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise PhotojobsError("project delete forgets the project: confirm with --yes when not at a terminal")
+        what = "and move its folder to the library's trash" if files else "(its folder stays on disk)"
+        if not typer.confirm(f"Forget project {p['name']} {what}?"):
+            raise typer.Exit(1)
+    result = library_trash.delete_project(lib, p["id"], files=files)
+    if json_out:
+        print_json(result)
+    elif result["trashed_as"]:
+        console.print(f"deleted project {p['name']}; its folder is in the library's trash as "
+                      f"{result['trashed_as']} until {result['expires_at']} "
+                      f"(`photojobs project restore {shlex.quote(result['trashed_as'])}`)", markup=False)
+    else:
+        console.print(f"deleted project {p['name']}; its folder stays at {result['path']} "
+                      f"(`photojobs project restore {shlex.quote(result['folder'])}` adopts it again)", markup=False)
+
+
+@app.command("restore")
+def restore(ctx: typer.Context,
+            name: Annotated[str, typer.Argument(help="Folder (or trash name) of the deleted project.",
+                                                show_default=False)],
+            wait: WaitOpt = None, json_out: JsonOpt = False) -> None:
+    """Make a deleted project a project again: from the library's trash, or from its folder a
+    delete without --files left in place. Its files are catalogued again (all kept; culling
+    not committed before the delete is forgotten) and their thumbnails queued to be made again.
+
+    Exit codes: 0 done; 3 no such deleted project; 6 restored but cataloguing failed; 1 other errors."""
+    lib = state(ctx).library()
+    result = library_trash.restore_project(lib, name)
+    outcome = _wait.finish(lib, result["job"], wait, quiet=json_out)
+    code = exit_codes.JOB_FAILED if _wait.failed_steps(outcome) else 0
+    if json_out:
+        print_json({**result, "task": outcome})
+        raise typer.Exit(code)
+    console.print(f"restored project {result['project']['name']} in folder {result['project']['folder']}",
+                  markup=False)
+    problem = _wait.describe(outcome)
+    if problem:
+        warn(f"cataloguing did not complete: {problem}")
+    raise typer.Exit(code)

@@ -145,7 +145,7 @@ def _daemon_batches(lib: Library, client, model: watch_engine.QueueModel, stop: 
                         for ev in stream:
                             if stop.is_set():
                                 return
-                            if ev is None or not isinstance(ev.data, dict) or ev.id is None:
+                            if ev is None or not ev.logged or ev.id is None:
                                 continue
                             inbox.put(envelope(ev.id, ev.data))
                             after = ev.id

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,29 +19,24 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .. import __version__
-from ..engine import culling, derivatives, pause, queue
+from ..engine import pause, queue
 from ..engine import events as events_engine
-from ..engine import maintenance as maintenance_flow
 from ..engine import upload as upload_flow
 from ..engine.library import CATALOG_DIR, Library
-from ..engine.registry import MAINTENANCE_TYPES
 from ..engine.runner import Runner
-from ..errors import NotFound, PhotojobsError
-from ..storage.repos import projects as projects_repo
+from ..errors import PhotojobsError
+from . import assets, routes_jobs, routes_projects, shapes
+from .params import ApiError
+from .params import daemon as _d
+from .params import in_thread as _in_thread
+from .params import jsonable as _jsonable
+from .params import project_of as _project_async
+from .params import project_row as _project
 from .guard import RequestGuard
 from .sse import EventHub, event_stream
 from .upload import TooLarge, UploadError, receive_upload
 
 log = logging.getLogger("photojobs.daemon.http")
-
-JSON_BODY_LIMIT = 1 << 20
-MAX_LIST_LIMIT = 1000
-
-
-class ApiError(PhotojobsError):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.http_status = status
 
 
 @dataclass
@@ -67,101 +60,6 @@ class DaemonContext:
         return f"http://{host}:{self.port}"
 
 
-# --- helpers ----------------------------------------------------------------------------
-def _d(request: Request) -> DaemonContext:
-    return request.app.state.daemon
-
-
-async def _in_thread(fn, *args, **kwargs):
-    """Engine calls block on SQLite and disk: run them off the event loop."""
-    return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
-
-
-async def _json_body(request: Request, *, required: bool = False) -> dict[str, Any]:
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > JSON_BODY_LIMIT:
-        raise ApiError(413, f"request body is larger than {JSON_BODY_LIMIT} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > JSON_BODY_LIMIT:
-            raise ApiError(413, f"request body is larger than {JSON_BODY_LIMIT} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        if required:
-            raise ApiError(400, "a JSON object body is required")
-        return {}
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "body must be a JSON object")
-    return data
-
-
-def _project(lib: Library, folder: str):
-    """The project in `folder` (exactly its folder name); never a path outside the library."""
-    row = projects_repo.by_folder(lib.conn(), folder)
-    if row is None:
-        raise NotFound(f"no such project: {folder}")
-    return row
-
-
-async def _project_async(request: Request):
-    return await _in_thread(_project, _d(request).lib, request.path_params["folder"])
-
-
-def check_filename(name: Any) -> str:
-    """A photo's file name from a request: a plain name, never a path."""
-    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name \
-            or "\x00" in name or any(ord(c) < 32 for c in name):
-        raise ApiError(400, f"bad file name: {json.dumps(name) if isinstance(name, str) else name!r}")
-    return name
-
-
-def _filenames(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise ApiError(400, "filenames must be a list of file names")
-    return [check_filename(n) for n in value]
-
-
-def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a whole number, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise ApiError(400, f"{name} must be between {lo} and {hi}, got {value}")
-    return value
-
-
-def _bool_param(request: Request, name: str) -> bool:
-    raw = (request.query_params.get(name) or "").lower()
-    if raw in ("", "0", "false", "no"):
-        return False
-    if raw in ("1", "true", "yes"):
-        return True
-    raise ApiError(400, f"{name} must be true or false, got {raw!r}")
-
-
-def _multi(request: Request, name: str) -> list[str]:
-    out = []
-    for value in request.query_params.getlist(name):
-        out += [v for v in value.split(",") if v]
-    return out
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
 # --- endpoints --------------------------------------------------------------------------
 async def health(request: Request) -> JSONResponse:
     d = _d(request)
@@ -178,101 +76,11 @@ async def health(request: Request) -> JSONResponse:
     })
 
 
-async def list_projects(request: Request) -> JSONResponse:
-    from ..engine.projects import list_projects as _list
-    return JSONResponse({"projects": await _in_thread(_list, _d(request).lib)})
-
-
-async def project_jobs(request: Request) -> JSONResponse:
-    d = _d(request)
-    project = await _project_async(request)
-    limit = _int_param(request, "limit", 50, 1, MAX_LIST_LIMIT)
-    offset = _int_param(request, "offset", 0, 0, 1 << 40)
-    jobs = await _in_thread(queue.list_jobs, d.lib, project=project["id"], status=_multi(request, "status"),
-                            type=_multi(request, "type"), limit=limit, offset=offset)
-    return JSONResponse({"jobs": jobs, "limit": limit, "offset": offset})
-
-
-async def enqueue_job(request: Request) -> JSONResponse:
-    d = _d(request)
-    body = await _json_body(request, required=True)
-    project = await _project_async(request)
-    job_type = body.get("type")
-    if not isinstance(job_type, str) or not job_type:
-        raise ApiError(400, "type is required (a job type such as generate_derivatives)")
-    payload = body.get("payload", {})
-    if not isinstance(payload, dict):
-        raise ApiError(400, "payload must be a JSON object")
-    if "filenames" in payload:
-        payload = {**payload, "filenames": _filenames(payload["filenames"])}
-    priority = body.get("priority")
-    job = await _in_thread(queue.enqueue, d.lib, job_type, project=project["id"], payload=payload,
-                           priority=priority, source="api")
-    return JSONResponse({"job": job}, status_code=202)
-
-
-async def get_job(request: Request) -> JSONResponse:
-    job = await _in_thread(queue.job_detail, _d(request).lib, request.path_params["job_id"])
-    return JSONResponse({"job": job})
-
-
-async def cancel_job(request: Request) -> JSONResponse:
-    job = await _in_thread(queue.cancel, _d(request).lib, request.path_params["job_id"])
-    return JSONResponse({"job": job})
-
-
-async def retry_job(request: Request) -> JSONResponse:
-    job = await _in_thread(queue.retry, _d(request).lib, request.path_params["job_id"])
-    return JSONResponse({"job": job}, status_code=202)
-
-
 async def wake(request: Request) -> JSONResponse:
     """A CLI process queued work in the catalog for us: claim it and stream its events now,
     rather than at the next poll of the catalog (pipeline.poll_ms)."""
     _d(request).lib.waker.notify()
     return JSONResponse({"ok": True})
-
-
-async def get_task(request: Request) -> JSONResponse:
-    task = await _in_thread(queue.task_status, _d(request).lib, request.path_params["task_id"])
-    return JSONResponse({"task": task})
-
-
-async def process(request: Request) -> JSONResponse:
-    d = _d(request)
-    force = _bool_param(request, "force")
-    body = await _json_body(request)
-    filenames = _filenames(body.get("filenames"))
-    project = await _project_async(request)
-    job = await _in_thread(derivatives.request, d.lib, project["id"], filenames=filenames, force=force,
-                           source="api")
-    return JSONResponse({"job": _jsonable(job)}, status_code=202)
-
-
-async def commit_changes(request: Request) -> JSONResponse:
-    project = await _project_async(request)
-    result = await _in_thread(culling.commit, _d(request).lib, project["id"], source="api")
-    # Nothing to commit queues nothing: 200 with job null.
-    return JSONResponse(_jsonable(result), status_code=202 if result.get("job") else 200)
-
-
-async def revert_changes(request: Request) -> JSONResponse:
-    project = await _project_async(request)
-    return JSONResponse(_jsonable(await _in_thread(culling.revert, _d(request).lib, project["id"])))
-
-
-async def maintenance(request: Request) -> JSONResponse:
-    d = _d(request)
-    body = await _json_body(request)
-    job_type = body.get("type") or request.query_params.get("type") or None
-    if job_type is not None and job_type not in MAINTENANCE_TYPES:
-        raise ApiError(400, f"type must be one of {', '.join(MAINTENANCE_TYPES)}, got {job_type!r}")
-    force = body.get("force", False)
-    if not isinstance(force, bool):
-        raise ApiError(400, "force must be true or false")
-    project = await _project_async(request)
-    jobs = await _in_thread(maintenance_flow.start, d.lib, project["id"], type=job_type, force=force, source="api")
-    return JSONResponse({"job": _jsonable(jobs[0]), "jobs": _jsonable(jobs)}, status_code=202)
 
 
 async def upload(request: Request) -> JSONResponse:
@@ -301,11 +109,12 @@ async def upload(request: Request) -> JSONResponse:
             body["rejected"] = list(body.get("rejected", [])) + received.rejected
         # The report names files by their staged path: show the client's names instead.
         names = {str(p): name for p, name in received.files}
-        for key in ("rejected", "failed"):
+        for key in ("rejected", "failed", "skipped"):
             for entry in body.get(key, []):
                 if entry.get("path") in names:
                     entry["path"] = names[entry["path"]]
-        return JSONResponse(_jsonable(body), status_code=202 if body.get("job") else 200)
+        status, shaped = await _in_thread(shapes.upload_result, body, d.lib.project_path(project["folder"]))
+        return JSONResponse(_jsonable(shaped), status_code=status)
     finally:
         received.cleanup()
 
@@ -408,19 +217,11 @@ def create_app(daemon: DaemonContext):
     routes = [
         Route("/api/health", health),
         Route("/api/wake", wake, methods=["POST"]),
-        Route("/api/projects", list_projects),
-        Route("/api/projects/{folder}/jobs", project_jobs, methods=["GET"]),
-        Route("/api/projects/{folder}/jobs", enqueue_job, methods=["POST"]),
+        *routes_projects.ROUTES,
         Route("/api/projects/{folder}/upload", upload, methods=["POST"]),
-        Route("/api/projects/{folder}/process", process, methods=["POST"]),
-        Route("/api/projects/{folder}/commit-changes", commit_changes, methods=["POST"]),
-        Route("/api/projects/{folder}/revert-changes", revert_changes, methods=["POST"]),
-        Route("/api/projects/{folder}/maintenance", maintenance, methods=["POST"]),
+        *assets.ROUTES,
         Route("/api/jobs/stream", stream),
-        Route("/api/jobs/{job_id:int}", get_job),
-        Route("/api/jobs/{job_id:int}/cancel", cancel_job, methods=["POST"]),
-        Route("/api/jobs/{job_id:int}/retry", retry_job, methods=["POST"]),
-        Route("/api/tasks/{task_id}", get_task),
+        *routes_jobs.ROUTES,
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={PhotojobsError: _error, HTTPException: _error, Exception: _error})

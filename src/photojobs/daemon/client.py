@@ -20,6 +20,11 @@ class SseEvent:
     event: str
     data: Any            # the decoded JSON payload (the raw text when it is not JSON)
 
+    @property
+    def logged(self) -> bool:
+        """An event of the catalog's event log (it has a `kind`), not the greeting or a goodbye."""
+        return self.event == "message" and isinstance(self.data, dict) and "kind" in self.data
+
 
 class SseParser:
     """text/event-stream parsing. `last_id` follows every `id:` field, as a browser's lastEventId

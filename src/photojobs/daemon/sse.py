@@ -23,7 +23,7 @@ import anyio
 
 from ..engine import events as events_engine
 from ..engine.library import Library
-from ..engine.queue import iso
+from ..engine.queue import ITEM_EVENT, JOB_EVENT, iso
 
 log = logging.getLogger("photojobs.daemon.sse")
 
@@ -32,10 +32,16 @@ DB_BATCH = 500
 
 
 def render(event: dict) -> Rendered:
-    """One event as an SSE frame; the payload is the stored event data (seed shapes)."""
+    """One event as an SSE frame: the stored event data (the original's shapes), with `kind`
+    saying what it is. Job updates have no `type` (a web client merges them into its job row,
+    whose `type` is the job's); every other event's `type` is its kind unless it says otherwise."""
     data = dict(event["data"])
-    data.setdefault("type", event["kind"])
-    if data["type"] == "item":
+    data["kind"] = event["kind"]
+    if event["kind"] == JOB_EVENT:
+        data.pop("type", None)   # events stored before job updates lost their `type`
+    else:
+        data.setdefault("type", event["kind"])
+    if event["kind"] == ITEM_EVENT:
         data.setdefault("updated_at", iso(event["created_at"]))
     data.setdefault("job_id", event["job_id"])          # the envelope travels with the payload
     data.setdefault("project_id", event["project_id"])
@@ -176,12 +182,19 @@ class EventHub:
 
 async def event_stream(hub: EventHub, cursor: int, *, project_id: int | None, keepalive: float,
                        idle_timeout: float) -> AsyncIterator[bytes]:
-    """The frames of one stream: replay after `cursor`, then live; keep-alives; ends when idle."""
+    """The frames of one stream: replay after `cursor`, then live; keep-alives; ends when idle
+    (or when the daemon stops) with an `event: bye` saying why."""
     # The opening block names the starting point, so even a client that receives no event
-    # before it reconnects resumes from here (Last-Event-ID) rather than from "now".
-    yield f"retry: 1000\nid: {cursor}\n: photojobs event stream\n\n".encode()
+    # before it reconnects resumes from here (Last-Event-ID) rather than from "now". Then the
+    # original's greeting: a ping comment and a hello message (which has no id of its own, so
+    # a browser's Last-Event-ID stays the starting point).
+    hello = json.dumps({"type": "hello", "last_event_id": cursor}, separators=(",", ":"))
+    yield f"retry: 1000\nid: {cursor}\n: photojobs event stream\n\n: ping\n\ndata: {hello}\n\n".encode()
     last_activity = time.monotonic()
-    while not hub.closed:
+    while True:
+        if hub.closed:
+            yield _bye("shutdown")
+            return
         got = hub.from_window(cursor)
         if got is None:
             got = await anyio.to_thread.run_sync(hub.from_database, cursor)
@@ -194,8 +207,16 @@ async def event_stream(hub: EventHub, cursor: int, *, project_id: int | None, ke
             continue
         idle_left = idle_timeout - (time.monotonic() - last_activity)
         if idle_left <= 0:
+            yield _bye("idle_timeout")
             return
         if not await hub.wait(cursor, min(keepalive, idle_left)):
             if time.monotonic() - last_activity >= idle_timeout:
+                yield _bye("idle_timeout")
                 return
             yield b": keep-alive\n\n"
+
+
+def _bye(reason: str) -> bytes:
+    """The original's last frame: a named event (not a message), so clients that only listen to
+    messages never see it; a browser reconnects after it with Last-Event-ID as usual."""
+    return f'event: bye\ndata: {{"reason":"{reason}"}}\n\n'.encode()

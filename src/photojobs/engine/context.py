@@ -6,7 +6,7 @@ import json
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from ..config import Config
 from ..storage import atomic
@@ -15,9 +15,9 @@ from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
 from .events import emit
 from .library import Library
-from .queue import emit_job, job_to_dict
+from .queue import ITEM_EVENT, emit_job, item_event, job_to_dict
 
-ITEM_EVENT = "item"
+MANIFEST_CHANGED, ITEM_REMOVED = "manifest_changed", "item_removed"
 T = TypeVar("T")
 log = logging.getLogger("photojobs.jobs")
 
@@ -112,11 +112,13 @@ class JobContext:
         self._write(write)
 
     def finish_item(self, item: sqlite3.Row, status: str = "done", message: str | None = None,
-                    event: dict[str, Any] | None = None, *, before_commit: Callable[[sqlite3.Connection], None] | None = None) -> None:
+                    event: dict[str, Any] | None = None, *, before_commit: Callable[[sqlite3.Connection], None] | None = None,
+                    photo_id: int | None = None) -> None:
         """Record an item's outcome, emit its item event and the job's progress, in one transaction.
 
         `before_commit(conn)` lets the handler write its own result (e.g. photo statuses) in the
-        same transaction, so catalog and job never disagree after a crash."""
+        same transaction, so catalog and job never disagree after a crash. `photo_id` names the
+        photo of an item queued by name (the event describes that photo as it is after the write)."""
         assert status in ("done", "failed", "skipped")
 
         def write(conn: sqlite3.Connection) -> None:
@@ -124,9 +126,8 @@ class JobContext:
             if before_commit is not None:
                 before_commit(conn)
             items_repo.set_status(conn, item["id"], status, self.now(), message)
-            data = {"type": "item", "job_id": self.job_id, "item_id": item["id"],
-                    "project_folder": self.project_folder, "filename": item["filename"],
-                    "status": status, "message": message}
+            data = item_event(self.lib, conn, self.job_id, item, self.project_folder, status, message,
+                              photo_id=photo_id)
             if event:
                 data.update(event)
             emit(self.lib, conn, ITEM_EVENT, data, project_id=self.row["project_id"], job_id=self.job_id)
@@ -166,6 +167,22 @@ class JobContext:
     def emit(self, kind: str, data: dict[str, Any]) -> None:
         self._write(lambda conn: emit(self.lib, conn, kind, data, project_id=self.row["project_id"],
                                       job_id=self.job_id))
+
+    def photos_changed(self, *, removed: Sequence[str] = (), **counts: int) -> None:
+        """Tell web clients this project's photos changed, with the original's events: one
+        item_removed per dropped photo (by basename), then one manifest_changed with `counts`
+        (changed, created) and the removed basenames; all in one transaction."""
+        folder = self.project_folder
+        events = [(ITEM_REMOVED, {"type": ITEM_REMOVED, "project_folder": folder, "filename": b}) for b in removed]
+        summary: dict[str, Any] = {"type": MANIFEST_CHANGED, "project_folder": folder, **counts}
+        if removed:
+            summary.update(removed=len(removed), removed_filenames=list(removed))
+        events.append((MANIFEST_CHANGED, summary))
+
+        def write(conn: sqlite3.Connection) -> None:
+            for kind, data in events:
+                emit(self.lib, conn, kind, data, project_id=self.row["project_id"], job_id=self.job_id)
+        self._write(write)
 
     def _write(self, body: Callable[[sqlite3.Connection], T]) -> T:
         """Run `body` in a write transaction, waiting out a catalog locked by another process

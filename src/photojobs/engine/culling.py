@@ -13,13 +13,35 @@ from ..storage.repos import job_items as items_repo
 from ..storage.repos import photos as photos_repo
 from .derivatives import derivative_paths, imaging_settings
 from .library import Library
-from .projects import require
+from .projects import project_to_dict, require
 from .queue import iso, start_task
 from .reconcile import checked_scan
 
+
+def photo_to_dict(row: sqlite3.Row) -> dict[str, Any]:
+    """A photo as --json output and the HTTP API show it."""
+    return {**photos_repo.to_dict(row), "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
+
+
 def list_photos(lib: Library, project: str | int) -> list[dict[str, Any]]:
     row = require(lib, project)
-    return [photos_repo.to_dict(r) for r in photos_repo.list_for_project(lib.conn(), row["id"])]
+    return [photo_to_dict(r) for r in photos_repo.list_for_project(lib.conn(), row["id"])]
+
+
+def project_with_photos(lib: Library, project: str | int) -> dict[str, Any]:
+    """A project with its photos, and their count."""
+    row = require(lib, project)
+    photos = [photo_to_dict(r) for r in photos_repo.list_for_project(lib.conn(), row["id"])]
+    return {**project_to_dict(row), "photo_count": len(photos), "photos": photos}
+
+
+def _by_name(rows: Iterable[sqlite3.Row]) -> dict[str, sqlite3.Row]:
+    """Photos by every name they answer to, lowercased: the basename and each file name."""
+    out: dict[str, sqlite3.Row] = {}
+    for r in rows:
+        out[r["basename_key"]] = r
+        out.update((n.lower(), r) for n in (r["jpg_name"], r["raw_name"], r["other_name"]) if n)
+    return out
 
 
 def photo_detail(lib: Library, project: str | int, name: str, *, job_limit: int = 20) -> dict[str, Any]:
@@ -75,10 +97,7 @@ def keep(lib: Library, project: str | int, names: Iterable[str] = (), *, all: bo
         ids = None
         if not all:
             found = photos_repo.get_many(conn, row["id"], names)
-            known = set()
-            for r in found:
-                known.add(r["basename_key"])
-                known.update(n.lower() for n in (r["jpg_name"], r["raw_name"], r["other_name"]) if n)
+            known = _by_name(found)
             unknown = [n for n in names if n.lower() not in known]
             if unknown:
                 raise NotFound(f"no such photo in {row['folder']}: {', '.join(unknown)}")
@@ -90,6 +109,40 @@ def keep(lib: Library, project: str | int, names: Iterable[str] = (), *, all: bo
 def reject(lib: Library, project: str | int, names: Iterable[str] = (), *, all: bool = False) -> dict[str, Any]:
     """Keep neither the JPG nor the RAW: the next commit moves the photo's files to .trash."""
     return keep(lib, project, names, all=all, jpg=False, raw=False)
+
+
+def keep_many(lib: Library, project: str | int, updates: list[dict[str, Any]]) -> dict[str, Any]:
+    """Set keep intent photo by photo: each update is {filename, keep_jpg?, keep_raw?} (a flag
+    left out stays as it is; the name is a basename or file name, any case). All in one
+    transaction; a later update of the same photo wins. Names not in the project change
+    nothing and come back in `unknown` (the photo may have been dropped meanwhile); a
+    malformed update is an error and nothing changes."""
+    row = require(lib, project)
+    if not isinstance(updates, list):
+        raise PhotojobsError("updates must be a list of {filename, keep_jpg, keep_raw}")
+    for u in updates:
+        if not isinstance(u, dict) or not isinstance(u.get("filename"), str) or not u["filename"]:
+            raise PhotojobsError(f"each update needs a filename: {u!r}")
+        for flag in ("keep_jpg", "keep_raw"):
+            if u.get(flag) is not None and not isinstance(u[flag], bool):
+                raise PhotojobsError(f"{flag} must be true or false in the update of {u['filename']}")
+    conn = lib.conn()
+    with atomic(conn):
+        known = _by_name(photos_repo.get_many(conn, row["id"], [u["filename"] for u in updates]))
+        wanted: dict[int, tuple[bool | None, bool | None]] = {}
+        unknown = []
+        for u in updates:
+            photo = known.get(u["filename"].lower())
+            if photo is None:
+                unknown.append(u["filename"])
+            else:
+                wanted[photo["id"]] = (u.get("keep_jpg"), u.get("keep_raw"))
+        groups: dict[tuple[bool | None, bool | None], list[int]] = {}
+        for photo_id, flags in wanted.items():
+            groups.setdefault(flags, []).append(photo_id)
+        changed = sum(photos_repo.set_keep(conn, row["id"], ids, keep_jpg=jpg, keep_raw=raw, now=lib.now())
+                      for (jpg, raw), ids in groups.items())
+    return {"project": row["folder"], "selected": len(wanted), "changed": changed, "unknown": unknown}
 
 
 def revert(lib: Library, project: str | int) -> dict[str, Any]:

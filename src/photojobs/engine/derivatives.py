@@ -76,6 +76,32 @@ def derivative_paths(project_path: Path, basename: str, fmt: str = "jpeg") -> tu
     return project_path / THUMB_DIR / f"{basename}.{ext}", project_path / PREVIEW_DIR / f"{basename}.{ext}"
 
 
+ASSET_KINDS = ("thumbnail", "preview", "image")
+
+
+def asset_path(lib: Library, project: str | int, name: str, kind: str) -> Path:
+    """The file that answers a request for a photo's thumbnail, preview or image (the photo named
+    by basename or file name, any case): a derivative only once generated, the image is the file
+    derivatives are made from. NotFound while a derivative is pending or failed, or its file is gone."""
+    row = require(lib, project)
+    found = photos_repo.get_many(lib.conn(), row["id"], [name])
+    if not found:
+        raise NotFound(f"no such photo in {row['folder']}: {name}")
+    photo, path = found[0], lib.project_path(row["folder"])
+    if kind == "image":
+        source = source_name(photo)
+        file = path / source if source else None
+    else:
+        status = photo[f"{kind}_status"]
+        if status != "generated":
+            raise NotFound(f"the {kind} of {photo['basename']} is {status or 'not made yet'}")
+        thumb, preview = derivative_paths(path, photo["basename"], lib.config.get("processing.format", "jpeg"))
+        file = thumb if kind == "thumbnail" else preview
+    if file is None or not file.is_file():
+        raise NotFound(f"the {kind} of {photo['basename']} is not on disk")
+    return file
+
+
 # --- which photos, from which file ----------------------------------------------------------
 
 def source_name(photo: sqlite3.Row | dict) -> str | None:
@@ -386,10 +412,11 @@ def _settle(ctx: "JobContext", work: _Work, future: Future) -> bool:
 
 
 def _record(ctx: "JobContext", work: _Work, settings: ImagingSettings) -> None:
-    """The item's outcome and the photo's statuses in one transaction, then one item event."""
+    """The item's outcome and the photo's statuses in one transaction, then one item event (which
+    shows the photo's statuses as they are after this write)."""
     now = ctx.now()
     photo = work.photo
-    event = {"thumbnail_status": work.photo_status, "preview_status": work.photo_status, "updated_at": iso(now)}
+    event = {"updated_at": iso(now)}
     if work.photo_status == "generated":
         # After a switch of processing.format the other format's files are stale: nothing updates them.
         remove_derivatives(ctx.project_path, photo["basename"], keep_format=settings.format)
@@ -405,13 +432,12 @@ def _record(ctx: "JobContext", work: _Work, settings: ImagingSettings) -> None:
         if work.source is not None and source_name(current) != work.source:
             # The photo changed under us (say a commit removed the JPG we decoded): its new
             # state already asks for new derivatives; ours describe a file it no longer shows.
-            event.update(thumbnail_status=current["thumbnail_status"], preview_status=current["preview_status"])
             return
         error = work.message if work.photo_status in ("failed", "missing", "not_supported") else None
         photos_repo.set_derivatives(conn, photo["id"], work.photo_status, work.photo_status, signature, now,
                                     error=error)
 
-    ctx.finish_item(work.item, work.status, work.message, event=event, before_commit=write)
+    ctx.finish_item(work.item, work.status, work.message, event=event, before_commit=write, photo_id=photo["id"])
 
 
 def remove_derivatives(project_path: Path, basename: str, *, keep_format: str | None = None) -> list[str]:

@@ -186,7 +186,10 @@ def not_photos(lib: Library, project: str | int) -> list[dict]:
 
 
 def list_projects(lib: Library) -> list[dict]:
-    return [project_to_dict(r) for r in projects_repo.list_all(lib.conn())]
+    """Every project, with how many photos it has (`photo_count`)."""
+    conn = lib.conn()
+    counts = photos_repo.count_by_project(conn)
+    return [{**project_to_dict(r), "photo_count": counts.get(r["id"], 0)} for r in projects_repo.list_all(conn)]
 
 
 def summaries(lib: Library, project: str | int | None = None) -> list[dict]:

@@ -11,6 +11,7 @@ from ..errors import BadPayload, NotFound, PhotojobsError, UsageError
 from ..storage import atomic
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
+from ..storage.repos import photos as photos_repo
 from ..storage.repos import projects as projects_repo
 from . import registry, tasks
 from .events import emit
@@ -18,6 +19,7 @@ from .library import Library
 from .projects import resolve_project
 
 JOB_EVENT = "job"
+ITEM_EVENT = "item"
 
 
 def iso(ts: float | None) -> str | None:
@@ -26,8 +28,18 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def task_payload(r: sqlite3.Row | dict) -> dict[str, Any] | None:
+    """What the original design kept in a job's `payload_json`: the payload, and for a step of a
+    task its task_id, task_type and source (web clients group a task's steps by them)."""
+    payload = json.loads(r["payload"] or "{}")
+    if r["task_id"]:
+        return {**payload, "task_id": r["task_id"], "task_type": r["task_type"], "source": r["source"]}
+    return payload or None
+
+
 def job_to_dict(row: sqlite3.Row | dict) -> dict[str, Any]:
-    """The job object of --json output and the HTTP API."""
+    """The job object of --json output and the HTTP API (the original's fields, payload_json and
+    heartbeat_at included, beside ours)."""
     r = dict(row)
     return {
         "id": r["id"], "project_id": r["project_id"], "project_folder": r.get("project_folder"),
@@ -35,21 +47,48 @@ def job_to_dict(row: sqlite3.Row | dict) -> dict[str, Any]:
         "attempts": r["attempts"], "max_attempts": r["max_attempts"],
         "progress_done": r["progress_done"], "progress_failed": r["progress_failed"],
         "progress_total": r["progress_total"], "payload": json.loads(r["payload"] or "{}"),
+        "payload_json": task_payload(r),
         "error_message": r["error_message"], "task_id": r["task_id"], "task_type": r["task_type"],
         "task_step": r["task_step"], "source": r["source"], "worker_id": r["worker_id"],
         "created_at": iso(r["created_at"]), "started_at": iso(r["started_at"]),
         "finished_at": iso(r["finished_at"]), "run_after": iso(r["run_after"]),
+        "heartbeat_at": iso(r["heartbeat_at"]),
     }
 
 
 def job_event(row: sqlite3.Row | dict, project_folder: str | None) -> dict[str, Any]:
-    """The seed's job update shape, plus project_folder and job_type."""
+    """A job's update: the original's keys (id, status, progress, task_id, task_type, source), and
+    ours. No `type` key: a web client merges the update into its job row, whose `type` is the
+    job's own (our `job_type`); the stream says what an event is in `kind`."""
     r = dict(row)
-    return {"type": "job", "id": r["id"], "status": r["status"], "progress_done": r["progress_done"],
+    return {"id": r["id"], "status": r["status"], "progress_done": r["progress_done"],
             "progress_failed": r["progress_failed"], "progress_total": r["progress_total"],
             "task_id": r["task_id"], "task_type": r["task_type"], "source": r["source"],
             "project_folder": project_folder, "job_type": r["type"], "priority": r["priority"],
             "attempts": r["attempts"], "error_message": r["error_message"]}
+
+
+def item_event(lib: Library, conn: sqlite3.Connection, job_id: int, item: sqlite3.Row | dict,
+               project_folder: str | None, status: str, message: str | None, *,
+               photo_id: int | None = None) -> dict[str, Any]:
+    """A job item's update: the original's {type:'item', project_folder, filename,
+    thumbnail_status, preview_status} and ours. `filename` is the photo's basename however the
+    item was queued (by photo, by file name or by basename), as web clients find photos by it;
+    the item's own name is `item_filename`. The photo's statuses are read as they are now."""
+    photo_id = photo_id if photo_id is not None else item["photo_id"]
+    photo = photos_repo.get(conn, photo_id) if photo_id is not None else None
+    if photo is not None:
+        basename = photo["basename"]
+    else:
+        from .media_scan import Rules
+        basename = Rules.from_config(lib.config).classify(item["filename"])[0]
+    data: dict[str, Any] = {"type": "item", "job_id": job_id, "item_id": item["id"],
+                            "project_folder": project_folder, "filename": basename,
+                            "item_filename": item["filename"], "status": status, "message": message}
+    if photo is not None:
+        data["thumbnail_status"] = photo["thumbnail_status"]
+        data["preview_status"] = photo["preview_status"]
+    return data
 
 
 def emit_job(lib: Library, conn: sqlite3.Connection, row: sqlite3.Row | dict,
@@ -74,9 +113,8 @@ def reopen_items(lib: Library, conn: sqlite3.Connection, job: sqlite3.Row | dict
         folder = p["folder"] if p else None
     rows = items_repo.reopen(conn, j["id"], lib.now(), include_failed=include_failed)
     for item in rows:
-        emit(lib, conn, "item", {"type": "item", "job_id": j["id"], "item_id": item["id"],
-                                 "project_folder": folder, "filename": item["filename"], "status": "pending",
-                                 "message": why}, project_id=j.get("project_id"), job_id=j["id"])
+        emit(lib, conn, ITEM_EVENT, item_event(lib, conn, j["id"], item, folder, "pending", why),
+             project_id=j.get("project_id"), job_id=j["id"])
     return len(rows)
 
 

@@ -215,12 +215,13 @@ def manifest_cleaning(lib: Library, project: sqlite3.Row, scan: FolderScan) -> l
 
     The seed dropped rows whose JPG and RAW were both gone; a PNG/TIFF-only photo is a photo
     too, so "other" counts as a file here (else folder_check would re-add it every time).
-    Returns the dropped basenames, lowercased."""
+    Returns the dropped photos' basenames."""
     conn = lib.conn()
     names = scan.names
-    gone = [(photo_id, key) for photo_id, key, jpg, raw, other, *_ in photos_repo.files_for_project(conn, project["id"])
+    gone = [photo_id for photo_id, _key, jpg, raw, other, *_ in photos_repo.files_for_project(conn, project["id"])
             if jpg not in names and raw not in names and other not in names]
+    dropped: list[str] = []
     for i in range(0, len(gone), _BATCH):
         with atomic(conn):
-            photos_repo.delete_many(conn, [g[0] for g in gone[i:i + _BATCH]])
-    return [g[1] for g in gone]
+            dropped += photos_repo.delete_many(conn, gone[i:i + _BATCH])
+    return dropped

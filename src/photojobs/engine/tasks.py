@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from ..errors import PhotojobsError
+
 # (job type, priority) per step, as the seed's task definitions.
 TASKS: dict[str, tuple[tuple[str, int], ...]] = {
     "upload_postprocess": (("upload_postprocess", 90), ("manifest_check", 95), ("folder_check", 95)),
@@ -14,6 +16,22 @@ TASKS: dict[str, tuple[tuple[str, int], ...]] = {
 }
 
 
+# How a web client names each task, and whether it shows it to the user (the original's task
+# definitions; maintenance runs in the background and is shown only on request).
+LABELS: dict[str, tuple[str, bool]] = {
+    "upload_postprocess": ("Upload Post-Process", True),
+    "change_commit": ("Commit Changes", True),
+    "maintenance": ("Maintenance", False),
+}
+
+
+def definitions() -> dict[str, dict]:
+    """Every task: its label, whether it is user_relevant, and its steps with their priorities."""
+    return {name: {"label": LABELS[name][0], "user_relevant": LABELS[name][1],
+                   "steps": [{"type": t, "priority": p} for t, p in chain]}
+            for name, chain in TASKS.items()}
+
+
 def new_task_id() -> str:
     return uuid.uuid4().hex
 
@@ -22,7 +40,7 @@ def steps(task_type: str) -> tuple[tuple[str, int], ...]:
     try:
         return TASKS[task_type]
     except KeyError:
-        raise KeyError(f"unknown task: {task_type}") from None
+        raise PhotojobsError(f"unknown task type: {task_type} (one of {', '.join(TASKS)})") from None
 
 
 def next_step(task_type: str | None, step: int | None) -> tuple[int, str, int] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
@@ -31,7 +32,8 @@ INFO = ".info"
 # Why a file went to the trash, for the removals the photographer asked for: these expire.
 COMMIT = "commit"
 REPLACED_BY_IMPORT = "replaced by import (--on-duplicate overwrite)"
-EXPIRING_REASONS = frozenset({COMMIT, REPLACED_BY_IMPORT})
+PROJECT_DELETE = "project delete --files"
+EXPIRING_REASONS = frozenset({COMMIT, REPLACED_BY_IMPORT, PROJECT_DELETE})
 
 
 def trash_dir(project_path: Path) -> Path:
@@ -68,8 +70,11 @@ def put_back(project_path: Path, trash_name: str, name: str) -> bool:
     return True
 
 
-def entries(project_path: Path) -> list[dict[str, Any]]:
-    """What is in the trash: name, original name, trashed_at, size, reason. Oldest first."""
+def entries(project_path: Path, *, folders: bool = False) -> list[dict[str, Any]]:
+    """What is in the trash: name, original name, trashed_at, size, reason. Oldest first.
+    Files only, unless `folders` (the library's trash holds deleted projects' folders, whose
+    size is not counted: None). A folder without our record is not ours (a `.trash` the user
+    made, say): never listed, so never expired."""
     folder = trash_dir(project_path)
     out = []
     try:
@@ -78,17 +83,20 @@ def entries(project_path: Path) -> list[dict[str, Any]]:
         return []
     with it:
         for entry in it:
-            if is_ignored(entry.name) or not entry.is_file(follow_symlinks=False):
+            is_folder = folders and entry.is_dir(follow_symlinks=False)
+            if is_ignored(entry.name) or not (is_folder or entry.is_file(follow_symlinks=False)):
                 continue
             st = entry.stat(follow_symlinks=False)
             record: dict[str, Any] = {}
             try:
                 record = json.loads(_info_path(project_path, entry.name).read_text())
             except (OSError, ValueError):
-                pass
+                if is_folder:
+                    continue
             out.append({"name": entry.name, "original": record.get("original") or entry.name,
                         "trashed_at": float(record.get("trashed_at") or st.st_ctime),
-                        "size": st.st_size, "reason": record.get("reason")})
+                        "size": None if is_folder else st.st_size, "folder": is_folder,
+                        "reason": record.get("reason")})
     out.sort(key=lambda e: (e["trashed_at"], e["name"]))
     return out
 
@@ -111,18 +119,23 @@ def list_trash(lib: Library, project: str | int) -> list[dict[str, Any]]:
     return out
 
 
-def expire(project_path: Path, *, now: float, ttl_hours: float) -> tuple[list[str], list[str]]:
+def expire(project_path: Path, *, now: float, ttl_hours: float, folders: bool = False) -> tuple[list[str], list[str]]:
     """Delete the expiring trash entries older than the TTL (and records whose file is gone).
-    Returns (names deleted, names that never expire and stay)."""
+    Returns (names deleted, names that never expire and stay). With `folders`, trashed folders
+    expire too, whole (links inside are removed, never followed)."""
     removed, kept = [], []
-    for e in entries(project_path):
+    for e in entries(project_path, folders=folders):
         if not expires(e):
             kept.append(e["name"])
             continue
         if e["trashed_at"] + ttl_hours * 3600 > now:
             continue
+        path = trash_dir(project_path) / e["name"]
         try:
-            os.unlink(trash_dir(project_path) / e["name"])
+            if e["folder"]:
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
         except FileNotFoundError:
             pass
         _drop_info(project_path, e["name"])

@@ -285,22 +285,36 @@ def _walk(root: Path, recursive: bool, report: ImportReport) -> Iterator[Path]:
                 yield p
 
 
-def _accept(path: Path, shown: str, raw_name: str, rules: Rules, report: ImportReport) -> list[_Candidate]:
-    """A candidate if the name is safe, the extension accepted and the content matches it."""
+@dataclass(frozen=True)
+class _Refused:
+    """Why a file is not imported; `ignored` when it is no photo at all, so nothing was lost."""
+    reason: str
+    ignored: bool = False
+
+
+def _accepted_name(raw_name: str, rules: Rules) -> tuple[str, str, str] | _Refused:
+    """(safe name, basename, role) if the name is usable and its extension accepted, else why not."""
     name = safe_name(raw_name)
     if name is None:
-        report.rejected.append({"name": raw_name, "path": shown, "reason": "unusable file name"})
-        return []
+        return _Refused("unusable file name")
     basename, role = rules.classify(name)
     if role is None:
         ext = name.rpartition(".")[2] if "." in name else ""
         if media.role_of(ext) is None and ext.lower() not in rules.accepted:
             # Not a photo at all (a clip, a note, the camera's own files): nothing was lost.
-            report.ignored.append({"name": name, "path": shown,
-                                   "reason": f"not a photo (.{ext})" if ext else "not a photo (no extension)"})
-        else:
-            report.rejected.append({"name": name, "path": shown, "reason": f"extension .{ext} is not accepted"})
+            return _Refused(f"not a photo (.{ext})" if ext else "not a photo (no extension)", ignored=True)
+        return _Refused(f"extension .{ext} is not accepted")
+    return name, basename, role
+
+
+def _accept(path: Path, shown: str, raw_name: str, rules: Rules, report: ImportReport) -> list[_Candidate]:
+    """A candidate if the name is safe, the extension accepted and the content matches it."""
+    accepted = _accepted_name(raw_name, rules)
+    if isinstance(accepted, _Refused):
+        (report.ignored if accepted.ignored else report.rejected).append(
+            {"name": safe_name(raw_name) or raw_name, "path": shown, "reason": accepted.reason})
         return []
+    name, basename, role = accepted
     try:
         size = os.stat(path).st_size
         kind = media.sniff(path) if role != "sidecar" else None
@@ -317,6 +331,55 @@ def _accept(path: Path, shown: str, raw_name: str, rules: Rules, report: ImportR
                                     "reason": f"content does not match .{name.rpartition('.')[2]} ({looks})"})
             return []
     return [_Candidate(path=path, shown=shown, name=name, basename=basename, role=role, size=size)]
+
+
+# --- planning by name (before an upload) -----------------------------------------------------
+
+@dataclass
+class PlannedFile:
+    """What importing one file (known by name only) into a project would do."""
+
+    name: str                  # as given
+    basename: str              # of the photo it would belong to
+    role: str
+    action: str                # "copy" (a new file, or the missing half of a photo), "skip", "overwrite"
+    target: str                # the name it would get in the project
+    reason: str | None         # why it is skipped or renamed
+    photo_exists: bool         # the photo is in the project already (this file completes or meets it)
+
+    @property
+    def conflict(self) -> bool:
+        """It meets a file of the project: skipped, overwritten or renamed by the duplicate policy."""
+        return self.action in ("skip", "overwrite") or (self.reason or "").startswith("renamed")
+
+
+def plan_names(lib: Library, project: str | int, names: list[str], *,
+               on_duplicate: str = "skip") -> tuple[list[PlannedFile], list[dict[str, str]]]:
+    """What an import of files with these names would do, writing nothing: the same acceptance
+    of names, pairing and duplicate policy as `import_files`, without the files' content, so a
+    file that meets one already in the project counts as different (identical ones are found
+    at the import). Returns (planned files, rejected {name, reason})."""
+    if on_duplicate not in DUPLICATE_POLICIES:
+        raise PhotojobsError(f"on_duplicate must be one of {', '.join(DUPLICATE_POLICIES)}, got {on_duplicate!r}")
+    row = resolve_project(lib.conn(), project)
+    path = lib.project_path(row["folder"])
+    rules = Rules.from_config(lib.config)
+    candidates, rejected = [], []
+    for raw in names:
+        accepted = _accepted_name(raw, rules)
+        if isinstance(accepted, _Refused):
+            rejected.append({"name": raw, "reason": accepted.reason})
+            continue
+        name, basename, role = accepted
+        candidates.append(_Candidate(path=None, shown=raw, name=name, basename=basename, role=role))
+    planned = []
+    conn = lib.conn()
+    claimed: dict[tuple[str, str], tuple[str, _Candidate]] = {}
+    for group in _groups(candidates):
+        for cand, action, target, why, basename in _plan_group(lib, row, path, group, on_duplicate, claimed):
+            exists = photos_repo.get_by_basename(conn, row["id"], basename) is not None
+            planned.append(PlannedFile(cand.shown, basename, cand.role, action, target, why, exists))
+    return planned, rejected
 
 
 # --- placing one file ---------------------------------------------------------------------
@@ -375,8 +438,8 @@ def _plan_group(lib: Library, project: Any, path: Path | None, group: list[_Cand
         current = twin[0] if twin else _current(path, existing, c, target)
         if current is None:
             status.append((c, "new", current, None))
-        elif same_content(c.path, twin[1].path if twin else path / current):
-            status.append((c, "same", current, twin))
+        elif c.path is not None and same_content(c.path, twin[1].path if twin else path / current):
+            status.append((c, "same", current, twin))  # (a path of None: known by name only, in plan_names)
         else:
             status.append((c, "conflict", current, twin))
     conflicts = [cur for _, st, cur, _ in status if st == "conflict"]

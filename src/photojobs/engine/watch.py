@@ -110,12 +110,14 @@ class QueueModel:
             self._apply_job(data, event.get("project_id"), at)
         elif kind == "item":
             job = self.jobs.get(data.get("job_id"))
-            if job is not None and data.get("filename"):
-                job.current_file = data["filename"]
+            # The item's own name (a file name), as the seed shows it; older events have only `filename`.
+            name = data.get("item_filename") or data.get("filename")
+            if job is not None and name:
+                job.current_file = name
             if data.get("status") == "failed":
                 self.failures.appendleft({
                     "job_id": data.get("job_id"), "type": job.type if job else None,
-                    "project_folder": data.get("project_folder"), "filename": data.get("filename"),
+                    "project_folder": data.get("project_folder"), "filename": name,
                     "message": data.get("message"), "at": iso(at)})
         elif kind == PAUSE_EVENT and isinstance(data.get("paused"), dict):
             self.paused = data["paused"]
@@ -179,12 +181,12 @@ class QueueModel:
 def stream_envelope(event_id: int, payload: dict, *, now: float | None = None) -> dict:
     """Turn a daemon stream payload back into an event-log envelope, so a model (and
     `jobs watch --json`) sees the same shape from either source."""
-    data = {k: v for k, v in payload.items() if k not in ("event_id", "event_at", "job_id", "project_id")}
+    data = {k: v for k, v in payload.items() if k not in ("event_id", "event_at", "job_id", "project_id", "kind")}
     if payload.get("event_at") is not None:
         now = float(payload["event_at"])
-    if "job_id" in payload and payload.get("type") == "item":
+    if "job_id" in payload and payload.get("kind") == "item":
         data["job_id"] = payload["job_id"]   # an item event's own field, not only the envelope's
-    return {"id": event_id, "kind": data.get("type") or "message",
+    return {"id": event_id, "kind": payload.get("kind") or "message",
             "created_at": time.time() if now is None else now,
             "project_id": payload.get("project_id"), "job_id": payload.get("job_id"), "data": data}
 

@@ -23,6 +23,7 @@ def _remove(ctx) -> None:
     # drive (folder or marker gone, or suddenly empty) fails the job before anything changes.
     on_disk = checked_scan(ctx.lib, ctx.project).names
     from_raw: list[int] = []
+    changed = 0
     for item in ctx.open_items():
         ctx.check()
         ctx.start_item(item)
@@ -61,5 +62,8 @@ def _remove(ctx) -> None:
             elif change["jpg"]:  # derivatives came from the JPG and nothing replaces them
                 photos_repo.set_derivatives(conn, photo_id, None, None, None, ctx.now())
         ctx.finish_item(item, "done", f"to trash: {', '.join(moved)}" if moved else None, before_commit=record)
+        changed += 1
+    if changed:
+        ctx.photos_changed(changed=changed)
     # The JPG was the derivatives' source; the RAW stays, so make them again from it.
     regenerate(ctx.lib, ctx.project["id"], from_raw, source=f"file_removal:{ctx.job_id}")

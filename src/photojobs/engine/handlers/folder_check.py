@@ -23,3 +23,5 @@ def run(ctx) -> None:
                 source=f"folder_check:{ctx.job_id}")
     if result.worth_telling():
         ctx.emit("folder_check", {"project_folder": ctx.project_folder, **result.to_dict()})
+    if result.added:
+        ctx.photos_changed(created=len(result.added))

@@ -16,6 +16,9 @@ def run(ctx) -> None:
     # Photos whose derivatives no job will make (an import killed before it queued them, a file
     # that came back): after the availability is right, so that what is gone is not queued.
     job = queue_needed(ctx.lib, ctx.project["id"], source=f"manifest_check:{ctx.job_id}")
-    if result.now_missing or result.now_present or result.sidecars_changed or job:
+    changed = len(result.now_missing) + len(result.now_present) + result.sidecars_changed
+    if changed or job:
         ctx.emit("manifest_check", {"project_folder": ctx.project_folder, **result.to_dict(),
                                     "derivatives_queued": job["progress_total"] if job else 0})
+    if changed:
+        ctx.photos_changed(changed=changed)

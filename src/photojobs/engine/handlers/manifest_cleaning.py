@@ -14,3 +14,4 @@ def run(ctx) -> None:
     ctx.set_progress(len(dropped), len(dropped))
     if dropped:
         ctx.emit("manifest_cleaning", {"project_folder": ctx.project_folder, "dropped": dropped})
+        ctx.photos_changed(removed=dropped)

@@ -1,19 +1,23 @@
-"""trash_maintenance: delete the committed .trash entries older than maintenance.trash_ttl_hours."""
+"""trash_maintenance: delete the committed .trash entries older than maintenance.trash_ttl_hours (and deleted projects' folders)."""
 
 from __future__ import annotations
 
+from ..library_trash import expire_deleted
 from ..registry import handler
 from ..trash import expire
 
 
 @handler("trash_maintenance", priority=100, unique=True)
 def run(ctx) -> None:
+    # The library's trash has no project of its own to schedule it: every project's run expires
+    # it too (a scan of one small folder), so it expires as long as the library has a project.
+    expired_projects = expire_deleted(ctx.lib)
     path = ctx.project_path
     if not path.is_dir():
         return  # nothing mounted, nothing to expire; not an error for a cleanup
     removed, kept = expire(path, now=ctx.now(), ttl_hours=float(ctx.config.get("maintenance.trash_ttl_hours", 24)))
     ctx.set_progress(len(removed), len(removed))
-    if removed:
+    if removed or expired_projects:
         # The record of what was deleted names what was not, and why, beside it.
         ctx.emit("trash_maintenance", {"project_folder": ctx.project_folder, "removed": removed,
-                                       "kept_not_committed": kept})
+                                       "kept_not_committed": kept, "deleted_projects_expired": expired_projects})

@@ -44,7 +44,7 @@ def reopen(conn: sqlite3.Connection, job_id: int, now: float, *, include_failed:
     statuses = ("running", "failed") if include_failed else ("running",)
     return conn.execute(
         f"UPDATE job_items SET status = 'pending', message = NULL, updated_at = ? WHERE job_id = ? "
-        f"AND status IN ({','.join('?' * len(statuses))}) RETURNING id, filename, status", (now, job_id, *statuses)
+        f"AND status IN ({','.join('?' * len(statuses))}) RETURNING id, photo_id, filename, status", (now, job_id, *statuses)
     ).fetchall()
 
 

@@ -90,6 +90,11 @@ def count_for_project(conn: sqlite3.Connection, project_id: int) -> int:
     return conn.execute("SELECT COUNT(*) FROM photos WHERE project_id = ?", (project_id,)).fetchone()[0]
 
 
+def count_by_project(conn: sqlite3.Connection) -> dict[int, int]:
+    """Photos per project id (projects without photos are absent)."""
+    return {r[0]: r[1] for r in conn.execute("SELECT project_id, COUNT(*) FROM photos GROUP BY project_id")}
+
+
 def count_available(conn: sqlite3.Connection, project_id: int) -> int:
     """Photos with at least one file on disk, as far as the catalog knows."""
     return conn.execute(
@@ -247,11 +252,13 @@ def mark_derivatives_pending(conn: sqlite3.Connection, photo_ids: list[int], now
                          WHERE id IN ({','.join('?' * len(chunk))})""", (now, *chunk))
 
 
-def delete_many(conn: sqlite3.Connection, photo_ids: list[int]) -> int:
-    n = 0
+def delete_many(conn: sqlite3.Connection, photo_ids: list[int]) -> list[str]:
+    """Delete photos; returns the basenames of those deleted."""
+    out: list[str] = []
     for chunk in _chunks(list(photo_ids)):
-        n += conn.execute(f"DELETE FROM photos WHERE id IN ({','.join('?' * len(chunk))})", chunk).rowcount
-    return n
+        out += [r[0] for r in conn.execute(
+            f"DELETE FROM photos WHERE id IN ({','.join('?' * len(chunk))}) RETURNING basename", chunk)]
+    return out
 
 
 def _refresh_mirror(conn: sqlite3.Connection, photo_id: int, now: float) -> sqlite3.Row:
