@@ -98,7 +98,7 @@ def test_scripts_the_cli_and_the_daemons_own_pages_keep_working(start_daemon, cl
         r = http.post(f"/api/projects/{folder}/upload",
                       files=[("photos", ("IMG_1.JPG", make_jpeg(tmp_path / "a.jpg", size=(32, 32)).read_bytes(),
                                          "image/jpeg"))])
-        assert r.status_code == 202 and r.json()["imported"] == ["IMG_1.JPG"], r.text
+        assert r.status_code == 201 and r.json()["imported"] == ["IMG_1.JPG"], r.text
     r = cli_proc("jobs", "enqueue", folder, "test_noop")
     assert r.code == 0, r
     r = cli_proc("daemon", "status", "--json")
@@ -124,7 +124,7 @@ def test_cors_answers_only_the_origins_the_user_allowed(start_daemon, lib, tmp_p
         r = http.post(f"/api/projects/{folder}/upload", headers={"Origin": DEV_SERVER},
                       files=[("photos", ("IMG_1.JPG", make_jpeg(tmp_path / "a.jpg", size=(32, 32)).read_bytes(),
                                          "image/jpeg"))])
-        assert r.status_code == 202 and r.headers["access-control-allow-origin"] == DEV_SERVER
+        assert r.status_code == 201 and r.headers["access-control-allow-origin"] == DEV_SERVER
         with http.stream("GET", "/api/jobs/stream", headers={"Origin": DEV_SERVER}) as s:
             assert s.status_code == 200 and s.headers["access-control-allow-origin"] == DEV_SERVER
         # The web client can read why it was refused.

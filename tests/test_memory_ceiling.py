@@ -60,7 +60,7 @@ def test_a_bomb_uploaded_to_the_daemon_stays_under_the_ceiling(bomb, start_daemo
     with d.http() as http:
         r = http.post(f"/api/projects/{folder}/upload",
                       files=[("photos", ("panorama.png", bomb.read_bytes(), "image/png"))])
-        assert r.status_code == 202, r.text
+        assert r.status_code == 201, r.text
         task_id = r.json()["job"]["task_id"]
         assert wait_for(lambda: http.get(f"/api/tasks/{task_id}").json()["task"]["status"] in
                         ("completed", "failed", "canceled"), timeout=60)

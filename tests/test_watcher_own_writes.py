@@ -155,7 +155,7 @@ def test_with_the_daemon_running_upload_commit_and_restore_leave_the_watcher_qui
     with d.http() as http:                                               # copied by the daemon's
         up = http.post("/api/projects/Wedding/upload", data={"on_duplicate": "overwrite"},
                        files=[("photos", ("IMG_0002.JPG", other, "image/jpeg"))])
-        assert up.status_code == 202 and up.json()["overwritten"] == ["IMG_0002.JPG"], up.text
+        assert up.status_code == 201 and up.json()["overwritten"] == ["IMG_0002.JPG"], up.text
     assert cli_proc("keep", "Wedding", "IMG_0001", "--no-raw").code == 0
     r = cli_proc("commit", "Wedding", "--yes", "--wait")                 # moved to .trash by the daemon
     assert r.code == 0, r

@@ -109,7 +109,7 @@ async def upload(request: Request) -> JSONResponse:
             body["rejected"] = list(body.get("rejected", [])) + received.rejected
         # The report names files by their staged path: show the client's names instead.
         names = {str(p): name for p, name in received.files}
-        for key in ("rejected", "failed", "skipped"):
+        for key in ("rejected", "ignored", "failed", "skipped"):
             for entry in body.get(key, []):
                 if entry.get("path") in names:
                     entry["path"] = names[entry["path"]]

@@ -77,7 +77,7 @@ def upload_result(report: dict[str, Any], project_path: Path) -> tuple[int, dict
     when the server could not write them. Reads the imported files' sizes (call it off the loop)."""
     imported = list(report.get("imported", [])) + list(report.get("sidecars", []))
     problems = [{"filename": e.get("name") or e.get("path"), "error": e["reason"]}
-                for key in ("rejected", "failed", "skipped") for e in report.get(key, [])
+                for key in ("rejected", "ignored", "failed", "skipped") for e in report.get(key, [])
                 if not (key == "skipped" and e.get("identical"))]
     body = {**report, "warnings": problems} if problems else dict(report)
     if imported:

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import NotFound, UsageError
+from ..errors import NotFound, PhotojobsError, UsageError
 from ..storage import atomic
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import photos as photos_repo
