@@ -111,15 +111,18 @@ class FolderResult:
     added: list[str] = field(default_factory=list)      # files that became (part of) photos
     trashed: list[str] = field(default_factory=list)    # not accepted: moved to .trash
     clashes: list[str] = field(default_factory=list)    # a second file for a photo's role: left alone
+    left_alone: list[str] = field(default_factory=list)  # not accepted, kept where it is (trash_rejects=False)
     photo_items: list[tuple[int, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"added": self.added, "trashed": self.trashed, "clashes": self.clashes}
 
 
-def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> FolderResult:
+def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan, *,
+                 trash_rejects: bool = True) -> FolderResult:
     """Files the catalog does not know: accepted ones (extension and content) become photos;
-    the rest go to .trash. Sidecars, hidden files and the marker are never touched."""
+    the rest go to .trash (without `trash_rejects` they stay where they are: a catalog
+    rebuild moves no file). Sidecars, hidden files and the marker are never touched."""
     from .trash import move_to_trash
     conn = lib.conn()
     rules = Rules.from_config(lib.config)
@@ -135,6 +138,9 @@ def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> Folder
         if role == "sidecar":
             continue
         if role is None:
+            if not trash_rejects:
+                result.left_alone.append(name)
+                continue
             move_to_trash(path, name, now=lib.now(), reason="folder_check: not an accepted file type")
             result.trashed.append(name)
             continue
@@ -148,6 +154,9 @@ def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> Folder
         if not media.content_matches(file.suffix, media.sniff_bytes(head)):
             if not head.strip(b"\0") and _still_changing(st):
                 continue  # nothing written yet: maybe still being copied in; look again next time
+            if not trash_rejects:
+                result.left_alone.append(name)
+                continue
             move_to_trash(path, name, now=lib.now(), reason="folder_check: content does not match its extension")
             result.trashed.append(name)
             continue
