@@ -14,6 +14,7 @@ from . import scan as scan_cli
 from . import process as process_cli
 from . import daemon as daemon_cli
 from . import culling, maintenance, photos, trash, upload
+from . import catalog as catalog_cli
 from . import demo as demo_cli
 from ._render import error_exit, warn
 from ._state import AppState
@@ -55,6 +56,7 @@ app.command("revert")(culling.revert)
 app.command("commit")(culling.commit)
 app.add_typer(trash.app, name="trash")
 app.add_typer(maintenance.app, name="maintenance")
+app.add_typer(catalog_cli.app, name="catalog")
 app.command("demo")(demo_cli.demo)
 
 
@@ -70,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         print("photojobs: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug still gets one line; -v shows where it was
+        if isinstance(exc, OSError) and exc.filename is not None:
+            # Not a bug: the disk said no (a read-only folder, a full disk). Say where and why.
+            print(f"photojobs: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         if "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:]):
             import traceback
             traceback.print_exc()

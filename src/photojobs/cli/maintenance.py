@@ -6,8 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..engine import catalog_care
 from ..engine import maintenance as maintenance_engine
-from ..errors import PhotojobsError
+from ..errors import BackupFailed, PhotojobsError
 from . import _wait
 from ._options import JsonOpt, WaitOpt
 from ._render import console, err_console, print_json, state
@@ -27,10 +28,12 @@ def run(ctx: typer.Context,
         wait: WaitOpt = None, json_out: JsonOpt = False) -> None:
     """Start maintenance (trash_maintenance -> manifest_check -> folder_check ->
     manifest_cleaning, or one --type) for a project or --all, and run it here when no daemon
-    runs. Prints nothing on success (cron-friendly); failures go to stderr.
+    runs; then take the daily catalog backup if it is due. Prints nothing on success
+    (cron-friendly); failures go to stderr.
 
     Exit codes: 0 all succeeded (or queued with --no-wait); 6 some job failed (for example a
-    project folder that is missing or unmounted: its catalog is left unchanged); 1 error."""
+    project folder that is missing or unmounted: its catalog is left unchanged); 1 error (also
+    a catalog backup that could not be written)."""
     if (project is None) == (not all_):
         raise PhotojobsError("name one project or use --all")
     lib = state(ctx).library()
@@ -45,6 +48,12 @@ def run(ctx: typer.Context,
             code = _wait.EXIT_TASK_FAILED
             if not json_out:
                 err_console.print(f"photojobs: {job['project_folder']}: {problem}", markup=False, soft_wrap=True)
+    # After the jobs, so a full disk's trash expires first. A failed backup fails the run too.
+    try:
+        catalog_care.backup_if_due(lib)
+    except BackupFailed as exc:
+        code = code or 1
+        err_console.print(f"photojobs: {exc.message}", markup=False, soft_wrap=True)
     if json_out:
         print_json(results)
     elif state(ctx).verbose:
