@@ -100,7 +100,8 @@ def test_a_lost_catalog_is_refused_by_every_command_not_replaced(cli, shot_libra
     assert (catalog(library).read_bytes() if catalog(library).exists() else None) == state
 
 
-def test_rebuild_recreates_projects_and_photos_from_the_folders_with_the_backups_flags(cli, shot_library, tmp_path):
+def test_rebuild_recreates_projects_and_photos_from_the_folders_with_the_backups_flags(cli, shot_library, tmp_path,
+                                                                                      make_config):
     library = shot_library
     assert cli("keep", "Smith wedding", "IMG_0001", "--no-raw").code == 0
     assert cli("maintenance", "run", "--all", "--type", "trash_maintenance").code == 0   # takes the daily backup
@@ -112,9 +113,10 @@ def test_rebuild_recreates_projects_and_photos_from_the_folders_with_the_backups
     before = originals(library)
     catalog(library).write_bytes(b"")
 
-    r = cli("catalog", "rebuild")
+    # Even where maintenance would move files that are not photos to .trash, a rebuild moves none.
+    r = cli("--config", make_config({"maintenance": {"foreign_files": "trash"}}), "catalog", "rebuild")
     assert r.code == 0, r
-    assert "2 projects, 4 photos" in r.out and "left alone (not a photo): notes.txt" in r.out
+    assert "2 projects, 4 photos" in r.out and "left alone (not an accepted file type): notes.txt" in r.out
     assert originals(library) == before                  # not one file moved, renamed or deleted
     aside = [p for p in (library / ".photojobs").iterdir() if p.name.startswith("catalog-replaced-")]
     assert [p.stat().st_size for p in aside] == [0]       # the emptied catalog, kept aside

@@ -96,31 +96,33 @@ def test_migration_on_an_older_database_file(library_path, monkeypatch):
     lib = Library.open(library_path, load_config())
     lib.conn().execute("INSERT INTO settings (key, value, updated_at) VALUES ('x', 'kept', 0)")
     lib.close()
-    newer = Migration("0002_test_column", "ALTER TABLE settings ADD COLUMN note TEXT DEFAULT 'n';")
+    shipped = [m.name for m in migrations.MIGRATIONS]
+    newer = Migration("0999_test_column", "ALTER TABLE settings ADD COLUMN note TEXT DEFAULT 'n';")
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, newer])
     lib = Library.open(library_path, load_config())
     conn = lib.conn()
     assert tuple(conn.execute("SELECT value, note FROM settings WHERE key = 'x'").fetchone()) == ("kept", "n")
     assert [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")] == \
-        ["0001_catalog", "0002_test_column"]
-    backups = list((library_path / ".photojobs").glob("catalog.db.before-0002_test_column.bak"))
+        [*shipped, "0999_test_column"]
+    backups = list((library_path / ".photojobs").glob("catalog.db.before-0999_test_column.bak"))
     assert len(backups) == 1
     old = sqlite3.connect(backups[0])
-    assert [r[0] for r in old.execute("SELECT name FROM schema_migrations")] == ["0001_catalog"]
+    assert [r[0] for r in old.execute("SELECT name FROM schema_migrations ORDER BY name")] == shipped
     old.close()
     lib.close()
 
 
 def test_failing_migration_leaves_no_record_and_no_change(library_path, monkeypatch):
     Library.open(library_path, load_config()).close()
-    broken = Migration("0002_broken", "ALTER TABLE settings ADD COLUMN half TEXT;\nTHIS IS NOT SQL;")
+    shipped = [m.name for m in migrations.MIGRATIONS]
+    broken = Migration("0999_broken", "ALTER TABLE settings ADD COLUMN half TEXT;\nTHIS IS NOT SQL;")
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, broken])
     with pytest.raises(sqlite3.OperationalError):
         Library.open(library_path, load_config())
     conn = sqlite3.connect(library_path / ".photojobs" / "catalog.db")
     columns = [r[1] for r in conn.execute("PRAGMA table_info(settings)")]
     assert "half" not in columns
-    assert [r[0] for r in conn.execute("SELECT name FROM schema_migrations")] == ["0001_catalog"]
+    assert [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")] == shipped
     conn.close()
 
 

@@ -13,6 +13,7 @@ from photojobs.engine.library import Library
 from photojobs.config import load_config
 from test_daemon_fixtures import job_reached, read_events, start_daemon  # noqa: F401 - fixture
 
+JSON = {"Content-Type": "application/json"}
 JOB_EVENT_FIELDS = {"id", "status", "progress_done", "progress_total", "task_id", "task_type", "source",
                     "project_folder", "job_type"}
 
@@ -73,7 +74,7 @@ def test_error_codes_are_json(start_daemon, project):
     folder = project["folder"]
     cases = [
         ("post", f"/api/projects/{folder}/jobs", {"json": {"type": "resize_everything"}}, 400, "Unknown job type"),
-        ("post", f"/api/projects/{folder}/jobs", {"content": b"{nope"}, 400, "not valid JSON"),
+        ("post", f"/api/projects/{folder}/jobs", {"content": b"{nope", "headers": JSON}, 400, "not valid JSON"),
         ("post", f"/api/projects/{folder}/jobs", {"json": ["a"]}, 400, "JSON object"),
         ("post", f"/api/projects/{folder}/jobs", {"json": {}}, 400, "type is required"),
         ("post", f"/api/projects/{folder}/jobs", {"json": {"type": "test_noop", "priority": "high"}}, 400, "priority"),
@@ -94,7 +95,7 @@ def test_error_codes_are_json(start_daemon, project):
         ("post", "/api/projects/nope/revert-changes", {}, 404, "no such project"),
         ("post", f"/api/projects/{folder}/maintenance", {"json": {"type": "format_disk"}}, 400, "type must be"),
         ("post", "/api/projects/nope/upload", {"files": {"photos": ("a.jpg", b"x")}}, 404, "no such project"),
-        ("post", f"/api/projects/{folder}/jobs", {"content": b"x" * (2 << 20)}, 413, "larger"),
+        ("post", f"/api/projects/{folder}/jobs", {"content": b"x" * (2 << 20), "headers": JSON}, 413, "larger"),
         ("get", "/api/jobs/stream", {"headers": {"Last-Event-ID": "abc"}}, 400, "Last-Event-ID"),
         ("get", "/api/no-such-endpoint", {}, 404, ""),
     ]

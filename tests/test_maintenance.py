@@ -46,7 +46,7 @@ def test_manifest_check_follows_the_disk_and_is_idempotent(cli, lib, project):
     assert a["jpg_available"] and a["keep_jpg"]
 
 
-def test_folder_check_adopts_photos_and_trashes_strangers(cli, lib, project, tmp_path):
+def test_folder_check_adopts_photos_and_leaves_strangers_in_place(cli, lib, project, tmp_path):
     shoot(tmp_path / "side", "NEW", seed=7)
     for f in (tmp_path / "side").iterdir():
         shutil.copy2(f, project / f.name)
@@ -60,8 +60,11 @@ def test_folder_check_adopts_photos_and_trashes_strangers(cli, lib, project, tmp
     new = photos(lib, "P")["NEW"]
     assert new["jpg_available"] and new["raw_available"] and new["keep_jpg"] and new["sidecars"] == ["NEW.xmp"]
     assert new["date_time_original"] == "2024-05-01T10:00:00"
-    assert visible(project / ".trash") == {"readme.txt", "fake.jpg"}
-    assert {"orphan.xmp", "NEW.xmp", ".hidden", ".photojobs-project"} <= set(os.listdir(project))
+    assert visible(project / ".trash") == set()
+    assert {"readme.txt", "fake.jpg", "orphan.xmp", "NEW.xmp", ".hidden", ".photojobs-project"} <= set(os.listdir(project))
+    shown = cli("project", "show", "P", "--json").json()["not_photos"]
+    assert [(f["name"], f["reason"]) for f in shown] == [("fake.jpg", "content does not match its extension"),
+                                                          ("readme.txt", "not an accepted file type")]
     post = [j for j in project_jobs(lib, "P") if j["type"] == "upload_postprocess" and j["source"].startswith("folder_check")]
     assert len(post) == 1 and post[0]["progress_total"] == 1
 

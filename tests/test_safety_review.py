@@ -27,9 +27,12 @@ def _flags(lib):
 
 
 @pytest.mark.parametrize("start", ["empty", "preallocated"])
-def test_folder_check_leaves_a_file_that_is_still_being_copied(cli, lib, project, tmp_path, start):
+def test_folder_check_leaves_a_file_that_is_still_being_copied(cli, lib, project, tmp_path, start, make_config,
+                                                              monkeypatch):
     """A Finder/camera-app copy in progress: the file exists under its final name but holds no
-    bytes yet (or only the zeros of a preallocation). It must stay where the copier writes it."""
+    bytes yet (or only the zeros of a preallocation). It must stay where the copier writes it,
+    even when files that are not photos go to .trash."""
+    monkeypatch.setenv("PHOTOJOBS_CONFIG", str(make_config({"maintenance": {"foreign_files": "trash"}})))
     shoot(tmp_path / "side", "NEW", raw=False, seed=9)
     data = (tmp_path / "side" / "NEW.JPG").read_bytes()
     target = project / "NEW.JPG"
@@ -47,17 +50,6 @@ def test_folder_check_leaves_a_file_that_is_still_being_copied(cli, lib, project
     assert sha(target) == sha(tmp_path / "side" / "NEW.JPG")
     assert cli("maintenance", "run", "P", "--type", "folder_check").code == 0
     assert photos(lib, "P")["NEW"]["jpg_available"]
-
-
-def test_folder_check_still_trashes_an_empty_file_left_alone(cli, lib, project, monkeypatch):
-    """Once nobody has written to it for the settle time, an empty .jpg is junk like any other."""
-    import time
-    from photojobs.engine import reconcile
-    monkeypatch.setattr(reconcile, "SETTLE_SECONDS", 0.5)
-    (project / "old.jpg").write_bytes(b"")
-    time.sleep(0.6)
-    assert cli("maintenance", "run", "P", "--type", "folder_check").code == 0
-    assert visible(project / ".trash") == {"old.jpg"}
 
 
 @pytest.mark.parametrize("how", ["folder gone", "marker gone"])

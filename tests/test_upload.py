@@ -193,14 +193,16 @@ def test_rejected_inputs_are_reported_and_the_rest_goes_on(cli, lib, tmp_path):
     (card / "renamed.dng").write_bytes((card / "GOOD.JPG").read_bytes())  # a JPEG pretending to be raw
     os.symlink(card / "missing.jpg", card / "dangling.jpg")
     (card / ".DS_Store").write_bytes(b"\0\0")
-    r = cli("upload", card, tmp_path / "nope", "--no-wait", "--json")
+    (card / "phone.heic").write_bytes(b"\0\0\0\x18ftypheic")  # a photo, but not in the accepted extensions
+    (card / "sony.srf").write_bytes(b"x")                      # accepted, but not a format photojobs reads
+    r = cli("upload", card, "--no-wait", "--json")
     assert r.code == 5, r
     reasons = {x["name"]: x["reason"] for x in r.json()["rejected"]}
     assert reasons["text.jpg"].startswith("content does not match .jpg")
     assert reasons["empty.jpg"] == "empty file"
-    assert reasons["notes.txt"] == "extension .txt is not accepted"
+    assert reasons["phone.heic"] == "extension .heic is not accepted" and "sony.srf" in reasons
+    assert [x["name"] for x in r.json()["ignored"]] == ["notes.txt"]   # not a photo: not rejected
     assert "looks like JPEG" in reasons["renamed.dng"]
-    assert reasons["nope"] == "no such file or folder"
     assert "dangling.jpg" in reasons
     assert ".DS_Store" not in reasons  # hidden files are not photos, silently ignored
     assert visible(lib.root / "card") == {"GOOD.JPG", "GOOD.DNG"}

@@ -33,14 +33,14 @@ def test_a_different_photo_under_a_taken_name_is_not_called_a_duplicate(cli, lib
 
 def test_a_mistyped_card_path_leaves_no_empty_project_behind(cli, lib, tmp_path):
     r = cli("upload", tmp_path / "media" / "card" / "DCIM", "-p", "Smith wedding", "--no-wait")
-    assert r.code == 5, r
-    assert "no such file or folder" in r.out and "was not created" in r.out, r
+    assert r.code == 1, r
+    assert "no such folder" in r.err and "is the card mounted?" in r.err, r
     assert cli("project", "list", "--json").json() == []
     assert not (lib.root / "Smith wedding").exists()
 
     junk = tmp_path / "junk"
     junk.mkdir()
-    (junk / "notes.txt").write_text("x")
+    (junk / "bad.jpg").write_text("not a photo")
     assert cli("upload", junk, "--no-wait").code == 5
     assert cli("project", "list", "--json").json() == []
     assert not (lib.root / "junk").exists()
@@ -51,7 +51,7 @@ def test_an_upload_of_junk_into_an_existing_project_still_names_it(cli, lib, tmp
     assert cli("upload", tmp_path / "card", "-p", "P", "--no-wait").code == 0
     junk = tmp_path / "junk"
     junk.mkdir()
-    (junk / "notes.txt").write_text("x")
+    (junk / "bad.jpg").write_text("not a photo")
     r = cli("upload", junk, "-p", "P", "--no-wait")
     assert r.code == 5 and "imported 0 files into P" in r.out, r
     assert visible(lib.root / "P") == {"A.JPG", "A.DNG"}

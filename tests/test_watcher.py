@@ -244,9 +244,8 @@ def test_scan_runs_both_checks_here_without_a_daemon(lib, cli):
     r = cli("scan", "Wedding")
     assert r.code == 0, r
     assert "manifest_check" in r.out and "folder_check" in r.out
-    assert "1 moved to .trash" in r.out
-    assert not (lib.root / "Wedding" / "notes.txt").exists()
-    assert any(p.name.startswith("notes") for p in (lib.root / "Wedding" / ".trash").iterdir())
+    assert "1 not a photo (left in place)" in r.out
+    assert (lib.root / "Wedding" / "notes.txt").exists()   # not ours to move (maintenance.foreign_files)
     jobs = queue.list_jobs(lib)
     assert sorted((j["type"], j["status"], j["source"]) for j in jobs) == [
         ("folder_check", "completed", "cli"), ("manifest_check", "completed", "cli")]
@@ -325,12 +324,12 @@ def test_scan_hands_the_checks_to_a_running_daemon(lib, start_daemon, cli):
     assert [(x["job"]["type"], x["mode"], x["result"]) for x in r.json()] == [
         ("manifest_check", "daemon", None), ("folder_check", "daemon", None)]
     assert wait_for(lambda: {j["status"] for j in queue.list_jobs(lib)} == {"completed"})
-    assert not (lib.root / "Wedding" / "notes.txt").exists()
+    assert (lib.root / "Wedding" / "notes.txt").exists()
     (lib.root / "Wedding" / "more-notes.txt").write_text("not a photo either")
     r = cli("scan", "Wedding", "--wait")   # follows the daemon's stream to the end
     assert r.code == 0, r
     assert "manifest_check" in r.out and "completed" in r.out
-    assert "1 moved to .trash" in r.out    # what the check did, told from the daemon's events
+    assert "2 not photos (left in place)" in r.out    # what the check saw, told from the daemon's events
 
 
 def test_a_project_folder_that_is_a_link_to_another_drive_is_watched_too(lib, watch, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -20,6 +21,8 @@ _CHOICES = {
     "pipeline.max_parallel_items_per_job": ("auto",),
     "processing.format": ("jpeg", "webp"),
     "daemon.watch_mode": ("native", "polling", "off"),
+    # Files in a project folder that are not photos: left where they are, or moved to .trash.
+    "maintenance.foreign_files": ("keep", "trash"),
 }
 _WORD_OR_INT = {"pipeline.max_parallel_items_per_job"}
 _MINIMUMS = {
@@ -36,6 +39,8 @@ _MINIMUMS = {
     "processing.thumbnail.quality": 1,
     "processing.preview.quality": 1,
     "daemon.port": 0,
+    "daemon.sse_max_streams_per_client": 1,
+    "daemon.sse_max_streams": 1,
     # A negative TTL (someone's "-1 = never") would expire every trashed file at once.
     "maintenance.trash_ttl_hours": 0,
     "catalog.backups": 0,   # 0: no daily backups
@@ -176,6 +181,29 @@ def _check_ranges(data: dict, source: str) -> list[str]:
     return warnings
 
 
+def web_origin(value: str) -> str | None:
+    """`value` as a browser writes it in an Origin header (scheme://host[:port], lower case, no
+    default port), or None when it is not a web origin (a path, "*", "null")."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password \
+            or parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def _check_origins(data: dict, source: str) -> None:
+    for value in data["daemon"]["allowed_origins"]:
+        if not isinstance(value, str) or web_origin(value) is None:
+            raise ConfigError(f"{source}: 'daemon.allowed_origins' entries must be web origins such as "
+                              f"\"http://localhost:5173\" (scheme, host and port only), got {json.dumps(value)}")
+
+
 def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None = None) -> Config:
     """Load defaults, overlay `path` (or $PHOTOJOBS_CONFIG, or the user config file if it exists)."""
     data = json.loads(DEFAULT_CONFIG_PATH.read_text())
@@ -199,6 +227,7 @@ def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None
     if overrides:
         _overlay(data, overrides, "overrides")
     warnings = _check_ranges(data, sources[-1])
+    _check_origins(data, sources[-1])
     p = dict(data["pipeline"])
     if p["max_parallel_items_per_job"] == "auto":
         p["max_parallel_items_per_job"] = usable_cores()

@@ -80,7 +80,7 @@ def rebuild(ctx: typer.Context,
         restored = (f", keep flags of {p.flags_restored} from {p.flags_from}" if p.flags_restored
                     else ", every photo kept (no sound copy of the catalog lists it)")
         lines.append(f"  {p.folder}: {counted(p.photos, 'photo')}{restored}")
-        lines += [f"  {p.folder}: left alone (not a photo): {name}" for name in p.left_alone]
+        lines += [f"  {p.folder}: left alone ({why}): {name}" for name, why in sorted(p.not_photos.items())]
         lines += [f"  {p.folder}: left alone (a second file for one photo): {name}" for name in p.clashes]
     lines += [f"the old catalog is kept as {path}" for path in report.kept_aside]
     for line in lines:

@@ -49,7 +49,7 @@ def commit(ctx: typer.Context, project: ProjectArg,
 
     Exit codes: 0 done (or nothing to do); 1 error or not confirmed; 6 the commit task failed."""
     lib = state(ctx).library()
-    plan = culling.plan(lib, project)
+    plan = culling.plan(lib, project, check_folder=not dry_run)  # unplugged: refused before asking
     if not json_out:
         _show_plan(plan)
     if dry_run or not plan["photos"]:

@@ -29,7 +29,8 @@ def run(ctx: typer.Context,
     """Start maintenance (trash_maintenance -> manifest_check -> folder_check ->
     manifest_cleaning, or one --type) for a project or --all, and run it here when no daemon
     runs; then take the daily catalog backup if it is due. Prints nothing on success
-    (cron-friendly); failures go to stderr.
+    (cron-friendly) but news: files that are not photos, the first time they are seen, and
+    files moved to .trash. Failures go to stderr.
 
     Exit codes: 0 all succeeded (or queued with --no-wait); 6 some job failed (for example a
     project folder that is missing or unmounted: its catalog is left unchanged); 1 error (also
@@ -43,6 +44,9 @@ def run(ctx: typer.Context,
     for job in jobs:
         outcome = _wait.finish(lib, job, wait, quiet=True)
         results.append({"job": job, "task": outcome})
+        if not json_out:
+            for line in maintenance_engine.news(lib, outcome):  # e.g. files that are not photos, once
+                console.print(line, markup=False, soft_wrap=True)
         problem = _wait.describe(outcome)
         if problem:
             code = _wait.EXIT_TASK_FAILED

@@ -7,7 +7,7 @@ import typer
 from ..engine import culling
 from ..engine import projects as projects_engine
 from ._options import JsonOpt, ProjectArg
-from ._render import print_json, state, table, warn
+from ._render import console, print_json, state, table, warn
 
 app = typer.Typer(help="Look at a project's photos.", no_args_is_help=True)
 
@@ -40,3 +40,7 @@ def list_(ctx: typer.Context, project: ProjectArg, json_out: JsonOpt = False) ->
         for row, p in zip(rows, photos):
             row.append(p["derivative_error"] or "")
     table(columns, rows, title=f"{len(photos)} photos")
+    strangers = projects_engine.not_photos(lib, project)
+    if strangers:  # left where they are by maintenance; say so where the photographer looks
+        console.print(f"{len(strangers)} {'file here is' if len(strangers) == 1 else 'files here are'} not photos "
+                      f"(left in place): {', '.join(s['name'] for s in strangers)}", markup=False, soft_wrap=True)

@@ -35,10 +35,13 @@ def list_(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
 @app.command("show")
 def show(ctx: typer.Context, project: ProjectArg, json_out: JsonOpt = False) -> None:
-    """Show one project."""
+    """Show one project, with the files in its folder that are not photos."""
     p = projects_engine.get_project(state(ctx).library(), project)
     if json_out:
         print_json(p)
     else:
         for key, value in p.items():
-            console.print(f"{key:>12}: {value}")
+            if key == "not_photos":  # files in the folder that are not photos: how many, and which
+                value = f"{len(value)}" + (f" ({', '.join(f['name'] for f in value)})" if value else "")
+                key = "not photos"
+            console.print(f"{key:>12}: {value}", markup=False, soft_wrap=True)

@@ -16,13 +16,15 @@ app = typer.Typer(help="See and restore trashed files (until the trash TTL expir
 
 @app.command("list")
 def list_(ctx: typer.Context, project: ProjectArg, json_out: JsonOpt = False) -> None:
-    """List a project's trash, oldest first, with when each entry expires."""
+    """List a project's trash, oldest first, with when each entry expires: only what a commit
+    (or an overwriting import) put there expires; anything else stays until you restore or delete it."""
     entries = trash_engine.list_trash(state(ctx).library(), project)
     if json_out:
         print_json(entries)
         return
     table(["name", "original", "trashed", "expires", "bytes"],
-          [(e["name"], e["original"], e["trashed_at"], e["expires_at"], e["size"]) for e in entries],
+          [(e["name"], e["original"], e["trashed_at"], e["expires_at"] or "never (not committed)", e["size"])
+           for e in entries],
           title=f"{len(entries)} files in the trash")
 
 

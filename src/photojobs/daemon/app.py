@@ -1,4 +1,4 @@
-"""The daemon's HTTP API (Starlette): JSON endpoints over the engine, the event stream, token checks."""
+"""The daemon's HTTP API (Starlette): JSON endpoints over the engine, the event stream, token and browser checks."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from ..engine.registry import MAINTENANCE_TYPES
 from ..engine.runner import Runner
 from ..errors import NotFound, PhotojobsError
 from ..storage.repos import projects as projects_repo
+from .guard import RequestGuard
 from .sse import EventHub, event_stream
 from .upload import TooLarge, UploadError, receive_upload
 
@@ -326,9 +327,10 @@ async def stream(request: Request):
     last = await _in_thread(lambda: events_engine.last_event_id(d.lib.conn()))
     cursor = last if after is None else min(after, last)
     client = request.client.host if request.client else "-"
-    cap = int(d.lib.config.get("daemon.sse_max_streams_per_client"))
-    if not d.hub.try_open(client, cap):
-        raise ApiError(429, f"too many event streams from {client} (at most {cap})")
+    refused = d.hub.try_open(client, int(d.lib.config.get("daemon.sse_max_streams_per_client")),
+                             int(d.lib.config.get("daemon.sse_max_streams")))
+    if refused:
+        raise ApiError(429, refused)
     frames = event_stream(d.hub, cursor, project_id=project_id,
                           keepalive=float(d.lib.config.get("daemon.sse_keepalive_seconds")),
                           idle_timeout=float(d.lib.config.get("daemon.sse_idle_timeout_seconds")))
@@ -423,7 +425,11 @@ def create_app(daemon: DaemonContext):
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={PhotojobsError: _error, HTTPException: _error, Exception: _error})
     app.state.daemon = daemon
-    return TokenGate(app, daemon.token) if daemon.token else app
+    gated = TokenGate(app, daemon.token) if daemon.token else app
+    # A token is what a rebound page cannot send, so with one the daemon answers to any Host
+    # name (a LAN client may use the machine's name); the Origin and body checks stay.
+    return RequestGuard(gated, host=daemon.host, port=daemon.port, check_host=not daemon.token,
+                        allowed_origins=daemon.lib.config.get("daemon.allowed_origins") or ())
 
 
 def staging_root(lib: Library) -> Path:

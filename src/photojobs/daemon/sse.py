@@ -154,12 +154,17 @@ class EventHub:
         finally:
             self._waiters.discard(waiter)
 
-    # --- per-client cap -------------------------------------------------------------------
-    def try_open(self, client: str, limit: int) -> bool:
-        if self.streams.get(client, 0) >= limit:
-            return False
+    # --- caps ---------------------------------------------------------------------------
+    def try_open(self, client: str, per_client: int, total: int) -> str | None:
+        """Count a new stream of `client`; None if it may open, else why not. Both caps are
+        needed: every address of 127.0.0.0/8 is this machine, so a per-address cap alone
+        does not bound what one local program can open."""
+        if sum(self.streams.values()) >= total:
+            return f"too many event streams open (at most {total}, daemon.sse_max_streams)"
+        if self.streams.get(client, 0) >= per_client:
+            return f"too many event streams from {client} (at most {per_client})"
         self.streams[client] = self.streams.get(client, 0) + 1
-        return True
+        return None
 
     def release(self, client: str) -> None:
         n = self.streams.get(client, 0) - 1

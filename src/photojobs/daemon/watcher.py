@@ -6,6 +6,10 @@ every file written in the burst has kept its size and mtime for that long (so a 
 being copied in is never catalogued half-written). Reports go to `on_change(folder, kind)`,
 by default queueing a unique manifest_check ("removed") or folder_check ("added").
 
+Changes photojobs makes itself (an import, a commit, a restore: engine/writing.py) are not
+reported: their names are dropped as their events arrive, and a folder photojobs is still
+writing in is not reported until it has finished, so a check never sees a half-done import.
+
 Native mode puts one recursive inotify/FSEvents watch on the library root (one OS handle,
 however many projects, and new project folders come for free); events deeper than a project
 folder's own files (.thumb, .preview, .trash) or inside the catalog folder are dropped at
@@ -31,6 +35,7 @@ from watchdog.observers.polling import PollingObserver
 
 from ..engine.library import Library
 from ..engine.scan import request_checks
+from ..engine.writing import OwnWrites
 from ..errors import NotFound, PhotojobsError
 from ..storage.repos import projects as projects_repo
 
@@ -90,10 +95,11 @@ class ChangeDebouncer:
         if gone is not None:
             entry.files.pop(gone, None)
 
-    def due(self, now: float) -> list[tuple[str, list[str]]]:
+    def due(self, now: float, held: Callable[[str], bool] = lambda folder: False) -> list[tuple[str, list[str]]]:
         """Folders whose quiet period has passed with every written file unchanged since it was
         last seen; they are forgotten and returned with their kinds (removed before added).
-        A folder whose files still change is looked at again one quiet period later."""
+        A folder whose files still change, or that `held(folder)` says to wait for, is looked at
+        again one quiet period later (for at most max_hold seconds)."""
         out = []
         for folder, entry in list(self._pending.items()):
             if now - entry.last_at < self.quiet:
@@ -104,11 +110,13 @@ class ChangeDebouncer:
                 if current != seen:
                     entry.files[path] = current
                     unsettled = True
-            if unsettled and now - entry.first_at < self.max_hold:
+            waiting = unsettled or (bool(entry.kinds) and held(folder))
+            if waiting and now - entry.first_at < self.max_hold:
                 entry.last_at = now
                 continue
-            if unsettled:
-                log.warning("files in %s kept changing for %.0f s; checking the folder anyway", folder, self.max_hold)
+            if waiting:
+                log.warning("files in %s kept changing (or photojobs kept writing there) for %.0f s; checking the "
+                            "folder anyway", folder, self.max_hold)
             del self._pending[folder]
             if entry.kinds:
                 out.append((folder, sorted(entry.kinds, key=(REMOVED, ADDED).index)))
@@ -161,7 +169,8 @@ class ProjectWatcher:
         self.on_change = on_change or self.enqueue_checks
         self.source = source
         self.debouncer = ChangeDebouncer(quiet_ms / 1000, max_hold_seconds)
-        self.stats = {"events": 0, "reports": 0, "errors": 0}
+        self.stats = {"events": 0, "reports": 0, "errors": 0, "own": 0, "held": 0}
+        self.own = OwnWrites(self.root)  # read on the observer thread and, under _cond, the watcher's
         self._cond = threading.Condition()
         self._stopping = False
         self._resync_at: float | None = None  # polling mode: when to re-read which folders are projects
@@ -197,6 +206,8 @@ class ProjectWatcher:
             self._observer.join(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
+        with self._cond:
+            self.own.close()
         dropped = self.debouncer.clear()
         if dropped:
             log.info("watcher stopped with %d folder(s) still settling", dropped)
@@ -256,12 +267,30 @@ class ProjectWatcher:
         if not notes and not root_changed:
             return
         with self._cond:
+            if any(kind for _, kind, _, _ in notes):
+                self.own.refresh()
+                own = [n for n in notes if n[1] is not None and self._own(n)]
+                if own:
+                    self.stats["own"] += len(own)
+                    notes = [n for n in notes if n not in own]
             self.stats["events"] += 1
             for folder, kind, path, gone in notes:
                 self.debouncer.note(folder, now, kind=kind, path=path, gone=gone)
             if root_changed:
                 self._resync_at = now + self.debouncer.quiet
             self._cond.notify_all()
+
+    def _own(self, note: tuple[str, str | None, str | None, str | None]) -> bool:
+        folder, _kind, written, gone = note
+        return self.own.claimed(folder, os.path.basename(written or gone or ""))
+
+    def _held(self, folder: str) -> bool:
+        """photojobs is still writing in `folder`: report the user's changes there once it is done."""
+        self.own.refresh()
+        if self.own.busy(folder):
+            self.stats["held"] += 1
+            return True
+        return False
 
     def _split(self, path) -> tuple[str, ...] | None:
         if not path:
@@ -288,7 +317,7 @@ class ProjectWatcher:
                 if self._stopping:
                     return
                 now = time.monotonic()
-                due = self.debouncer.due(now)
+                due = self.debouncer.due(now, self._held)
                 resync = self._resync_at is not None and now >= self._resync_at
                 if resync:
                     self._resync_at = self._next_periodic_resync(now)
@@ -338,7 +367,10 @@ class ProjectWatcher:
                 log.warning("watcher: cannot watch %s: %s", folder, exc)
                 continue
             if not initial:
-                # Files copied in before this watch existed produce no events of their own.
+                # Files copied in before this watch existed produce no events of their own
+                # (unless photojobs is what made the project and is filling it).
                 with self._cond:
-                    self.debouncer.note(folder, time.monotonic(), kind=ADDED)
-                    self._cond.notify_all()
+                    self.own.refresh()
+                    if not self.own.recent(folder):
+                        self.debouncer.note(folder, time.monotonic(), kind=ADDED)
+                        self._cond.notify_all()

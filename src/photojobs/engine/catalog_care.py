@@ -211,7 +211,7 @@ class RebuiltProject:
     photos: int = 0
     flags_from: str | None = None                           # the catalog copy its keep flags came from
     flags_restored: int = 0                                 # photos whose keep flags came from it
-    left_alone: list[str] = field(default_factory=list)     # files that are not photos (not touched)
+    not_photos: dict[str, str] = field(default_factory=dict)  # name -> why: not photos, left where they are
     clashes: list[str] = field(default_factory=list)        # a second file for a photo's role
 
 
@@ -263,7 +263,7 @@ def rebuild(root: Path, config: Config, *, force: bool = False,
             where, old = next(((w, c[folder.name]) for w, c in copies if folder.name in c), (None, None))
             row = _recreate_project(lib, folder, old)
             result = folder_check(lib, row, scan_folder(folder, rules), trash_rejects=False)
-            done = RebuiltProject(folder.name, row["name"], flags_from=where, left_alone=result.left_alone,
+            done = RebuiltProject(folder.name, row["name"], flags_from=where, not_photos=result.not_photos,
                                   clashes=result.clashes)
             done.photos, done.flags_restored = _restore_flags(lib, row, folder, (old or {}).get("photos", {}))
             report.projects.append(done)

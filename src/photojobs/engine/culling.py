@@ -12,6 +12,7 @@ from ..storage.repos import photos as photos_repo
 from .library import Library
 from .projects import require
 from .queue import start_task
+from .reconcile import checked_scan
 
 def list_photos(lib: Library, project: str | int) -> list[dict[str, Any]]:
     row = require(lib, project)
@@ -70,8 +71,12 @@ def plan_for(row: sqlite3.Row | dict) -> dict[str, Any] | None:
             "regenerate_from_raw": bool(jpg) and left == ["raw"]}
 
 
-def plan(lib: Library, project: str | int) -> dict[str, Any]:
+def plan(lib: Library, project: str | int, *, check_folder: bool = False) -> dict[str, Any]:
+    """What committing now would move to .trash. `check_folder` first refuses (UnsafeFolder) a
+    project whose drive looks unplugged -- maintenance's own check -- so nothing is queued."""
     row = require(lib, project)
+    if check_folder:
+        checked_scan(lib, row)
     changes = [p for p in map(plan_for, photos_repo.removal_plan(lib.conn(), row["id"])) if p]
     return {"project": row["folder"], "photos": changes,
             "jpgs": [p["jpg"] for p in changes if p["jpg"]], "raws": [p["raw"] for p in changes if p["raw"]],
@@ -80,8 +85,9 @@ def plan(lib: Library, project: str | int) -> dict[str, Any]:
 
 def commit(lib: Library, project: str | int, *, dry_run: bool = False, source: str = "cli") -> dict[str, Any]:
     """Show the plan and (unless dry_run) start the change_commit task with one item per photo.
-    The file_removal step re-reads each photo's flags when it runs, so later changes count."""
-    result = plan(lib, project)
+    The file_removal step re-reads each photo's flags when it runs, so later changes count.
+    A project whose drive looks unplugged is refused before anything is queued."""
+    result = plan(lib, project, check_folder=not dry_run)
     result["job"] = None
     if not dry_run and result["photos"]:
         result["job"] = start_task(lib, "change_commit", project=result["project"], source=source,

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 from ..config import Config
 from ..errors import BadPayload, ConfigError, NotFound, PermanentJobError
 from ..storage import atomic
+from ..storage.repos import job_items as items_repo
+from ..storage.repos import jobs as jobs_repo
 from ..storage.repos import photos as photos_repo
 from . import media
 from .imaging import DerivativeSpec, ImagingError, ImagingSettings
@@ -29,6 +31,11 @@ THUMB_DIR, PREVIEW_DIR = ".thumb", ".preview"
 EXTENSIONS = {"jpeg": "jpg", "webp": "webp"}
 # Without force, photos in these states are (re)made; "generated" and "not_supported" are not.
 CANDIDATE_STATUSES = (None, "pending", "failed", "missing")
+# A photo in these states that no job is going to make was forgotten (a killed import) or its
+# file came back: maintenance queues it. "failed" is not among them: it would fail again.
+UNMADE_STATUSES = (None, "pending", "missing")
+# The job types that make derivatives: a photo with an open item in one of them is taken care of.
+MAKERS = ("generate_derivatives", "upload_postprocess")
 # A transient failure (a decoder that died, an I/O error) gets one more try in the same job;
 # a corrupt, truncated or oversized file fails at once: it would fail the same way again.
 ITEM_ATTEMPTS = 2
@@ -158,6 +165,53 @@ def regenerate(lib: Library, project_id: int, photo_ids: list[int], *, source: s
             return None
         return enqueue(lib, "generate_derivatives", project=project_id,
                        items=[(r["id"], photos_repo.display_name(r)) for r in rows], source=source, conn=conn)
+
+
+def needing_a_job(lib: Library, project_id: int) -> dict[int, str]:
+    """Catalogued photos with a file on disk whose derivatives were never made, are pending, were
+    missing their source, or are recorded as made but gone from .thumb/.preview -- and that no
+    queued or running job is going to make: {photo_id: name}. A killed import leaves such
+    photos behind, and nothing else would ever make them."""
+    conn = lib.conn()
+    path = lib.project_path(require(lib, project_id)["folder"])
+    if not (path / MARKER).is_file():
+        return {}  # an unplugged drive: nothing can be judged, nothing could be made
+    if jobs_repo.queued_without_items(conn, project_id, MAKERS):
+        return {}  # that job takes every photo that needs it when it starts
+    covered = items_repo.photos_in_open_jobs(conn, project_id, MAKERS)
+    thumbs, previews = _file_names(path / THUMB_DIR), _file_names(path / PREVIEW_DIR)
+
+    def made(names: set[str], basename: str) -> bool:  # in any format we write: a switch is `process`'s
+        return any(f"{basename}.{ext}" in names for ext in EXTENSIONS.values())
+    out = {}
+    for row in photos_repo.derivative_states(conn, project_id):
+        if row["id"] in covered:
+            continue
+        statuses = (row["thumbnail_status"], row["preview_status"])
+        if any(s in UNMADE_STATUSES for s in statuses) or ("generated" in statuses and not (
+                made(thumbs, row["basename"]) and made(previews, row["basename"]))):
+            out[row["id"]] = photos_repo.display_name(row)
+    return out
+
+
+def queue_needed(lib: Library, project_id: int, *, source: str) -> dict | None:
+    """Queue generate_derivatives for the photos `needing_a_job`, in one transaction with the
+    look (two checks at once queue them once); returns the job, or None when none needs one."""
+    conn = lib.conn()
+    with atomic(conn):
+        needed = needing_a_job(lib, project_id)
+        if not needed:
+            return None
+        return enqueue(lib, "generate_derivatives", project=project_id, items=sorted(needed.items()),
+                       source=source, conn=conn)
+
+
+def _file_names(folder: Path) -> set[str]:
+    try:
+        with os.scandir(folder) as it:
+            return {e.name for e in it}
+    except OSError:
+        return set()
 
 
 def parse_payload(payload: dict[str, Any]) -> tuple[bool, list[str] | None]:

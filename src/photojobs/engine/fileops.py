@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import stat
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 from .media_scan import TMP_PREFIX
+from .projects import MARKER
+from .writing import claim_move
 
 CHUNK = 1024 * 1024
 RANGE_CHUNK = 64 * 1024 * 1024
@@ -19,6 +23,17 @@ RANGE_CHUNK = 64 * 1024 * 1024
 _copy_range = getattr(os, "copy_file_range", None)
 _write = os.write
 _NO_RANGE_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF}
+# A temp file of ours that nothing has written, renamed or touched for this long was left by a
+# killed process (a copy is written, verified and renamed in minutes, a derivative in seconds).
+TEMP_MAX_AGE_SECONDS = 3600.0
+# The temp names our writers use, by the project subfolder they write in; nothing else is ours.
+_DERIVATIVE_TEMP = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")   # imaging._save_atomic (mkstemp's 8 characters)
+OUR_TEMP_NAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("", re.compile(rf"{re.escape(TMP_PREFIX)}[0-9a-f]{{12}}|\.{re.escape(MARKER)}\.tmp")),  # copy_verified, the marker
+    (".thumb", _DERIVATIVE_TEMP),
+    (".preview", _DERIVATIVE_TEMP),
+    (".trash/.info", re.compile(r"\..+\.json\.tmp")),      # trash.move_to_trash's record of a trashed file
+)
 
 
 class CopyError(OSError):
@@ -36,6 +51,7 @@ def place_no_replace(src: Path, dst: Path) -> None:
 
     os.replace would silently overwrite a file another process put there meanwhile, so we
     hard-link (which refuses an existing name) and then drop the old name."""
+    claim_move(src, dst)   # inside writing(lib): the folder watcher knows it is us
     try:
         os.link(src, dst, follow_symlinks=False)
     except FileExistsError:
@@ -77,6 +93,39 @@ def move_unique(src: Path, folder: Path, name: str) -> str:
             return target
         except FileExistsError:
             continue  # somebody took that name between our check and the link: next one
+
+
+def idle_for(st: os.stat_result, now: float) -> float:
+    """Seconds since a file was last written, created or renamed (its mtime or ctime, whichever
+    is later: a verified copy gets the camera's old mtime back, but its ctime says "just now"),
+    by `now` -- the library's clock, so tests can step it."""
+    return now - max(st.st_mtime, st.st_ctime)
+
+
+def sweep_temp_files(project_path: Path, *, now: float, older_than: float = TEMP_MAX_AGE_SECONDS) -> list[str]:
+    """Delete the temp files our own writers left in a project when their process was killed,
+    once idle for `older_than` seconds. Only names in OUR_TEMP_NAMES are touched, never a
+    user's file. Returns what was removed, relative to the project folder."""
+    removed = []
+    for sub, pattern in OUR_TEMP_NAMES:
+        folder = project_path / sub if sub else project_path
+        try:
+            it = os.scandir(folder)
+        except OSError:
+            continue
+        with it:
+            for entry in it:
+                if not entry.name.startswith(".") or not pattern.fullmatch(entry.name):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(st.st_mode) or idle_for(st, now) < older_than:
+                        continue
+                    os.unlink(entry.path)
+                except OSError:
+                    continue  # gone meanwhile, or not ours to delete after all: leave it
+                removed.append(f"{sub}/{entry.name}" if sub else entry.name)
+    return sorted(removed)
 
 
 def fsync_dir(path: Path) -> None:

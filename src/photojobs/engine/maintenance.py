@@ -10,6 +10,7 @@ from .projects import require
 from .queue import enqueue, start_task
 from .registry import MAINTENANCE_TYPES
 from .library import Library
+from .scan import reported
 
 
 def start(lib: Library, project: str | int | None, type: str | None = None, *, force: bool = False,
@@ -32,3 +33,23 @@ def start(lib: Library, project: str | int | None, type: str | None = None, *, f
         else:
             jobs.append(enqueue(lib, type, project=row["id"], payload=payload, source=source))
     return jobs
+
+
+def news(lib: Library, outcome: dict[str, Any] | None) -> list[str]:
+    """What a finished maintenance task did that the photographer must hear of, one line each
+    (cron mails it, so nothing is said twice): files that are not photos, the first time they
+    are seen, and files moved to .trash."""
+    lines = []
+    for job in (outcome or {}).get("jobs", []):
+        data = reported(lib, job) if job["type"] == "folder_check" else None
+        if not data:
+            continue
+        folder = data.get("project_folder") or job.get("project_folder")
+        new = data.get("new_not_photos") or []
+        if new:
+            lines.append(f"{folder}: {len(new)} {'file that is' if len(new) == 1 else 'files that are'} not photos, "
+                         f"left where {'it is' if len(new) == 1 else 'they are'}: {', '.join(new)}")
+        if data.get("trashed"):
+            lines.append(f"{folder}: moved to .trash, not photos (maintenance.foreign_files is trash): "
+                         f"{', '.join(data['trashed'])}")
+    return lines

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import NotFound, PhotojobsError, ProjectFolderMissing
 from ..storage import atomic
+from ..storage.repos import not_photos as not_photos_repo
 from ..storage.repos import photos as photos_repo
 from ..storage.repos import projects as projects_repo
 from .library import Library
@@ -114,7 +115,15 @@ def get_or_create(lib: Library, name: str) -> sqlite3.Row:
 
 
 def get_project(lib: Library, project: str | int) -> dict:
-    return project_to_dict(resolve_project(lib.conn(), project))
+    """A project, with the files in its folder that are not photos (as the last folder_check saw them)."""
+    row = resolve_project(lib.conn(), project)
+    return {**project_to_dict(row), "not_photos": not_photos(lib, row["id"])}
+
+
+def not_photos(lib: Library, project: str | int) -> list[dict]:
+    """Files in the project's folder that are not photos, left where they are: {name, reason}."""
+    row = require(lib, project)
+    return [{"name": r["name"], "reason": r["reason"]} for r in not_photos_repo.list_for_project(lib.conn(), row["id"])]
 
 
 def list_projects(lib: Library) -> list[dict]:

@@ -10,13 +10,14 @@ import json
 import logging
 import os
 import sqlite3
-import time
 from dataclasses import dataclass, field
 
 from ..errors import PermanentJobError
 from ..storage import atomic
+from ..storage.repos import not_photos as not_photos_repo
 from ..storage.repos import photos as photos_repo
 from . import media
+from .fileops import idle_for, sweep_temp_files
 from .library import Library
 from .media_scan import FolderScan, Rules, scan_folder
 from .projects import MARKER
@@ -60,32 +61,42 @@ class ManifestResult:
     now_missing: list[str] = field(default_factory=list)
     now_present: list[str] = field(default_factory=list)
     sidecars_changed: int = 0
+    back_photos: list[int] = field(default_factory=list)  # ids of the photos a file came back to
 
     def to_dict(self) -> dict:
         return {"checked": self.checked, "now_missing": self.now_missing, "now_present": self.now_present,
                 "sidecars_changed": self.sidecars_changed}
 
 
-def manifest_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> ManifestResult:
+def manifest_check(lib: Library, project: sqlite3.Row, scan: FolderScan, *, missing: bool = True,
+                   rows: list[tuple] | None = None) -> ManifestResult:
     """Availability := presence on disk for every photo file; sidecar lists follow the disk.
-    Idempotent. A file that comes back is kept (its keep flag set again)."""
+    Idempotent. A file that comes back is kept (its keep flag set again).
+
+    With `missing=False` only what came back is recorded (files marked present, sidecars
+    added): folder_check's share, which must never mark a file gone. `rows` spares a second
+    read of the project's photos (photos_repo.files_for_project)."""
     conn = lib.conn()
     result = ManifestResult()
     names, sidecars_on_disk = scan.names, scan.sidecars
     changes: list[tuple[int, dict, list[str] | None]] = []
-    rows = photos_repo.files_for_project(conn, project["id"])
+    if rows is None:
+        rows = photos_repo.files_for_project(conn, project["id"])
     for photo_id, key, jpg, raw, other, jpg_av, raw_av, other_av, sidecars in rows:
         flags: dict[str, bool] = {}
         for role, name, available in (("jpg", jpg, jpg_av), ("raw", raw, raw_av), ("other", other, other_av)):
             present = name is not None and name in names
-            if present != bool(available):
+            if present != bool(available) and (present or missing):
                 flags[role] = present
                 (result.now_present if present else result.now_missing).append(name)
+        if any(flags.values()):
+            result.back_photos.append(photo_id)
         new_sidecars = None
         on_disk = sidecars_on_disk.get(key)
         if on_disk is not None or sidecars != "[]":  # the common case parses no JSON
-            on_disk = sorted(on_disk or [])
-            if on_disk != json.loads(sidecars or "[]"):
+            listed = json.loads(sidecars or "[]")
+            on_disk = sorted(on_disk or []) if missing else sorted({*listed, *(on_disk or [])})
+            if on_disk != listed:
                 new_sidecars = on_disk
         if flags or new_sidecars is not None:
             changes.append((photo_id, flags, new_sidecars))
@@ -109,40 +120,61 @@ def manifest_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> Mani
 @dataclass
 class FolderResult:
     added: list[str] = field(default_factory=list)      # files that became (part of) photos
-    trashed: list[str] = field(default_factory=list)    # not accepted: moved to .trash
+    back: list[str] = field(default_factory=list)       # catalogued files that are on disk again
+    trashed: list[str] = field(default_factory=list)    # not photos, moved to .trash (foreign_files "trash")
+    not_photos: dict[str, str] = field(default_factory=dict)  # name -> why: not photos, left where they are
+    new_not_photos: list[str] = field(default_factory=list)   # those of them the last check did not list
     clashes: list[str] = field(default_factory=list)    # a second file for a photo's role: left alone
-    left_alone: list[str] = field(default_factory=list)  # not accepted, kept where it is (trash_rejects=False)
+    swept: list[str] = field(default_factory=list)      # our own temp files that a killed process left
     photo_items: list[tuple[int, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"added": self.added, "trashed": self.trashed, "clashes": self.clashes}
+        return {"added": self.added, "back": self.back, "trashed": self.trashed,
+                "not_photos": sorted(self.not_photos), "new_not_photos": self.new_not_photos,
+                "clashes": self.clashes, "swept": self.swept}
+
+    def worth_telling(self) -> bool:
+        return bool(self.added or self.back or self.trashed or self.not_photos or self.clashes or self.swept)
 
 
 def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan, *,
                  trash_rejects: bool = True) -> FolderResult:
-    """Files the catalog does not know: accepted ones (extension and content) become photos;
-    the rest go to .trash (without `trash_rejects` they stay where they are: a catalog
-    rebuild moves no file). Sidecars, hidden files and the marker are never touched."""
+    """Files the catalog does not know: accepted ones (extension and content) become photos.
+    The rest are not photos: left where they are and listed (maintenance.foreign_files "keep",
+    the default, or `trash_rejects` False: a catalog rebuild moves no file), or moved to
+    .trash ("trash"). Catalogued files that are on disk again are available again, as
+    manifest_check has it. Sidecars, hidden files and the marker are never touched; our own temp files are removed once left alone for fileops.TEMP_MAX_AGE_SECONDS."""
     from .trash import move_to_trash
     conn = lib.conn()
     rules = Rules.from_config(lib.config)
+    to_trash = trash_rejects and lib.config.get("maintenance.foreign_files", "keep") == "trash"
     path = scan.path
     result = FolderResult()
+    rows = photos_repo.files_for_project(conn, project["id"])
+    # Coming back is noticed like going away: the watcher asks only for this check when files appear.
+    back = manifest_check(lib, project, scan, missing=False, rows=rows)
+    result.back = back.now_present
     known: set[str] = set()
-    for _id, _key, jpg, raw, other, *_ in photos_repo.files_for_project(conn, project["id"]):
+    for _id, _key, jpg, raw, other, *_ in rows:
         known.update((jpg, raw, other))
     touched: dict[int, str] = {}
+    for photo_id in back.back_photos:  # the file their derivatives come from may be another now
+        touched[photo_id] = photos_repo.display_name(photos_repo.get(conn, photo_id))
+
+    def not_a_photo(name: str, why: str) -> None:
+        if to_trash:
+            move_to_trash(path, name, now=lib.now(), reason=f"folder_check: {why}")
+            result.trashed.append(name)
+        else:
+            result.not_photos[name] = why
+
     # Only the names the catalog does not know are classified or opened: O(new files).
     for name in sorted(scan.names - known):
         basename, role = rules.classify(name)
         if role == "sidecar":
             continue
         if role is None:
-            if not trash_rejects:
-                result.left_alone.append(name)
-                continue
-            move_to_trash(path, name, now=lib.now(), reason="folder_check: not an accepted file type")
-            result.trashed.append(name)
+            not_a_photo(name, "not an accepted file type")
             continue
         file = path / name
         try:
@@ -152,13 +184,9 @@ def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan, *,
         except OSError:
             continue  # gone since the scan, or unreadable now: look again next time
         if not media.content_matches(file.suffix, media.sniff_bytes(head)):
-            if not head.strip(b"\0") and _still_changing(st):
+            if not head.strip(b"\0") and idle_for(st, lib.now()) < SETTLE_SECONDS:
                 continue  # nothing written yet: maybe still being copied in; look again next time
-            if not trash_rejects:
-                result.left_alone.append(name)
-                continue
-            move_to_trash(path, name, now=lib.now(), reason="folder_check: content does not match its extension")
-            result.trashed.append(name)
+            not_a_photo(name, "content does not match its extension")
             continue
         row = photos_repo.get_by_basename(conn, project["id"], basename)
         if row is not None and row[f"{role}_available"] and row[f"{role}_name"] != name:
@@ -176,13 +204,11 @@ def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan, *,
                 photos_repo.set_sidecars(conn, photo["id"], sidecars, lib.now())
         touched[photo["id"]] = photos_repo.display_name(photo)
         result.added.append(name)
+    with atomic(conn):
+        result.new_not_photos = not_photos_repo.replace(conn, project["id"], result.not_photos, lib.now())
+    result.swept = sweep_temp_files(path, now=lib.now())
     result.photo_items = sorted(touched.items())
     return result
-
-
-def _still_changing(st: os.stat_result) -> bool:
-    """Written to (or created, renamed) within SETTLE_SECONDS, by the file system's clock."""
-    return time.time() - max(st.st_mtime, st.st_ctime) < SETTLE_SECONDS
 
 
 def manifest_cleaning(lib: Library, project: sqlite3.Row, scan: FolderScan) -> list[str]:

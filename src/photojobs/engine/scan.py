@@ -25,16 +25,26 @@ def request_checks(lib: Library, project: str | int, *, manifest: bool = True, f
     return jobs
 
 
-def changes(lib: Library, job: dict) -> str | None:
-    """What a finished check changed, read from the event its handler wrote to the durable log
-    (so it is the same whether the check ran here or in the daemon); None when nothing."""
+def reported(lib: Library, job: dict) -> dict | None:
+    """What a finished job reported, read from the event its handler wrote to the durable log
+    (so it is the same whether it ran here or in the daemon); None when it reported nothing."""
     rows = events_repo.of_job(lib.conn(), job["id"], job["type"])
-    if not rows:
+    return json.loads(rows[-1]["data"]) if rows else None
+
+
+def changes(lib: Library, job: dict) -> str | None:
+    """What a finished check changed, in a few words; None when nothing."""
+    data = reported(lib, job)
+    if data is None:
         return None
-    data = json.loads(rows[-1]["data"])
     if job["type"] == "folder_check":
-        parts = [(len(data.get("added") or []), "added"), (len(data.get("trashed") or []), "moved to .trash"),
-                 (len(data.get("clashes") or []), "left alone (a second file for a photo)")]
+        strangers = len(data.get("not_photos") or [])
+        parts = [(len(data.get("added") or []), "added"), (len(data.get("back") or []), "back"),
+                 (len(data.get("trashed") or []), "moved to .trash"),
+                 (strangers, f"not {'a photo' if strangers == 1 else 'photos'} (left in place)"),
+                 (len(data.get("clashes") or []), "left alone (a second file for a photo)"),
+                 (len(data.get("swept") or []), "leftover temp files removed")]
     else:
-        parts = [(len(data.get("now_missing") or []), "now missing"), (len(data.get("now_present") or []), "back")]
+        parts = [(len(data.get("now_missing") or []), "now missing"), (len(data.get("now_present") or []), "back"),
+                 (data.get("derivatives_queued") or 0, "queued for thumbnails and previews")]
     return ", ".join(f"{n} {what}" for n, what in parts if n) or None

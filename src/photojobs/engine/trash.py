@@ -1,8 +1,11 @@
-"""A project's .trash: unique names, a record of when and from where, listing, restore and expiry.
+"""A project's .trash: unique names, a record of when, from where and why, listing, restore and expiry.
 
-Each trashed file `.trash/NAME` has a record `.trash/.info/NAME.json` (original name, when).
-The time lives in the record, not in the file's mtime, because imports keep the camera's
-mtime; a file without a record (crash between the move and the write) counts from its ctime.
+Each trashed file `.trash/NAME` has a record `.trash/.info/NAME.json` (original name, when,
+why). The time lives in the record, not in the file's mtime, because imports keep the camera's
+mtime. Only what the photographer asked to be removed -- a commit, an import told to overwrite
+-- expires after the TTL; anything else in the trash (files folder_check moved there, files
+put there by hand, a file whose record a crash did not let us write) stays until the
+photographer restores or deletes it.
 """
 
 from __future__ import annotations
@@ -21,9 +24,14 @@ from .fileops import fsync_dir, move_unique, place_no_replace
 from .library import Library
 from .media_scan import Rules, is_ignored
 from .projects import ensure_layout, require
+from .writing import writes
 
 TRASH = ".trash"
 INFO = ".info"
+# Why a file went to the trash, for the removals the photographer asked for: these expire.
+COMMIT = "commit"
+REPLACED_BY_IMPORT = "replaced by import (--on-duplicate overwrite)"
+EXPIRING_REASONS = frozenset({COMMIT, REPLACED_BY_IMPORT})
 
 
 def trash_dir(project_path: Path) -> Path:
@@ -38,7 +46,9 @@ def move_to_trash(project_path: Path, name: str, *, now: float, reason: str) -> 
     """Move project file `name` into .trash (never overwriting an earlier trashed file of the
     same name) and record when. Returns the name it has in the trash."""
     folder = trash_dir(project_path)
-    (folder / INFO).mkdir(parents=True, exist_ok=True)
+    # Not parents=True: a project folder that is gone (drive unplugged) must not be made anew.
+    folder.mkdir(exist_ok=True)
+    (folder / INFO).mkdir(exist_ok=True)
     trash_name = move_unique(project_path / name, folder, name)
     info = _info_path(project_path, trash_name)
     tmp = info.with_name(f".{info.name}.tmp")
@@ -83,21 +93,32 @@ def entries(project_path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def expires(entry: dict[str, Any]) -> bool:
+    """Whether a trash entry is deleted at its TTL: only removals the photographer asked for."""
+    return entry["reason"] in EXPIRING_REASONS
+
+
 def list_trash(lib: Library, project: str | int) -> list[dict[str, Any]]:
-    """Trash entries of a project, each with when it expires (trash_ttl_hours after trashing)."""
+    """Trash entries of a project, each with when it expires (trash_ttl_hours after trashing;
+    None: never, it was not put there by a commit or an overwriting import)."""
     row = require(lib, project)
     ttl = float(lib.config.get("maintenance.trash_ttl_hours", 24)) * 3600
     from .queue import iso
     out = []
     for e in entries(lib.project_path(row["folder"])):
-        out.append({**e, "trashed_at": iso(e["trashed_at"]), "expires_at": iso(e["trashed_at"] + ttl)})
+        out.append({**e, "trashed_at": iso(e["trashed_at"]),
+                    "expires_at": iso(e["trashed_at"] + ttl) if expires(e) else None})
     return out
 
 
-def expire(project_path: Path, *, now: float, ttl_hours: float) -> list[str]:
-    """Delete trash entries older than the TTL (and records whose file is gone). Returns names."""
-    removed = []
+def expire(project_path: Path, *, now: float, ttl_hours: float) -> tuple[list[str], list[str]]:
+    """Delete the expiring trash entries older than the TTL (and records whose file is gone).
+    Returns (names deleted, names that never expire and stay)."""
+    removed, kept = [], []
     for e in entries(project_path):
+        if not expires(e):
+            kept.append(e["name"])
+            continue
         if e["trashed_at"] + ttl_hours * 3600 > now:
             continue
         try:
@@ -112,7 +133,7 @@ def expire(project_path: Path, *, now: float, ttl_hours: float) -> list[str]:
             name = record.name[:-len(".json")] if record.name.endswith(".json") else None
             if name and not (trash_dir(project_path) / name).exists():
                 record.unlink(missing_ok=True)
-    return removed
+    return removed, kept
 
 
 def _drop_info(project_path: Path, trash_name: str) -> None:
@@ -122,6 +143,7 @@ def _drop_info(project_path: Path, trash_name: str) -> None:
         pass
 
 
+@writes  # restored files are not news for the folder watcher
 def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all: bool = False,
             source: str = "cli") -> dict[str, Any]:
     """Move trashed files back under their original names and into the catalog, kept.

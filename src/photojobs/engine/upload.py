@@ -9,20 +9,24 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import PhotojobsError
 from ..storage import atomic
+from ..storage.repos import job_items as items_repo
 from ..storage.repos import photos as photos_repo
 from . import media
+from .derivatives import needing_a_job
 from .fileops import CopyError, copy_verified, fsync_dir, move_within_filesystem, same_content
 from .library import Library
 from .media_scan import Rules, is_ignored, safe_name
 from .projects import get_or_create, project_to_dict
 from .queue import resolve_project, start_task
-from .trash import move_to_trash, put_back
+from .trash import REPLACED_BY_IMPORT, move_to_trash, put_back
+from .writing import writes
 
 DUPLICATE_POLICIES = ("skip", "overwrite", "rename")
 EXIT_OK = 0
@@ -54,10 +58,13 @@ class ImportReport:
     renamed: list[dict[str, str]] = field(default_factory=list)  # {name, as}
     overwritten: list[str] = field(default_factory=list)        # previous file went to .trash
     rejected: list[dict[str, str]] = field(default_factory=list)  # {name, path, reason}
+    ignored: list[dict[str, str]] = field(default_factory=list)   # {name, path, reason}: not photos at all
     failed: list[dict[str, str]] = field(default_factory=list)    # {name, path, reason}
     moved_sources: int = 0
     bytes_copied: int = 0
     job: dict[str, Any] | None = None
+    # Without --project: what the project's name was taken from ("the shoot's date"...).
+    project_named_after: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -77,11 +84,12 @@ class _Candidate:
     size: int = 0
 
 
+@writes  # the folder watcher must not check (and postprocess) what the import is placing
 def import_files(lib: Library, sources: list[Path], *, project: str | None = None, move: bool = False,
                  recursive: bool = True, on_duplicate: str = "skip", dry_run: bool = False,
                  source_names: dict[Path, str] | None = None,
                  progress: Callable[[ImportProgress], None] | None = None, source: str = "cli") -> ImportReport:
-    """Import files and folders into `project` (default: named after the first source folder).
+    """Import files and folders into `project` (default: see `default_project_name`).
 
     Every accepted file (extension AND content) is copied verified into the project, then
     cataloged; a JPG and a RAW of the same basename are one photo. `source_names` maps a path
@@ -94,13 +102,16 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
         raise PhotojobsError("nothing to import: give at least one file or folder")
     sources = [Path(s) for s in sources]
     source_names = {Path(k): v for k, v in (source_names or {}).items()}
+    check_sources([s for s in sources if s not in source_names])
     notify = progress or (lambda p: None)
     rules = Rules.from_config(lib.config)
 
-    name = project or _default_project_name(sources)
     report = ImportReport(project=None, dry_run=dry_run)
     notify(ImportProgress("scan"))
     candidates = _collect(sources, recursive, rules, source_names, report)
+    name = project
+    if name is None:
+        name, report.project_named_after = default_project_name(sources, candidates)
 
     conn = lib.conn()
     # Nothing acceptable (a mistyped card path, a folder of junk): report it without leaving
@@ -120,9 +131,10 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
     state = ImportProgress("copy", files_total=len(candidates), bytes_total=total_bytes)
     notify(state)
     touched: dict[int, str] = {}
+    claimed: dict[tuple[str, str], tuple[str, _Candidate]] = {}
     disk_full = False
     for group in _groups(candidates):
-        plan = _plan_group(lib, row, path, group, on_duplicate) if not disk_full else [
+        plan = _plan_group(lib, row, path, group, on_duplicate, claimed) if not disk_full else [
             (c, "full", c.name, None, c.basename) for c in group]
         for cand, action, target, why, basename in plan:
             state.current = cand.shown
@@ -142,10 +154,24 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
         fsync_dir(path)
     state.stage, state.current = "done", None
     notify(state)
+    if row is not None and not dry_run:
+        touched.update(needing_a_job(lib, row["id"]))  # and what a killed import left without derivatives
     if touched and not dry_run:
         report.job = start_task(lib, "upload_postprocess", project=row["id"], items=sorted(touched.items()),
                                 source=source)
     return report
+
+
+def processing_failures(lib: Library, task: dict[str, Any] | None) -> list[dict[str, str]]:
+    """{name, reason} of each photo an import's processing could not make thumbnails and previews
+    for: the failed items of its task (the outcome `engine.inline.outcome` gives)."""
+    failed = []
+    for job in (task or {}).get("jobs", []):
+        if job["progress_failed"]:
+            failed += [{"name": r["filename"], "reason": r["message"] or "failed"}
+                       for r in items_repo.list_items(lib.conn(), job["id"], status="failed",
+                                                      limit=job["progress_total"])]
+    return failed
 
 
 def _bytes(state: ImportProgress, n: int, notify: Callable[[ImportProgress], None]) -> None:
@@ -153,13 +179,57 @@ def _bytes(state: ImportProgress, n: int, notify: Callable[[ImportProgress], Non
     notify(state)
 
 
-def _default_project_name(sources: list[Path]) -> str:
+def check_sources(sources: list[Path]) -> None:
+    """Refuse the whole import when a source is not there: a card that is not mounted (or a
+    mistyped path) is the user's to fix, not a photo that was rejected."""
+    for src in sources:
+        if not os.path.lexists(src):
+            what = "file" if Path(src).suffix else "folder"
+            raise PhotojobsError(f"no such {what}: {src} (is the card mounted?)")
+
+
+# DCIM and the numbered folders under it (DCF: three digits and five letters, 100CANON, 101MSDCF...).
+_CAMERA_FOLDER = re.compile(r"DCIM|[1-9][0-9]{2}[0-9A-Z_]{5}", re.IGNORECASE)
+
+
+def default_project_name(sources: list[Path], candidates: list[_Candidate]) -> tuple[str, str]:
+    """(name, what it is named after) of the project an import without --project goes to: the
+    first source's folder, unless that is a camera's folder (DCIM, 100CANON...), whose name
+    says nothing about the shoot; then the shoot's date from EXIF ("2026-11-28", or a range),
+    else the card's name (the volume label, the folder DCIM is in)."""
     first = sources[0].expanduser()
-    folder = first if first.is_dir() else first.parent
-    name = folder.resolve().name
-    if not name:
-        raise PhotojobsError(f"cannot name a project after {first}; use --project")
-    return name
+    folder = (first if first.is_dir() else first.parent).resolve()
+    if not _CAMERA_FOLDER.fullmatch(folder.name):
+        if not folder.name:
+            raise PhotojobsError(f"cannot name a project after {first}; use --project")
+        return folder.name, "the source folder"
+    days = _shoot_days(candidates)
+    if days:
+        return (days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"), "the shoot's date"
+    card = next((p for p in folder.parents if not _CAMERA_FOLDER.fullmatch(p.name)), None)
+    if card is None or not card.name:
+        raise PhotojobsError(f"cannot name a project after {first}: no shoot date in its photos; use --project")
+    return card.name, "the card's name"
+
+
+def _shoot_days(candidates: list[_Candidate]) -> list[str]:
+    """The days (YYYY-MM-DD) the photos were taken, from the EXIF of each photo's JPG (else its
+    other image, else its RAW): headers only, no pixel is decoded."""
+    order = {role: n for n, role in enumerate(("jpg", "other", "raw"))}
+    primary: dict[tuple[str, str], _Candidate] = {}
+    for c in candidates:
+        key = (c.basename.lower(), os.path.dirname(c.shown))
+        if c.role in order and (key not in primary or order[c.role] < order[primary[key].role]):
+            primary[key] = c
+    days = set()
+    for c in primary.values():
+        try:
+            taken = media.read_metadata(c.path)["date_time_original"]
+        except OSError:
+            continue
+        if taken:
+            days.add(taken[:10])
+    return sorted(days)
 
 
 # --- collecting and accepting ---------------------------------------------------------------
@@ -170,9 +240,6 @@ def _collect(sources: list[Path], recursive: bool, rules: Rules, source_names: d
     for src in sources:
         if src in source_names:
             out += _accept(src, source_names[src], source_names[src], rules, report)
-            continue
-        if not os.path.lexists(src):
-            report.rejected.append({"name": src.name, "path": str(src), "reason": "no such file or folder"})
             continue
         if src.is_dir():
             for file in _walk(src, recursive, report):
@@ -227,8 +294,12 @@ def _accept(path: Path, shown: str, raw_name: str, rules: Rules, report: ImportR
     basename, role = rules.classify(name)
     if role is None:
         ext = name.rpartition(".")[2] if "." in name else ""
-        report.rejected.append({"name": name, "path": shown,
-                                "reason": f"extension .{ext} is not accepted" if ext else "no file extension"})
+        if media.role_of(ext) is None and ext.lower() not in rules.accepted:
+            # Not a photo at all (a clip, a note, the camera's own files): nothing was lost.
+            report.ignored.append({"name": name, "path": shown,
+                                   "reason": f"not a photo (.{ext})" if ext else "not a photo (no extension)"})
+        else:
+            report.rejected.append({"name": name, "path": shown, "reason": f"extension .{ext} is not accepted"})
         return []
     try:
         size = os.stat(path).st_size
@@ -252,56 +323,112 @@ def _accept(path: Path, shown: str, raw_name: str, rules: Rules, report: ImportR
 
 def _groups(candidates: list[_Candidate]) -> list[list[_Candidate]]:
     """Candidates that form one photo: same basename (any case) in the same source folder.
-    Photo files come before sidecars so a sidecar finds its photo in the catalog."""
+    Photo files come before sidecars so a sidecar finds its photo in the catalog.
+
+    A photo has one JPG, one RAW and one other image, so a second file of a role (DSC1.JPG and
+    dsc1.jpg, DSC1.jpg and DSC1.jpeg, or two names that become one) starts a group of its own,
+    planned after the first: it then meets the first as a file of this very import."""
     groups: dict[tuple[str, str], list[_Candidate]] = {}
     for c in candidates:
         folder = os.path.dirname(c.shown) if c.shown != c.name else ""
         groups.setdefault((c.basename.lower(), folder), []).append(c)
-    return [sorted(g, key=lambda c: (c.role == "sidecar", c.role, c.shown))
-            for _, g in sorted(groups.items())]
+    out = []
+    for _, group in sorted(groups.items()):
+        photos: list[list[_Candidate]] = [[]]
+        for c in sorted(group, key=lambda c: (c.role == "sidecar", c.role, c.shown)):
+            home = next((p for p in photos if not any(_same_slot(c, o) for o in p)), None)
+            if home is None:
+                photos.append(home := [])
+            home.append(c)
+        out += photos
+    return out
 
 
-def _plan_group(lib: Library, project: Any, path: Path | None, group: list[_Candidate],
-                on_duplicate: str) -> list[tuple[_Candidate, str, str, str | None, str]]:
+def _same_slot(a: _Candidate, b: _Candidate) -> bool:
+    """Whether two files of one photo would take the same place: its JPG, RAW or other image;
+    for sidecars (a photo may have many), the same name."""
+    return a.role == b.role and (a.role != "sidecar" or a.name == b.name)
+
+
+def _plan_group(lib: Library, project: Any, path: Path | None, group: list[_Candidate], on_duplicate: str,
+                claimed: dict[tuple[str, str], tuple[str, _Candidate]]) -> list[tuple[_Candidate, str, str, str | None, str]]:
     """(candidate, action, target name, reason, photo basename) for each file of a photo group.
 
     action: "copy", "same" (identical file already there), "skip" (conflict, policy skip),
-    "overwrite" (conflict: old file to .trash, new one copied). A conflict on any file of the
-    group applies the policy to the whole group: with "rename" every file gets a new basename,
-    with "skip" nothing new is added to a photo that is evidently a different shot."""
+    "overwrite" (conflict: old file to .trash, new one copied), "twin" (identical to a file
+    this import brings in: skipped as a duplicate). A conflict on any file of the group applies
+    the policy to the whole group: with "rename" every file gets a new basename, with "skip"
+    nothing new is added to a photo that is evidently a different shot.
+
+    `claimed` holds the files this import places (in a dry run, would place), by photo and
+    role (sidecars by name), and is updated here. A file meeting one of them would be a second
+    file of that photo: it is renamed with --on-duplicate rename and otherwise not copied,
+    whatever the policy (overwriting a file of the same card makes no sense), so every file
+    that lands in the project is one the catalog tracks."""
     conn = lib.conn()
     basename = next((c.basename for c in group if c.role == "jpg"), group[0].basename)
     existing = photos_repo.get_by_basename(conn, project["id"], basename) if project is not None else None
     status = []
     for c in group:
-        current = _current(path, existing, c, _renamed(c, basename))
+        target = _renamed(c, basename)
+        twin = claimed.get(_claim(c, basename, target))
+        current = twin[0] if twin else _current(path, existing, c, target)
         if current is None:
-            status.append((c, "new", current))
-        elif same_content(c.path, path / current):
-            status.append((c, "same", current))
+            status.append((c, "new", current, None))
+        elif same_content(c.path, twin[1].path if twin else path / current):
+            status.append((c, "same", current, twin))
         else:
-            status.append((c, "conflict", current))
-    conflicts = [cur for _, st, cur in status if st == "conflict"]
+            status.append((c, "conflict", current, twin))
+    conflicts = [cur for _, st, cur, _ in status if st == "conflict"]
+    twins = [c.name for c, st, _, twin in status if st == "conflict" and twin]
     plan = []
     if conflicts and on_duplicate == "rename":
-        new_base = _free_basename(conn, project["id"], path, basename, group)
-        for c, st, cur in status:
-            plan.append((c, "copy", _renamed(c, new_base), f"renamed: a different {cur} is in the project"
-                         if st == "conflict" else "renamed with its photo", new_base))
-        return plan
-    for c, st, cur in status:
-        target = _renamed(c, basename)
-        if st == "same":
-            plan.append((c, "same", cur, f"already in the project as {cur}", basename))
-        elif conflicts and on_duplicate == "skip":
-            why = (f"a different {cur} is already in the project" if st == "conflict"
-                   else f"belongs with {', '.join(conflicts)}, which differs from the project's")
-            plan.append((c, "skip", target, why, basename))
-        elif st == "conflict":
-            plan.append((c, "overwrite", cur, None, basename))
-        else:
-            plan.append((c, "copy", target, None, basename))
+        new_base = _free_basename(conn, project, path, basename, group, claimed)
+        for c, st, cur, twin in status:
+            why = "renamed with its photo"
+            if st == "conflict":
+                why = f"renamed: {_twin_clash(c, twin)}" if twin else f"renamed: a different {cur} is in the project"
+            plan.append((c, "copy", _renamed(c, new_base), why, new_base))
+    else:
+        for c, st, cur, twin in status:
+            target = _renamed(c, basename)
+            if st == "same" and twin:
+                plan.append((c, "twin", cur, f"same content as {twin[1].shown}, which this import brings in as {cur}",
+                             basename))
+            elif st == "same":
+                plan.append((c, "same", cur, f"already in the project as {cur}", basename))
+            elif twin:
+                plan.append((c, "skip", target, _twin_clash(c, twin), basename))
+            elif twins or (conflicts and on_duplicate == "skip"):
+                why = (f"a different {cur} is already in the project" if st == "conflict"
+                       else f"belongs with {', '.join(twins)}, which this import does not bring in" if twins
+                       else f"belongs with {', '.join(conflicts)}, which differs from the project's")
+                plan.append((c, "skip", target, why, basename))
+            elif st == "conflict":
+                plan.append((c, "overwrite", cur, None, basename))
+            else:
+                plan.append((c, "copy", target, None, basename))
+    for c, action, target, _, base in plan:
+        if action in ("copy", "overwrite", "same"):
+            claimed[_claim(c, base, target)] = (target, c)
     return plan
+
+
+def _claim(c: _Candidate, basename: str, target: str) -> tuple[str, str]:
+    """What a placed file takes: its role in the photo the catalog knows by the lowercased
+    basename; a sidecar, only its own name (a photo may have many)."""
+    return (target, "sidecar") if c.role == "sidecar" else (basename.lower(), c.role)
+
+
+def _twin_clash(c: _Candidate, twin: tuple[str, _Candidate]) -> str:
+    """Why `c` cannot join the file `twin` this import already brings in."""
+    other = twin[1]
+    if c.name == other.name:
+        return (f"{c.shown} and {other.shown} both become {c.name} in the project "
+                "(names are kept in Unicode NFC form and to 240 bytes)")
+    role = {"jpg": "JPG", "raw": "RAW"}.get(c.role, "other image")
+    return (f"{other.shown} is photo {other.basename}'s {role} in this import; a photo has one {role}, "
+            "and photo names ignore case and extension")
 
 
 def _renamed(c: _Candidate, basename: str) -> str:
@@ -310,19 +437,23 @@ def _renamed(c: _Candidate, basename: str) -> str:
 
 def _current(path: Path | None, existing: Any, c: _Candidate, name: str) -> str | None:
     """The project file this candidate would meet: the photo's file of the same role in the
-    catalog, else a file of the same name on disk (not cataloged yet)."""
+    catalog, else a file of the same name on disk (not cataloged yet). Only files on disk
+    count: a catalogued file that is gone (before manifest_check noticed) is no conflict, the
+    new file takes its place."""
     if path is None:
         return None
-    if c.role != "sidecar" and existing is not None and existing[f"{c.role}_available"] and existing[f"{c.role}_name"]:
-        return existing[f"{c.role}_name"]
+    known = existing[f"{c.role}_name"] if c.role != "sidecar" and existing is not None else None
+    if known and os.path.lexists(path / known):
+        return known
     return name if os.path.lexists(path / name) else None
 
 
 def _place(lib: Library, project: Any, path: Path | None, cand: _Candidate, action: str, target: str,
            why: str | None, basename: str, *, report: ImportReport, move: bool, dry_run: bool,
            touched: dict[int, str], on_bytes: Callable[[int], None]) -> None:
-    if action == "skip":
-        report.skipped.append({"name": cand.name, "path": cand.shown, "reason": why or "skipped", "identical": False})
+    if action in ("skip", "twin"):
+        report.skipped.append({"name": cand.name, "path": cand.shown, "reason": why or "skipped",
+                               "identical": action == "twin"})
         return
     if action == "same":
         report.skipped.append({"name": cand.name, "path": cand.shown, "reason": why or "already in the project",
@@ -344,7 +475,10 @@ def _place(lib: Library, project: Any, path: Path | None, cand: _Candidate, acti
         return
     replaced = None
     if action == "overwrite":
-        replaced = move_to_trash(path, target, now=lib.now(), reason="replaced by import (--on-duplicate overwrite)")
+        try:
+            replaced = move_to_trash(path, target, now=lib.now(), reason=REPLACED_BY_IMPORT)
+        except FileNotFoundError:
+            pass  # gone since we looked: there is nothing to replace
     existing = photos_repo.get_by_basename(lib.conn(), project["id"], basename)
     try:
         copied = move_within_filesystem(cand.path, path, target) if move else None
@@ -422,13 +556,16 @@ def _attach_sidecar(lib: Library, project: Any, basename: str, name: str) -> Non
         # No photo yet: the file stays in the folder; manifest_check attaches it when one arrives.
 
 
-def _free_basename(conn, project_id: int, path: Path, basename: str, group: list[_Candidate]) -> str:
-    """`basename-1`, `-2`... the first that no photo and no file of the group uses yet."""
+def _free_basename(conn, project: Any, path: Path | None, basename: str, group: list[_Candidate],
+                   claimed: dict[tuple[str, str], tuple[str, _Candidate]]) -> str:
+    """`basename-1`, `-2`... the first that no photo, no file of this import and no file of the
+    group uses yet (a dry run into a new project has only this import to go by)."""
     n = 1
     while True:
         candidate = f"{basename}-{n}"
-        if photos_repo.get_by_basename(conn, project_id, candidate) is None and not any(
-                os.path.lexists(path / _renamed(c, candidate)) for c in group):
+        if not any((candidate.lower(), role) in claimed for role in photos_repo.ROLES) and (
+                project is None or photos_repo.get_by_basename(conn, project["id"], candidate) is None) and (
+                path is None or not any(os.path.lexists(path / _renamed(c, candidate)) for c in group)):
             return candidate
         n += 1
 

@@ -15,6 +15,7 @@ from ..errors import CatalogCorrupt, CatalogError, CatalogUnwritable
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
+MAX_ROW_ID = (1 << 63) - 1   # SQLite's largest INTEGER; a bigger Python int cannot even be bound
 # One writer at a time per database file within this process. Threads of one process then
 # queue on a Python lock instead of SQLite's busy handler, which sleeps in 1-100 ms steps;
 # other processes still meet busy_timeout.
@@ -140,6 +141,11 @@ def _tx(conn: sqlite3.Connection, *, create: bool = False):
     if tx is None and create:
         tx = _plain[id(conn)] = _PlainTx()
     return tx
+
+
+def is_row_id(value: int) -> bool:
+    """Whether `value` can name a row at all (an id typed by a user may be any size)."""
+    return 0 <= value <= MAX_ROW_ID
 
 
 def is_busy_error(exc: BaseException) -> bool:

@@ -121,6 +121,17 @@ CREATE TABLE schedule_runs (
     PRIMARY KEY (project_id, job_type)
 );
 """),
+    # Files in a project folder that are not photos and were left where they are: what
+    # `photos list` and `project show` count, and how maintenance tells a new one from an old one.
+    Migration("0002_not_photos", """
+CREATE TABLE not_photos (
+    project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    seen_at REAL NOT NULL,
+    PRIMARY KEY (project_id, name)
+);
+"""),
 ]
 
 

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-import os
-
 from ...storage.repos import photos as photos_repo
 from ..culling import plan_for
 from ..derivatives import regenerate, remove_derivatives
+from ..reconcile import checked_scan
 from ..registry import handler
-from ..trash import move_to_trash
+from ..trash import COMMIT, move_to_trash
+from ..writing import writing
 
 
 @handler("file_removal", priority=100)
 def run(ctx) -> None:
+    with writing(ctx.lib):  # files going to .trash are not news for the folder watcher
+        _remove(ctx)
+
+
+def _remove(ctx) -> None:
     path = ctx.project_path
+    # A file we cannot see counts as removed only in a folder that is really there: an unplugged
+    # drive (folder or marker gone, or suddenly empty) fails the job before anything changes.
+    on_disk = checked_scan(ctx.lib, ctx.project).names
     from_raw: list[int] = []
     for item in ctx.open_items():
         ctx.check()
@@ -31,12 +39,14 @@ def run(ctx) -> None:
             name = change[role]
             if not name:
                 continue
-            if os.path.lexists(path / name):
-                moved.append(move_to_trash(path, name, now=ctx.now(), reason="commit"))
-            gone[role] = False  # already missing on disk counts as removed
+            # A file that vanishes after the scan (the drive pulled out now) makes move_to_trash
+            # raise: the job fails and is retried, and this photo's flags stay as they are.
+            if name in on_disk:
+                moved.append(move_to_trash(path, name, now=ctx.now(), reason=COMMIT))
+            gone[role] = False  # missing from a mounted folder (an attempt that crashed moved it): removed
         for name in change["sidecars"]:
-            if os.path.lexists(path / name):
-                moved.append(move_to_trash(path, name, now=ctx.now(), reason="commit"))
+            if name in on_disk:
+                moved.append(move_to_trash(path, name, now=ctx.now(), reason=COMMIT))
         if change["jpg"]:
             remove_derivatives(path, row["basename"])
         if change["regenerate_from_raw"]:

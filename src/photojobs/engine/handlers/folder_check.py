@@ -1,10 +1,11 @@
-"""folder_check: files the catalog does not know become photos (with an upload_postprocess job) or go to .trash."""
+"""folder_check: new files become photos (with an upload_postprocess job), returning ones available again; the rest are listed or go to .trash."""
 
 from __future__ import annotations
 
 from ..queue import enqueue
 from ..reconcile import checked_scan, folder_check
 from ..registry import handler
+from ..writing import writing
 
 
 @handler("folder_check", priority=95, unique=True)
@@ -13,11 +14,12 @@ def run(ctx) -> None:
     # unmarked folder is still not ours to touch.
     scan = checked_scan(ctx.lib, ctx.project, allow_empty=True)
     ctx.check()
-    result = folder_check(ctx.lib, ctx.project, scan)
+    with writing(ctx.lib):  # what it moves to .trash must not make the watcher check again
+        result = folder_check(ctx.lib, ctx.project, scan)
     ctx.set_progress(len(scan.names), len(scan.names))
     if result.photo_items:
         # Its own job, not a chain: a folder_check at the end of an upload task must not loop.
         enqueue(ctx.lib, "upload_postprocess", project=ctx.project["id"], items=result.photo_items,
                 source=f"folder_check:{ctx.job_id}")
-    if result.added or result.trashed or result.clashes:
+    if result.worth_telling():
         ctx.emit("folder_check", {"project_folder": ctx.project_folder, **result.to_dict()})

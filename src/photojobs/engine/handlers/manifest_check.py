@@ -1,7 +1,8 @@
-"""manifest_check: catalog availability := what is on disk, from one folder scan (idempotent)."""
+"""manifest_check: catalog availability := what is on disk, from one folder scan (idempotent); forgotten derivatives get a job."""
 
 from __future__ import annotations
 
+from ..derivatives import queue_needed
 from ..registry import handler
 from ..reconcile import checked_scan, manifest_check
 
@@ -12,5 +13,9 @@ def run(ctx) -> None:
     ctx.check()
     result = manifest_check(ctx.lib, ctx.project, scan)
     ctx.set_progress(result.checked, result.checked)
-    if result.now_missing or result.now_present or result.sidecars_changed:
-        ctx.emit("manifest_check", {"project_folder": ctx.project_folder, **result.to_dict()})
+    # Photos whose derivatives no job will make (an import killed before it queued them, a file
+    # that came back): after the availability is right, so that what is gone is not queued.
+    job = queue_needed(ctx.lib, ctx.project["id"], source=f"manifest_check:{ctx.job_id}")
+    if result.now_missing or result.now_present or result.sidecars_changed or job:
+        ctx.emit("manifest_check", {"project_folder": ctx.project_folder, **result.to_dict(),
+                                    "derivatives_queued": job["progress_total"] if job else 0})

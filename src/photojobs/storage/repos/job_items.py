@@ -68,6 +68,15 @@ def recent_failed(conn: sqlite3.Connection, *, limit: int, project_id: int | Non
     return conn.execute(sql + " ORDER BY i.updated_at DESC, i.id DESC LIMIT ?", (*args, limit)).fetchall()
 
 
+def photos_in_open_jobs(conn: sqlite3.Connection, project_id: int, types: Iterable[str]) -> set[int]:
+    """Photos of a project that a queued or running job of one of `types` has still to do."""
+    types = list(types)
+    return {r[0] for r in conn.execute(
+        f"""SELECT DISTINCT i.photo_id FROM jobs j JOIN job_items i ON i.job_id = j.id
+            WHERE j.project_id = ? AND j.status IN ('queued', 'running') AND j.type IN ({','.join('?' * len(types))})
+              AND i.status IN ('pending', 'running') AND i.photo_id IS NOT NULL""", (project_id, *types))}
+
+
 def current(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
     """The item a job is working on now (the last one marked running), if any."""
     return conn.execute("SELECT * FROM job_items WHERE job_id = ? AND status = 'running' ORDER BY id DESC LIMIT 1",

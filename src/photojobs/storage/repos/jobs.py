@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Iterable
 
+from ..db import is_row_id
+
 TERMINAL = ("completed", "failed", "canceled")
 
 _COLUMNS = """j.*, p.folder AS project_folder"""
@@ -67,7 +69,20 @@ def next_due(conn: sqlite3.Connection, *, min_priority: int, max_priority: int) 
     return row[0]
 
 
+def queued_without_items(conn: sqlite3.Connection, project_id: int, types: Iterable[str]) -> bool:
+    """Whether a queued job of one of `types` for the project has no items yet (it takes its
+    own when it starts, e.g. a generate_derivatives job picking every candidate photo)."""
+    types = list(types)
+    return conn.execute(
+        f"""SELECT 1 FROM jobs j WHERE j.project_id = ? AND j.status = 'queued'
+              AND j.type IN ({','.join('?' * len(types))})
+              AND NOT EXISTS (SELECT 1 FROM job_items i WHERE i.job_id = j.id) LIMIT 1""",
+        (project_id, *types)).fetchone() is not None
+
+
 def get(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
+    if not is_row_id(job_id):
+        return None
     return conn.execute(
         f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id WHERE j.id = ?",
         (job_id,)).fetchone()

@@ -17,6 +17,8 @@ import json
 import sqlite3
 from typing import Any, Iterable, Iterator
 
+from ..db import is_row_id
+
 ROLES = ("jpg", "raw", "other")
 _CHUNK = 500  # stay well under SQLite's bound-parameter limit
 
@@ -42,6 +44,8 @@ def display_name(row: sqlite3.Row | dict) -> str:
 # --- reads ---------------------------------------------------------------------------------
 
 def get(conn: sqlite3.Connection, photo_id: int) -> sqlite3.Row | None:
+    if not is_row_id(photo_id):
+        return None
     return conn.execute("SELECT * FROM photos WHERE id = ?", (photo_id,)).fetchone()
 
 
@@ -91,6 +95,15 @@ def count_available(conn: sqlite3.Connection, project_id: int) -> int:
     return conn.execute(
         "SELECT COUNT(*) FROM photos WHERE project_id = ? AND (jpg_available OR raw_available OR other_available)",
         (project_id,)).fetchone()[0]
+
+
+def derivative_states(conn: sqlite3.Connection, project_id: int) -> list[sqlite3.Row]:
+    """Id, basename, file names and derivative statuses of the photos with a file on disk: the
+    narrow read that deciding which photos still need derivatives takes."""
+    return conn.execute(
+        """SELECT id, basename, jpg_name, raw_name, other_name, thumbnail_status, preview_status
+           FROM photos WHERE project_id = ? AND (jpg_available OR raw_available OR other_available)""",
+        (project_id,)).fetchall()
 
 
 def removal_plan(conn: sqlite3.Connection, project_id: int) -> list[sqlite3.Row]:
