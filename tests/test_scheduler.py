@@ -102,7 +102,8 @@ def test_each_project_has_its_own_schedule(slib, clock):
 
 
 def test_zero_interval_disables_and_unknown_types_are_skipped(open_library, clock):
-    lib = open_library({"scheduler": {"trash_maintenance_minutes": 0}}, clock=clock)
+    # catalog.backups 0: no daily catalog backup either, so nothing at all is scheduled
+    lib = open_library({"scheduler": {"trash_maintenance_minutes": 0}, "catalog": {"backups": 0}}, clock=clock)
     projects.create_project(lib, "A")
     ghost = Schedule("no_such_handler", "scheduler.folder_check_minutes", 95)
     sched = Scheduler(lib, (HOURLY, ghost))

@@ -43,6 +43,7 @@ _MINIMUMS = {
     "daemon.sse_max_streams": 1,
     # A negative TTL (someone's "-1 = never") would expire every trashed file at once.
     "maintenance.trash_ttl_hours": 0,
+    "catalog.backups": 0,   # 0: no daily backups
 }
 _MAXIMUMS = {
     "daemon.port": 65535,

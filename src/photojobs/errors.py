@@ -57,3 +57,26 @@ class ProjectFolderMissing(PhotojobsError):
     """A catalogued project's folder (or its marker) is gone: most likely an unmounted drive."""
 
     http_status = 409
+
+
+class CatalogError(PhotojobsError):
+    """The catalog file itself is the problem (not the request): damaged, unwritable or lost."""
+
+    http_status = 500
+
+
+class CatalogCorrupt(CatalogError):
+    """The catalog file is damaged (not a database, truncated, failing its integrity check)."""
+
+
+class CatalogUnwritable(CatalogError):
+    """The catalog (or its folder) cannot be written: permissions, a read-only disk."""
+
+
+class CatalogLost(CatalogError):
+    """The catalog is missing or empty while the library holds project folders: starting a new
+    one would orphan every photo in them."""
+
+
+class BackupFailed(CatalogError):
+    """A catalog backup could not be written (its folder is unwritable, the disk is full)."""

@@ -16,6 +16,7 @@ from . import scan as scan_cli
 from . import process as process_cli
 from . import daemon as daemon_cli
 from . import culling, maintenance, photos, trash, upload
+from . import catalog as catalog_cli
 from . import demo as demo_cli
 from . import exit_codes
 from ._render import console, error_exit, warn
@@ -73,6 +74,7 @@ app.command("revert")(culling.revert)
 app.command("commit")(culling.commit)
 app.add_typer(trash.app, name="trash")
 app.add_typer(maintenance.app, name="maintenance")
+app.add_typer(catalog_cli.app, name="catalog")
 app.command("demo")(demo_cli.demo)
 
 
@@ -133,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         print("photojobs: interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a bug still gets one line; -v shows where it was
+        if isinstance(exc, OSError) and exc.filename is not None:
+            # Not a bug: the disk said no (a read-only folder, a full disk). Say where and why.
+            print(f"photojobs: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+            return exit_codes.ERROR
         if any(_VERBOSE.fullmatch(a) for a in args):
             import traceback
             traceback.print_exc()

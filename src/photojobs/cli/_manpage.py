@@ -37,6 +37,8 @@ ENVIRONMENT = [
 ]
 FILES = [
     ("LIBRARY/.photojobs/catalog.db", "The catalog (SQLite, WAL mode)."),
+    ("LIBRARY/.photojobs/backups/", "Daily catalog backups, catalog-YYYYmmdd-HHMMSS.db (UTC); the newest "
+                                    "catalog.backups are kept. catalog rebuild takes keep flags from them."),
     ("LIBRARY/PROJECT/", "A project's originals; .thumb/ and .preview/ hold derivatives, .trash/ what a commit "
                          "removed, .photojobs-project marks the folder as the project's."),
     ("~/.config/photojobs/config.json", "User configuration (see config.default.json in the package)."),

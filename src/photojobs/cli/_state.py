@@ -25,6 +25,10 @@ class AppState:
             self._config = load_config(self.config_path)
         return self._config
 
+    def library_root(self) -> Path:
+        """The library's folder, for commands that must not open its catalog (catalog check/rebuild)."""
+        return (self.library_path or default_library_path()).expanduser()
+
     def library(self, *, create: bool = False) -> Library:
         """Open the library once per command. Only commands that add to it create one at a
         path the user named (--library, $PHOTOJOBS_LIBRARY): a typo, a card or an unmounted

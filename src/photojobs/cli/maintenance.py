@@ -6,9 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..engine import catalog_care
 from ..engine import maintenance as maintenance_engine
 from ..engine import queue
-from ..errors import UsageError
+from ..errors import BackupFailed, UsageError
 from . import _wait, exit_codes
 from ._options import JsonOpt, WaitOpt
 from ._render import console, err_console, print_json, state
@@ -28,12 +29,14 @@ def run(ctx: typer.Context,
         wait: WaitOpt = None, json_out: JsonOpt = False) -> None:
     """Start maintenance (trash_maintenance -> manifest_check -> folder_check ->
     manifest_cleaning, or one --type) for a project or --all, and run it here when no daemon
-    runs. Prints nothing on success (cron-friendly) but news: files that are not photos,
-    the first time they are seen, and files moved to .trash. Failures go to stderr.
+    runs; then take the daily catalog backup if it is due. Prints nothing on success
+    (cron-friendly) but news: files that are not photos, the first time they are seen, and
+    files moved to .trash. Failures go to stderr.
 
     Exit codes: 0 all succeeded (or queued with --no-wait); 6 some job failed (for example a
     project folder that is missing or unmounted: its catalog is left unchanged); 2 neither a
-    project nor --all, or both, or a --type or --force that does not apply; 1 other errors."""
+    project nor --all, or both, or a --type or --force that does not apply; 1 other errors (also
+    a catalog backup that could not be written)."""
     if (project is None) == (not all_):
         raise UsageError("name one project or use --all")
     lib = state(ctx).library()
@@ -52,6 +55,12 @@ def run(ctx: typer.Context,
             code = exit_codes.JOB_FAILED
             if not json_out:
                 err_console.print(f"photojobs: {job['project_folder']}: {problem}", markup=False, soft_wrap=True)
+    # After the jobs, so a full disk's trash expires first. A failed backup fails the run too.
+    try:
+        catalog_care.backup_if_due(lib)
+    except BackupFailed as exc:
+        code = code or 1
+        err_console.print(f"photojobs: {exc.message}", markup=False, soft_wrap=True)
     if json_out:
         print_json(results)
     elif state(ctx).verbose:

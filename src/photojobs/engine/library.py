@@ -64,10 +64,16 @@ class Library:
 
     @classmethod
     def open(cls, root: str | os.PathLike | None = None, config: Config | None = None, *,
-             create: bool = True, clock: Callable[[], float] = time.time) -> "Library":
+             create: bool = True, clock: Callable[[], float] = time.time, allow_lost: bool = False) -> "Library":
+        """Open (or create) the library at `root`. A damaged catalog is refused before anything
+        writes to it; so is a missing, empty or project-less one beside project folders, which a
+        new catalog would orphan (`allow_lost`: the catalog rebuild, which re-creates it)."""
+        from .catalog_care import refuse_if_no_projects, refuse_unusable_file  # it imports this module
         root = Path(root).expanduser() if root else default_library_path()
         if root.exists() and not root.is_dir():
             raise PhotojobsError(f"library path {root} exists and is not a folder")
+        if not allow_lost:
+            refuse_unusable_file(root)
         catalog_dir = root / CATALOG_DIR
         if not catalog_dir.exists():
             if not create:
@@ -78,7 +84,13 @@ class Library:
             except OSError as exc:
                 raise PhotojobsError(f"cannot create library at {root}: {exc.strerror}") from None
         lib = cls(root, config or load_config(), clock=clock)
-        migrate(lib.conn(), lib.catalog.path)
+        try:
+            migrate(lib.conn(), lib.catalog.path)
+            if not allow_lost:
+                refuse_if_no_projects(lib)
+        except BaseException:
+            lib.close()
+            raise
         return lib
 
     def conn(self):

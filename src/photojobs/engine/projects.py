@@ -77,13 +77,17 @@ def ensure_layout(lib: Library, row: sqlite3.Row) -> Path:
         raise ProjectFolderMissing(
             f"the folder of project {row['name']} ({path}) {where}, but the catalog lists photos in it; "
             "is its drive mounted? Nothing was changed")
-    path.mkdir(parents=True, exist_ok=True)
-    for sub in SUBFOLDERS:
-        (path / sub).mkdir(exist_ok=True)
-    if not marker.exists():
-        tmp = path / f".{MARKER}.tmp"
-        tmp.write_text(json.dumps({"project_id": row["id"], "name": row["name"], "folder": row["folder"]}))
-        os.replace(tmp, marker)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        for sub in SUBFOLDERS:
+            (path / sub).mkdir(exist_ok=True)
+        if not marker.exists():
+            tmp = path / f".{MARKER}.tmp"
+            tmp.write_text(json.dumps({"project_id": row["id"], "name": row["name"], "folder": row["folder"]}))
+            os.replace(tmp, marker)
+    except OSError as exc:  # a read-only library or project folder, a full disk
+        raise PhotojobsError(f"cannot lay out the folder of project {row['name']} ({exc.filename or path}): "
+                             f"{exc.strerror}") from None
     return path
 
 

@@ -137,16 +137,17 @@ class FolderResult:
         return bool(self.added or self.back or self.trashed or self.not_photos or self.clashes or self.swept)
 
 
-def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan) -> FolderResult:
+def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan, *,
+                 trash_rejects: bool = True) -> FolderResult:
     """Files the catalog does not know: accepted ones (extension and content) become photos.
     The rest are not photos: left where they are and listed (maintenance.foreign_files "keep",
-    the default), or moved to .trash ("trash"). Catalogued files that are on disk again are
-    available again, as manifest_check has it. Sidecars, hidden files and the marker are never
-    touched; our own temp files are removed once left alone for fileops.TEMP_MAX_AGE_SECONDS."""
+    the default, or `trash_rejects` False: a catalog rebuild moves no file), or moved to
+    .trash ("trash"). Catalogued files that are on disk again are available again, as
+    manifest_check has it. Sidecars, hidden files and the marker are never touched; our own temp files are removed once left alone for fileops.TEMP_MAX_AGE_SECONDS."""
     from .trash import move_to_trash
     conn = lib.conn()
     rules = Rules.from_config(lib.config)
-    to_trash = lib.config.get("maintenance.foreign_files", "keep") == "trash"
+    to_trash = trash_rejects and lib.config.get("maintenance.foreign_files", "keep") == "trash"
     path = scan.path
     result = FolderResult()
     rows = photos_repo.files_for_project(conn, project["id"])

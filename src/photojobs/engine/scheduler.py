@@ -6,11 +6,11 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 
-from ..errors import UnknownJobType
+from ..errors import BackupFailed, CatalogCorrupt, UnknownJobType
 from ..storage import atomic
 from ..storage.repos import projects as projects_repo
 from ..storage.repos import schedule_runs as runs_repo
-from . import registry
+from . import catalog_care, registry
 from .library import Library
 from .queue import enqueue
 
@@ -53,6 +53,8 @@ class Scheduler:
         self.lib = lib
         self.schedules = schedules
         self._unknown_logged: set[str] = set()
+        self._backup_retry_at = 0.0
+        self.damaged: str | None = None   # the catalog failed its check: queue nothing more
 
     def interval_seconds(self, schedule: Schedule) -> float | None:
         minutes = self.lib.config.get(schedule.config_key, 0) or 0
@@ -90,13 +92,37 @@ class Scheduler:
         return [d for d in self.plan(self.lib.conn()) if d.due_at <= now]
 
     def next_due_at(self) -> float | None:
-        """When the earliest schedule comes due (None when nothing is scheduled)."""
+        """When the earliest schedule (or the daily catalog backup) comes due (None when nothing is)."""
+        if self.damaged:
+            return None
         plan = self.plan(self.lib.conn())
-        return min((d.due_at for d in plan), default=None)
+        backup = catalog_care.next_backup_due(self.lib)
+        if backup is not None:
+            backup = max(backup, self._backup_retry_at)
+        return min([d.due_at for d in plan] + [backup] * (backup is not None), default=None)
+
+    def backup(self, now: float) -> None:
+        """The daily catalog backup. One that cannot be written is retried in an hour (the
+        maintenance schedule goes on); a catalog found damaged stops the schedule, which would
+        only write more into it."""
+        if now < self._backup_retry_at:
+            return
+        try:
+            catalog_care.backup_if_due(self.lib, now)
+        except CatalogCorrupt as exc:
+            self.damaged = exc.message
+            log.error("scheduler stopped: %s", exc.message)
+        except BackupFailed as exc:
+            self._backup_retry_at = now + 3600
+            log.error("%s; trying again in an hour", exc.message)
 
     def tick(self, now: float | None = None) -> list[dict]:
-        """Queue every due job (unique jobs return their queued twin); returns the jobs."""
+        """Take the daily catalog backup when due, then queue every due job (unique jobs return
+        their queued twin); returns the jobs."""
         now = self.lib.now() if now is None else now
+        self.backup(now)
+        if self.damaged:
+            return []
         queued = []
         for d in self.due(now):
             conn = self.lib.conn()

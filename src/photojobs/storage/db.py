@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
-from ..errors import StorageFull
+from ..errors import CatalogCorrupt, CatalogError, CatalogUnwritable, StorageFull
 
 T = TypeVar("T")
 
@@ -23,15 +23,100 @@ _file_locks: dict[str, threading.Lock] = {}
 _file_locks_guard = threading.Lock()
 
 
+# Primary SQLite result codes that say the catalog file, not the statement, is the problem.
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 3, 8, 11, 14, 26
+
+
+def catalog_error(exc: BaseException, path: str | Path | None) -> CatalogError | None:
+    """The typed error for a damaged or unwritable catalog behind an sqlite3 error, else None
+    (busy, constraint and syntax errors stay what they are: their callers handle them)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(exc, sqlite3.DatabaseError) or code is None:
+        return None
+    where = f"the catalog {path}" if path else "the catalog"
+    if code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return CatalogCorrupt(f"{where} is damaged ({exc}). "
+                              "`photojobs catalog check` says more; `photojobs catalog rebuild` makes a new one "
+                              "from the project folders")
+    if code & 0xFF in (_SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_PERM):
+        reason = unwritable_reason(Path(path)) if path else None
+        return CatalogUnwritable(f"cannot write {where}: {reason or exc}")
+    return None
+
+
+def unwritable_reason(path: Path) -> str | None:
+    """The operating system's reason the catalog file or its folder cannot be written (None if
+    both can). The folder matters too: SQLite keeps its -wal and -shm files beside the catalog."""
+    try:
+        os.close(os.open(path, os.O_RDWR))  # opened, never written: nothing changes
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return exc.strerror
+    probe = path.parent / f".photojobs-probe-{os.getpid()}-{threading.get_ident()}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        return f"{exc.strerror} (its folder {path.parent})"
+    return None
+
+
+def _typed(method):
+    """`method` of a cursor, with a damaged or unwritable catalog's sqlite3 error made typed."""
+    def call(self, *args):
+        try:
+            return method(self, *args)
+        except sqlite3.DatabaseError as exc:
+            _raise_typed(exc, getattr(self.connection, "catalog_path", None))
+    call.__name__ = method.__name__
+    return call
+
+
+class CatalogCursor(sqlite3.Cursor):
+    """A cursor whose damaged- or unwritable-catalog errors come out typed (see catalog_error),
+    from the statement's first step and from every later row alike."""
+
+    execute = _typed(sqlite3.Cursor.execute)
+    executemany = _typed(sqlite3.Cursor.executemany)
+    __next__ = _typed(sqlite3.Cursor.__next__)
+    fetchone = _typed(sqlite3.Cursor.fetchone)
+    fetchmany = _typed(sqlite3.Cursor.fetchmany)
+    fetchall = _typed(sqlite3.Cursor.fetchall)
+
+
+def _raise_typed(exc: sqlite3.DatabaseError, path) -> None:
+    typed = catalog_error(exc, path)
+    if typed is None:
+        raise exc
+    raise typed from exc
+
+
 class CatalogConnection(sqlite3.Connection):
     """A catalog connection, carrying its process-wide write lock and its open transaction's
-    nesting depth, after-commit hooks and scratch state (gone with the connection)."""
+    nesting depth, after-commit hooks and scratch state (gone with the connection).
+
+    No sqlite3 error about the file itself leaves storage: a damaged or unwritable catalog
+    raises CatalogCorrupt / CatalogUnwritable naming the file (see catalog_error)."""
 
     write_lock: threading.Lock | None = None
     busy_timeout_ms: int = BUSY_TIMEOUT_MS
     depth: int = 0
     hooks: list[Callable[[], None]] | None = None
     tx_state: dict | None = None
+    catalog_path: str | None = None
+
+    def cursor(self, factory=CatalogCursor):
+        return super().cursor(factory)
+
+    # Through our cursor (sqlite3's own execute makes a plain one), so rows read later are covered too.
+    def execute(self, sql, parameters=(), /):
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql, parameters, /):
+        return self.cursor().executemany(sql, parameters)
 
 
 class _PlainTx:
@@ -116,8 +201,12 @@ def retry_when_busy(body: Callable[[], T], *, give_up: Callable[[], bool] = lamb
 def open_connection(path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN ourselves, so a write transaction is always
     # BEGIN IMMEDIATE (takes the write lock up front; no deadlock-prone lock upgrades).
-    conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None,
-                           check_same_thread=False, factory=CatalogConnection)
+    try:
+        conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None,
+                               check_same_thread=False, factory=CatalogConnection)
+    except sqlite3.DatabaseError as exc:
+        _raise_typed(exc, path)
+    conn.catalog_path = str(path)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.busy_timeout_ms = busy_timeout_ms
@@ -228,6 +317,10 @@ def _commit(conn: sqlite3.Connection) -> None:
                     raise _storage_full(conn) from exc
                 raise
             time.sleep(0.01)
+        except CatalogError:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 class Catalog:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import SchemaTooNew
 from .db import atomic
+from .health import backup_to
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def migrate(conn: sqlite3.Connection, db_path: Path | None = None) -> list[str]:
         )
     todo = [m for m in MIGRATIONS if m.name not in set(applied)]
     if todo and applied and db_path is not None:
-        backup(conn, db_path.with_name(f"{db_path.name}.before-{todo[0].name}.bak"))
+        backup_to(conn, db_path.with_name(f"{db_path.name}.before-{todo[0].name}.bak"))
     done = []
     for migration in todo:
         with atomic(conn):
@@ -184,12 +185,3 @@ def _statements(sql: str) -> list[str]:
     if buf.strip():
         out.append(buf.strip())
     return out
-
-
-def backup(conn: sqlite3.Connection, target: Path) -> None:
-    """Copy the live database with SQLite's backup API (consistent even while in use)."""
-    dest = sqlite3.connect(str(target))
-    try:
-        conn.backup(dest)
-    finally:
-        dest.close()

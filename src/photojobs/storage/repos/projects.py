@@ -28,6 +28,10 @@ def list_all(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM projects ORDER BY name, id").fetchall()
 
 
+def count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM projects").fetchone()[0]
+
+
 def folders(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT folder FROM projects")}
 

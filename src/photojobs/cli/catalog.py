@@ -1,0 +1,87 @@
+"""`photojobs catalog`: check the catalog file, and rebuild it from the project folders."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..daemon.state import lock_holder
+from ..engine import catalog_care
+from ..engine.catalog_care import counted
+from ..errors import PhotojobsError
+from ._options import JsonOpt
+from ._render import console, err_console, print_json, state
+
+app = typer.Typer(help="Check the catalog, and rebuild it from the project folders when it is lost or damaged.",
+                  no_args_is_help=True)
+
+
+@app.command("check")
+def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Check the catalog for damage, and its projects against the project folders.
+
+    SQLite's full integrity check (every page, index and foreign key); reads only.
+
+    Exit codes: 0 sound; 1 damaged, or lost (missing, empty or listing no projects while
+    project folders exist); 3 no library there."""
+    report = catalog_care.check(state(ctx).library_root())
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        if report.ok:
+            console.print(f"catalog {report.catalog}: sound ({counted(report.projects, 'project')}, "
+                          f"{counted(report.photos, 'photo')})",
+                          markup=False, soft_wrap=True)
+        else:
+            err_console.print(f"photojobs: catalog {report.catalog} is {report.state}:", markup=False, soft_wrap=True)
+            for problem in report.problems[:20]:
+                err_console.print(f"  {problem}", markup=False, soft_wrap=True)
+            if len(report.problems) > 20:
+                err_console.print(f"  ... and {len(report.problems) - 20} more", markup=False)
+            err_console.print("`photojobs catalog rebuild` makes a new catalog from the project folders "
+                              "(the old one is kept aside)", markup=False, soft_wrap=True)
+        if report.unlisted_folders:
+            console.print(f"project folders the catalog does not list: {', '.join(report.unlisted_folders)}",
+                          markup=False, soft_wrap=True)
+        console.print(f"backups: {len(report.backups)}" + (f", newest {report.backups[0]}" if report.backups else ""),
+                      markup=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("rebuild")
+def rebuild(ctx: typer.Context,
+            force: Annotated[bool, typer.Option(
+                "--force", help="Rebuild even a sound catalog that lists projects (moved aside, not deleted).")] = False,
+            json_out: JsonOpt = False) -> None:
+    """Re-create a lost or damaged catalog from the project folders.
+
+    One project per folder with a .photojobs-project marker, its photos from the files by the
+    import's rules (JPG+RAW pairs, sidecars). Keep flags come from the old catalog when it is
+    sound, else from the newest sound backup in .photojobs/backups. No file is moved or deleted;
+    the old catalog is kept beside the new one as catalog-replaced-<time>.db. Job history is not
+    rebuilt.
+
+    Exit codes: 0 rebuilt; 1 refused (a sound catalog without --force, a running daemon, no
+    project folders) or failed."""
+    st = state(ctx)
+    root = st.library_root()
+    holder = lock_holder(root)
+    if holder is not None:
+        raise PhotojobsError(f"a daemon (pid {holder}) is running for {root}; stop it first (`photojobs daemon stop`)")
+    report = catalog_care.rebuild(root, st.config, force=force)
+    if json_out:
+        print_json(report.to_dict())
+        return
+    photos = sum(p.photos for p in report.projects)
+    lines = [f"rebuilt the catalog {report.catalog}: {counted(len(report.projects), 'project')}, "
+             f"{counted(photos, 'photo')}"]
+    for p in report.projects:
+        restored = (f", keep flags of {p.flags_restored} from {p.flags_from}" if p.flags_restored
+                    else ", every photo kept (no sound copy of the catalog lists it)")
+        lines.append(f"  {p.folder}: {counted(p.photos, 'photo')}{restored}")
+        lines += [f"  {p.folder}: left alone ({why}): {name}" for name, why in sorted(p.not_photos.items())]
+        lines += [f"  {p.folder}: left alone (a second file for one photo): {name}" for name in p.clashes]
+    lines += [f"the old catalog is kept as {path}" for path in report.kept_aside]
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
