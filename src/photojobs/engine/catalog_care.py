@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import json
 import logging
 import os
 import re
@@ -20,7 +19,7 @@ from ..storage.repos import photos as photos_repo
 from ..storage.repos import projects as projects_repo
 from .fileops import fsync_dir, place_no_replace
 from .library import CATALOG_DIR, CATALOG_FILE, Library
-from .projects import MARKER, validate_name
+from .projects import MARKER, is_deleted_marker, read_marker, validate_name
 
 log = logging.getLogger("photojobs.catalog")
 
@@ -49,9 +48,10 @@ def marked_folders(root: Path) -> list[Path]:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
         return []
+    # A folder a `project delete` left in place is marked deleted: no sign of a lost catalog.
     return [Path(e.path) for e in entries
             if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
-            and os.path.isfile(os.path.join(e.path, MARKER))]
+            and os.path.isfile(os.path.join(e.path, MARKER)) and not is_deleted_marker(Path(e.path))]
 
 
 # --- refusing to work on a lost or damaged catalog -----------------------------------------
@@ -310,12 +310,9 @@ def _move_aside(path: Path, now: float) -> list[str]:
 def _recreate_project(lib: Library, folder: Path, old: dict | None):
     """The project row of a marked folder: named as its marker says (else as the old catalog
     did, else after the folder), created when the old catalog says it was."""
-    try:
-        marker = json.loads((folder / MARKER).read_text())
-    except (OSError, ValueError):
-        marker = {}
+    marker = read_marker(folder)
     name = None
-    for candidate in (marker.get("name") if isinstance(marker, dict) else None,
+    for candidate in (marker.get("name"),
                       old and old["project"]["name"], folder.name):
         try:
             name = validate_name(str(candidate)) if candidate else None

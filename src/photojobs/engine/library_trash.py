@@ -7,7 +7,6 @@ until maintenance.trash_ttl_hours, then expired by trash_maintenance (which ever
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -17,7 +16,7 @@ from ..storage.repos import jobs as jobs_repo
 from ..storage.repos import photos as photos_repo
 from ..storage.repos import projects as projects_repo
 from .library import Library
-from .projects import MARKER, ensure_layout, project_to_dict, require
+from .projects import MARKER, ensure_layout, project_to_dict, read_marker, require, write_marker
 from .queue import iso
 from .scan import request_checks
 from .trash import PROJECT_DELETE, entries, expire, move_to_trash, put_back, trash_dir
@@ -46,7 +45,7 @@ def delete_project(lib: Library, project: str | int, *, files: bool = False) -> 
             raise PhotojobsError(f"the folder of project {row['name']} ({path}) is missing (is its drive "
                                  "mounted?); nothing to move to the trash: delete without --files")
     conn = lib.conn()
-    trashed = None
+    trashed, marked = None, False
     try:
         with atomic(conn):
             running = jobs_repo.list_jobs(conn, project_id=row["id"], statuses=["running"], limit=5)
@@ -60,9 +59,16 @@ def delete_project(lib: Library, project: str | int, *, files: bool = False) -> 
                 # Inside the transaction: a move that fails rolls the catalog back.
                 trashed = move_to_trash(lib.root, row["folder"], now=lib.now(),
                                         reason=PROJECT_DELETE)
+            elif (path / MARKER).is_file():
+                # The folder stays: its marker says the project was deleted, so it is no sign of
+                # a lost catalog, and `project restore` can adopt it again.
+                write_marker(path, row, deleted_at=lib.now())
+                marked = True
     except BaseException:
         if trashed is not None:   # the move happened but the catalog did not commit: undo the move
             put_back(lib.root, trashed, row["folder"])
+        if marked:
+            write_marker(path, row)
         raise
     ttl = float(lib.config.get("maintenance.trash_ttl_hours"))
     return {"project": project_to_dict(row), "photo_count": photo_count, "folder": row["folder"], "path": str(path),
@@ -105,24 +111,17 @@ def restore_project(lib: Library, name: str, *, source: str = "cli") -> dict[str
     target = lib.project_path(folder)
     if chosen and os.path.lexists(target):
         raise PhotojobsError(f"{target} exists again: move it away to restore the deleted project there")
-    marker = _read_marker(source_path)
+    marker = read_marker(source_path)
     with atomic(conn):
         row = projects_repo.create(conn, name=marker.get("name") or folder, folder=folder, now=lib.now())
         # Inside the transaction: a move that fails rolls the catalog back.
         if chosen and not put_back(lib.root, chosen[0]["name"], folder):
             raise PhotojobsError(f"could not move {source_path} back to {target}; nothing was changed")
+    write_marker(target, row)   # a project again: its marker names the new row, not a deletion
     ensure_layout(lib, row)
     job = request_checks(lib, row["id"], manifest=False, folder=True, source=source)[0]
     return {"project": project_to_dict(row), "restored_from": chosen[0]["name"] if chosen else None,
             "job": job}
-
-
-def _read_marker(folder) -> dict[str, Any]:
-    try:
-        data = json.loads((folder / MARKER).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def expire_deleted(lib: Library) -> list[str]:

@@ -82,13 +82,36 @@ def ensure_layout(lib: Library, row: sqlite3.Row) -> Path:
         for sub in SUBFOLDERS:
             (path / sub).mkdir(exist_ok=True)
         if not marker.exists():
-            tmp = path / f".{MARKER}.tmp"
-            tmp.write_text(json.dumps({"project_id": row["id"], "name": row["name"], "folder": row["folder"]}))
-            os.replace(tmp, marker)
+            write_marker(path, row)
     except OSError as exc:  # a read-only library or project folder, a full disk
         raise PhotojobsError(f"cannot lay out the folder of project {row['name']} ({exc.filename or path}): "
                              f"{exc.strerror}") from None
     return path
+
+
+def read_marker(folder: Path) -> dict:
+    """What a project folder's marker says ({} when it is missing or unreadable)."""
+    try:
+        data = json.loads((folder / MARKER).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_marker(folder: Path, row, *, deleted_at: float | None = None) -> None:
+    """Write the marker that makes `folder` a project folder (to a temp name, then replaced).
+    `deleted_at`: the project was deleted with its folder left in place; such a folder is no
+    sign of a lost catalog, and `project restore` adopts it again."""
+    data = {"project_id": row["id"], "name": row["name"], "folder": row["folder"]}
+    if deleted_at is not None:
+        data["deleted_at"] = deleted_at
+    tmp = folder / f".{MARKER}.tmp"
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, folder / MARKER)
+
+
+def is_deleted_marker(folder: Path) -> bool:
+    return "deleted_at" in read_marker(folder)
 
 
 def folder_problem(lib: Library, project: str | int) -> str | None:
