@@ -14,7 +14,6 @@ Either way the user sees the same output; `-v` says which happened.
 
 from __future__ import annotations
 
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,9 +21,10 @@ from typing import Callable, Iterator
 
 import typer
 
-from ..engine.inline import FINAL, is_done, outcome, paused_lane, run_inline
+from ..engine.inline import FINAL, Alongside, is_done, outcome, paused_lane, run_inline
 from ..engine.library import Library
 from ..errors import PhotojobsError
+from ._progress import bars
 from ._render import err_console, print_json, warn
 
 OnEvent = Callable[[dict], None]
@@ -74,8 +74,11 @@ def find_daemon(lib: Library):
 
 
 def run_or_hand_off(lib: Library, job: dict, *, wait: bool | None, inline_by_default: bool = True,
-                    on_event: OnEvent | None = None) -> Outcome:
-    """Hand `job`'s task to the daemon or run it here (see the module docstring)."""
+                    on_event: OnEvent | None = None, alongside: Alongside | None = None) -> Outcome:
+    """Hand `job`'s task to the daemon or run it here (see the module docstring). A task that
+    `alongside` already runs here (it started while its import went on) is finished here."""
+    if alongside is not None and alongside.started:
+        return _run_here(lib, job, on_event, alongside)
     from ..daemon import state, wake
     record = state.read_state(lib.root)
     if record is not None and record.get("url"):
@@ -109,9 +112,9 @@ def run_or_hand_off(lib: Library, job: dict, *, wait: bool | None, inline_by_def
     return _run_here(lib, job, on_event)
 
 
-def _run_here(lib: Library, job: dict, on_event: OnEvent | None) -> Outcome:
+def _run_here(lib: Library, job: dict, on_event: OnEvent | None, alongside: Alongside | None = None) -> Outcome:
     """Run the task inline; one that waits on a paused lane is left queued, not waited for."""
-    result = run_inline(lib, job, on_event=on_event)
+    result = alongside.finish() if alongside is not None else run_inline(lib, job, on_event=on_event)
     if result["status"] not in FINAL:
         lane = paused_lane(lib, job)
         warn(f"job {job['id']} stays queued: the {lane} lane is paused (`photojobs jobs resume` lets it run)")
@@ -187,24 +190,8 @@ def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | 
 @contextmanager
 def progress(enabled: bool = True) -> Iterator[OnEvent | None]:
     """A progress display on stderr fed by job events (inline and daemon alike); off when not a terminal."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    bars: dict[int, int] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err_console,
-                  transient=True) as p:
-        def on_event(event: dict) -> None:
-            data = event.get("data") or {}
-            if data.get("type") != "job":
-                return
-            jid = data["id"]
-            if jid not in bars:
-                bars[jid] = p.add_task(f"{data.get('job_type')} #{jid}", total=data.get("progress_total") or None)
-            p.update(bars[jid], completed=data.get("progress_done") or 0,
-                     total=data.get("progress_total") or None,
-                     description=f"{data.get('job_type')} #{jid} {data.get('status')}")
-        yield on_event
+    with bars(enabled) as shown:
+        yield shown.on_event if shown is not None else None
 
 
 def finish(lib: Library, job: dict, *, wait: bool | None, json_out: bool = False,
