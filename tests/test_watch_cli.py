@@ -28,11 +28,56 @@ def comparable(snapshot):
     out.pop("taken_at")
     for failure in out["recent_failures"]:
         failure.pop("at")  # the event's clock reading, or the row's: taken a few microseconds apart
+    for task in out["recently_finished"]:
+        task.pop("finished_at")
     for lane in out["lanes"].values():
         for job in lane["running"] + lane["queued"]:
             for key in ("rate_per_second", "eta_seconds", "started_at", "current_file"):
                 job.pop(key)
     return out
+
+
+def run_in_terminal(args, *, columns, rows, until=None, timeout=60.0, env=None):
+    """Run `python -m photojobs ARGS` in a pseudo-terminal of `columns` x `rows`; return what it drew
+    (escape sequences removed) and its exit code. With `until(text)`, stop it with SIGINT once true."""
+    import fcntl
+    import re
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "photojobs", *map(str, args)], stdin=slave, stdout=slave,
+                            stderr=slave, env={**os.environ, "TERM": "xterm", **(env or {})}, start_new_session=True)
+    os.close(slave)
+    raw = bytearray()
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                raw.extend(chunk)
+                if until is not None and proc.poll() is None and until(_plain(raw)):
+                    proc.send_signal(signal.SIGINT)
+                    until = None
+            elif proc.poll() is not None:
+                break
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return _plain(raw), proc.returncode
+
+
+def _plain(raw: bytes) -> str:
+    import re
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r", "", raw.decode(errors="replace"))
 
 
 class WatchProc:
@@ -105,6 +150,10 @@ def test_the_model_kept_by_events_matches_a_fresh_load(lib, tmp_path):
     messages = {(f["type"], f["filename"], f["message"]) for f in snap["recent_failures"]}
     assert ("test_items", "b.jpg", "planned item failure") in messages
     assert ("test_fail", None, "permanent failure requested") in messages
+    # The failed item of a completed job counts too, and every finished job left a line.
+    assert snap["failed_items"] == 1
+    finished = {(t["type"], t["status"], t["progress_done"], t["progress_failed"]) for t in snap["recently_finished"]}
+    assert ("test_items", "completed", 2, 1) in finished and ("test_fail", "failed", 0, 0) in finished
 
 
 def test_rate_and_eta_come_from_progress_events():
