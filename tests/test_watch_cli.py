@@ -67,6 +67,8 @@ def run_in_terminal(args, *, columns, rows, until=None, timeout=60.0, env=None):
                     until = None
             elif proc.poll() is not None:
                 break
+        if proc.poll() is None:   # still drawing at the deadline: stop it as a person would
+            proc.send_signal(signal.SIGINT)
         proc.wait(30)
     finally:
         if proc.poll() is None:
@@ -367,3 +369,35 @@ def test_pause_and_resume_are_honoured_by_the_daemon(lib, start_daemon, cli):
     assert cli("jobs", "resume").code == 0
     assert wait_for(lambda: queue.get_job(lib, waiting["id"])["status"] == "completed")
     assert wait_for(lambda: queue.get_job(lib, int(handed.out.split()[0]))["status"] == "completed")
+
+
+def test_live_view_fits_80_columns_and_keeps_finished_tasks_and_failed_items(lib, library_path, tmp_path):
+    """At 80x24 and 160x24: whole file names, failed items of completed jobs in the header, and a
+    line for each finished task."""
+    projects.create_project(lib, "Smith wedding 2024")
+    log = tmp_path / "items.log"
+    queue.enqueue(lib, "test_items", project="Smith wedding 2024", payload={
+        "log": str(log), "filenames": [f"DSC{i:05d}.JPG" for i in range(8)], "fail": ["DSC00003.JPG", "DSC00005.JPG"]})
+    Runner(lib, until_empty=True).run()
+    names = [f"DSC{i:05d}_LONG_CAMERA_NAME.JPG" for i in range(200)]
+    job = queue.enqueue(lib, "test_items", project="Smith wedding 2024",
+                        payload={"log": str(log), "filenames": names, "seconds": 0.2})
+    runner = Runner(lib, until_empty=True)
+    t = threading.Thread(target=runner.run)
+    t.start()
+    try:
+        assert wait_for(lambda: queue.get_job(lib, job["id"])["progress_done"] >= 2)
+        for columns in (80, 160):
+            screen, code = run_in_terminal(["--library", library_path, "jobs", "watch"], columns=columns, rows=24,
+                                           until=lambda text: "_LONG_CAMERA_NAME.JPG" in text and "recent" in text)
+            assert code == 0, screen
+            assert "failed 0 · canceled 0 · failed items 2" in screen, screen
+            assert "test_items · Smith wedding 2024  6 done, 2 failed  completed" in screen, screen
+            drawn = [line for line in screen.splitlines() if "_LONG_CAMERA_NAME" in line]
+            assert any(n in line for line in drawn for n in names), drawn   # the whole name, not cut
+            assert all(len(line) <= columns for line in screen.splitlines()), screen
+    finally:
+        if queue.get_job(lib, job["id"])["status"] == "running":
+            queue.cancel(lib, job["id"])
+        runner.request_stop()
+        t.join(30)

@@ -78,6 +78,14 @@ def recent_failed(conn: sqlite3.Connection, *, limit: int, project_id: int | Non
     return conn.execute(sql + " ORDER BY i.updated_at DESC, i.id DESC LIMIT ?", (*args, limit)).fetchall()
 
 
+def failed_ids(conn: sqlite3.Connection, *, project_id: int | None = None) -> set[int]:
+    """Every failed item (of one project's jobs): what `jobs watch` counts as failed items."""
+    sql = "SELECT i.id FROM job_items i JOIN jobs j ON j.id = i.job_id WHERE i.status = 'failed'"
+    if project_id is None:
+        return {r[0] for r in conn.execute(sql)}
+    return {r[0] for r in conn.execute(sql + " AND j.project_id = ?", (project_id,))}
+
+
 def current(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:
     """The item a job is working on now (the last one marked running), if any."""
     return conn.execute("SELECT * FROM job_items WHERE job_id = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
