@@ -4,14 +4,10 @@ an import killed mid-copy, and the upload's progress in a real terminal."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-
-import httpx
 
 from photo_fixtures import items_of, photos, project_jobs, shoot
 from test_daemon_fixtures import start_daemon  # noqa: F401 - fixture

@@ -41,7 +41,6 @@ def run_in_terminal(args, *, columns, rows, until=None, timeout=60.0, env=None):
     """Run `python -m photojobs ARGS` in a pseudo-terminal of `columns` x `rows`; return what it drew
     (escape sequences removed) and its exit code. With `until(text)`, stop it with SIGINT once true."""
     import fcntl
-    import re
     import struct
     import termios
     master, slave = pty.openpty()

@@ -11,7 +11,7 @@ import queue as queue_mod
 import shutil
 import threading
 import unicodedata
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
@@ -24,6 +24,8 @@ from starlette.requests import Request
 
 MAX_FIELD_BYTES = 64 * 1024
 T = TypeVar("T")
+# Uploads imported at once; more wait their turn (their files are still received meanwhile).
+IMPORT_THREADS = 8
 
 
 class UploadError(Exception):
@@ -262,18 +264,18 @@ async def receive_and_import(request: Request, staging: Path, *, field: str, max
     return received, result
 
 
-def _in_thread(fn: Callable[..., T], *args) -> Future:
-    """`fn(*args)` on a thread of its own (an import waits on its arrivals: never on a shared pool)."""
-    future: Future = Future()
+_importers: ThreadPoolExecutor | None = None
+_importers_lock = threading.Lock()
 
-    def run() -> None:
-        if future.set_running_or_notify_cancel():
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting request
-                future.set_exception(exc)
-    threading.Thread(target=run, name="upload-import", daemon=True).start()
-    return future
+
+def _in_thread(fn: Callable[..., T], *args) -> Future:
+    """`fn(*args)` on one of the daemon's import threads. Not anyio's shared pool: an import waits on
+    its arrivals for as long as the body takes. Kept threads keep their catalog connection."""
+    global _importers
+    with _importers_lock:
+        if _importers is None:
+            _importers = ThreadPoolExecutor(max_workers=IMPORT_THREADS, thread_name_prefix="upload-import")
+    return _importers.submit(fn, *args)
 
 
 def _imported_before(report: Any) -> str:
