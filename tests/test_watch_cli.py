@@ -28,11 +28,57 @@ def comparable(snapshot):
     out.pop("taken_at")
     for failure in out["recent_failures"]:
         failure.pop("at")  # the event's clock reading, or the row's: taken a few microseconds apart
+    for task in out["recently_finished"]:
+        task.pop("finished_at")
     for lane in out["lanes"].values():
         for job in lane["running"] + lane["queued"]:
             for key in ("rate_per_second", "eta_seconds", "started_at", "current_file"):
                 job.pop(key)
     return out
+
+
+def run_in_terminal(args, *, columns, rows, until=None, timeout=60.0, env=None):
+    """Run `python -m photojobs ARGS` in a pseudo-terminal of `columns` x `rows`; return what it drew
+    (escape sequences removed) and its exit code. With `until(text)`, stop it with SIGINT once true."""
+    import fcntl
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "photojobs", *map(str, args)], stdin=slave, stdout=slave,
+                            stderr=slave, env={**os.environ, "TERM": "xterm", **(env or {})}, start_new_session=True)
+    os.close(slave)
+    raw = bytearray()
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                raw.extend(chunk)
+                if until is not None and proc.poll() is None and until(_plain(raw)):
+                    proc.send_signal(signal.SIGINT)
+                    until = None
+            elif proc.poll() is not None:
+                break
+        if proc.poll() is None:   # still drawing at the deadline: stop it as a person would
+            proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return _plain(raw), proc.returncode
+
+
+def _plain(raw: bytes) -> str:
+    import re
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r", "", raw.decode(errors="replace"))
 
 
 class WatchProc:
@@ -105,6 +151,10 @@ def test_the_model_kept_by_events_matches_a_fresh_load(lib, tmp_path):
     messages = {(f["type"], f["filename"], f["message"]) for f in snap["recent_failures"]}
     assert ("test_items", "b.jpg", "planned item failure") in messages
     assert ("test_fail", None, "permanent failure requested") in messages
+    # The failed item of a completed job counts too, and every finished job left a line.
+    assert snap["failed_items"] == 1
+    finished = {(t["type"], t["status"], t["progress_done"], t["progress_failed"]) for t in snap["recently_finished"]}
+    assert ("test_items", "completed", 2, 1) in finished and ("test_fail", "failed", 0, 0) in finished
 
 
 def test_rate_and_eta_come_from_progress_events():
@@ -318,3 +368,35 @@ def test_pause_and_resume_are_honoured_by_the_daemon(lib, start_daemon, cli):
     assert cli("jobs", "resume").code == 0
     assert wait_for(lambda: queue.get_job(lib, waiting["id"])["status"] == "completed")
     assert wait_for(lambda: queue.get_job(lib, int(handed.out.split()[0]))["status"] == "completed")
+
+
+def test_live_view_fits_80_columns_and_keeps_finished_tasks_and_failed_items(lib, library_path, tmp_path):
+    """At 80x24 and 160x24: whole file names, failed items of completed jobs in the header, and a
+    line for each finished task."""
+    projects.create_project(lib, "Smith wedding 2024")
+    log = tmp_path / "items.log"
+    queue.enqueue(lib, "test_items", project="Smith wedding 2024", payload={
+        "log": str(log), "filenames": [f"DSC{i:05d}.JPG" for i in range(8)], "fail": ["DSC00003.JPG", "DSC00005.JPG"]})
+    Runner(lib, until_empty=True).run()
+    names = [f"DSC{i:05d}_LONG_CAMERA_NAME.JPG" for i in range(200)]
+    job = queue.enqueue(lib, "test_items", project="Smith wedding 2024",
+                        payload={"log": str(log), "filenames": names, "seconds": 0.2})
+    runner = Runner(lib, until_empty=True)
+    t = threading.Thread(target=runner.run)
+    t.start()
+    try:
+        assert wait_for(lambda: queue.get_job(lib, job["id"])["progress_done"] >= 2)
+        for columns in (80, 160):
+            screen, code = run_in_terminal(["--library", library_path, "jobs", "watch"], columns=columns, rows=24,
+                                           until=lambda text: "_LONG_CAMERA_NAME.JPG" in text and "recent" in text)
+            assert code == 0, screen
+            assert "failed 0 · canceled 0 · failed items 2" in screen, screen
+            assert "test_items · Smith wedding 2024  6 done, 2 failed  completed" in screen, screen
+            drawn = [line for line in screen.splitlines() if "_LONG_CAMERA_NAME" in line]
+            assert any(n in line for line in drawn for n in names), drawn   # the whole name, not cut
+            assert all(len(line) <= columns for line in screen.splitlines()), screen
+    finally:
+        if queue.get_job(lib, job["id"])["status"] == "running":
+            queue.cancel(lib, job["id"])
+        runner.request_stop()
+        t.join(30)

@@ -14,7 +14,6 @@ Either way the user sees the same output; `-v` says which happened.
 
 from __future__ import annotations
 
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,10 +21,12 @@ from typing import Callable, Iterator
 
 import typer
 
-from ..engine.inline import FINAL, is_done, outcome, paused_lane, run_inline
+from ..engine.inline import FINAL, Alongside, is_done, outcome, paused_lane, run_inline
 from ..engine.library import Library
 from ..errors import PhotojobsError
 from . import exit_codes
+from ._progress import bars
+from ._state import current_state
 from ._render import console, err_console, print_json, warn
 
 OnEvent = Callable[[dict], None]
@@ -58,19 +59,8 @@ class Outcome:
         return "queued (`photojobs jobs run --until-empty` or `photojobs daemon start` runs it)"
 
 
-def _app_state():
-    """The running command's AppState (global options), from the root context, so callers that
-    only hold the library need not pass it. Typer >= 0.20 carries its own copy of click."""
-    try:
-        from typer._click.globals import get_current_context
-    except ImportError:  # an older Typer on plain click
-        from click import get_current_context
-    ctx = get_current_context(silent=True)
-    return ctx.find_root().obj if ctx is not None else None
-
-
 def _verbosity() -> int:
-    return getattr(_app_state(), "verbose", 0) or 0
+    return getattr(current_state(), "verbose", 0) or 0
 
 
 def say(message: str) -> None:
@@ -88,8 +78,11 @@ def find_daemon(lib: Library):
 
 
 def run_or_hand_off(lib: Library, job: dict, *, wait: bool | None, inline_by_default: bool = True,
-                    on_event: OnEvent | None = None) -> Outcome:
-    """Hand `job`'s task to the daemon or run it here (see the module docstring)."""
+                    on_event: OnEvent | None = None, alongside: Alongside | None = None) -> Outcome:
+    """Hand `job`'s task to the daemon or run it here (see the module docstring). A task that
+    `alongside` already runs here (it started while its import went on) is finished here."""
+    if alongside is not None and alongside.started:
+        return _run_here(lib, job, on_event, alongside)
     from ..daemon import state, wake
     record = state.read_state(lib.root)
     if record is not None and record.get("url"):
@@ -122,9 +115,9 @@ def run_or_hand_off(lib: Library, job: dict, *, wait: bool | None, inline_by_def
     return _run_here(lib, job, on_event)
 
 
-def _run_here(lib: Library, job: dict, on_event: OnEvent | None) -> Outcome:
+def _run_here(lib: Library, job: dict, on_event: OnEvent | None, alongside: Alongside | None = None) -> Outcome:
     """Run the task inline; one that waits on a paused lane is left queued, not waited for."""
-    result = run_inline(lib, job, on_event=on_event)
+    result = alongside.finish() if alongside is not None else run_inline(lib, job, on_event=on_event)
     if result["status"] not in FINAL:
         return Outcome("queued", job, None, paused_lane=_warn_if_paused(lib, job))
     return Outcome("inline", job, result)
@@ -206,24 +199,8 @@ def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | 
 @contextmanager
 def progress(enabled: bool = True) -> Iterator[OnEvent | None]:
     """A progress display on stderr fed by job events (inline and daemon alike); off when not a terminal."""
-    if not enabled or not sys.stderr.isatty() or getattr(_app_state(), "quiet", False):
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    bars: dict[int, int] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err_console,
-                  transient=True) as p:
-        def on_event(event: dict) -> None:
-            data = event.get("data") or {}
-            if event.get("kind") != "job":
-                return
-            jid = data["id"]
-            if jid not in bars:
-                bars[jid] = p.add_task(f"{data.get('job_type')} #{jid}", total=data.get("progress_total") or None)
-            p.update(bars[jid], completed=data.get("progress_done") or 0,
-                     total=data.get("progress_total") or None,
-                     description=f"{data.get('job_type')} #{jid} {data.get('status')}")
-        yield on_event
+    with bars(enabled) as shown:
+        yield shown.on_event if shown is not None else None
 
 
 def finish(lib: Library, job: dict, *, wait: bool | None, json_out: bool = False,

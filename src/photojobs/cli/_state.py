@@ -45,3 +45,14 @@ class AppState:
         if self._library is not None:
             self._library.close()
             self._library = None
+
+
+def current_state():
+    """The running command's AppState (global options), from the root context, so callers that
+    only hold the library need not pass it. Typer >= 0.20 carries its own copy of click."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # an older Typer on plain click
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    return ctx.find_root().obj if ctx is not None else None

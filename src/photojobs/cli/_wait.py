@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine.library import Library
+from ..engine.inline import Alongside
 from . import exit_codes
-from ._dispatch import progress, run_or_hand_off
+from ._dispatch import OnEvent, find_daemon, progress, run_or_hand_off
 
 EXIT_TASK_FAILED = exit_codes.JOB_FAILED
 
@@ -21,13 +22,25 @@ def finish(lib: Library, job: dict[str, Any] | None, wait: bool | None, *, quiet
 
 
 def finish_with_mode(lib: Library, job: dict[str, Any] | None, wait: bool | None, *,
-                     quiet: bool = False) -> tuple[str | None, dict[str, Any] | None]:
-    """`finish`, also saying what happened: "daemon", "inline", "queued" (None without a job)."""
+                     quiet: bool = False, alongside: Alongside | None = None,
+                     on_event: OnEvent | None = None) -> tuple[str | None, dict[str, Any] | None]:
+    """`finish`, also saying what happened: "daemon", "inline", "queued" (None without a job).
+    A caller that already shows progress passes its `on_event`; `alongside` is a runner that
+    started the task while the caller was still busy (see engine.inline.Alongside)."""
     if job is None:
         return None, None
-    with progress(enabled=not quiet) as on_event:
-        handed = run_or_hand_off(lib, job, wait=wait, on_event=on_event)
+    if on_event is not None:
+        handed = run_or_hand_off(lib, job, wait=wait, on_event=on_event, alongside=alongside)
+        return handed.mode, handed.result
+    with progress(enabled=not quiet) as shown:
+        handed = run_or_hand_off(lib, job, wait=wait, on_event=shown, alongside=alongside)
     return handed.mode, handed.result
+
+
+def runs_here(lib: Library, wait: bool | None) -> bool:
+    """Whether a task queued now would run in this process (no daemon, and not --no-wait):
+    then it may as well start while the command is still busy."""
+    return wait is not False and find_daemon(lib) is None
 
 
 def failed_steps(outcome: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from ..engine.upload import (DUPLICATE_POLICIES, EXIT_SOME_FILES, ImportProgress, check_sources, import_files,
-                             processing_failures)
-from . import _wait
+from ..engine.imaging_pool import warm_up
+from ..engine.inline import Alongside
+from ..engine.upload import DUPLICATE_POLICIES, EXIT_SOME_FILES, check_sources, import_files, processing_failures
+from . import _progress, _wait
 from ._options import JsonOpt, WaitOpt
-from ._render import console, err_console, print_json, state, table, warn
+from ._render import console, print_json, state, table, warn
 
 HELP = f"""Import photos (files or folders, e.g. a card's DCIM) into a project.
 
@@ -47,14 +47,20 @@ def upload(ctx: typer.Context,
            json_out: JsonOpt = False) -> None:
     check_sources(sources)  # before the library is opened: a card that is not mounted creates nothing
     lib = state(ctx).library(create=True)
-    if json_out or not err_console.is_terminal:
+    # Without a daemon the processing runs here: start it with the first photo in place, so
+    # previews are made while the rest copies (a daemon does the same on its own).
+    here = not dry_run and _wait.runs_here(lib, wait)
+    if here:
+        warm_up()  # the decoders load while the card is scanned
+    with _progress.bars(not json_out) as shown, \
+            Alongside(lib, on_event=shown.on_event if shown else None) as alongside:
         report = import_files(lib, sources, project=project, move=move, recursive=recursive,
-                              on_duplicate=on_duplicate, dry_run=dry_run)
-    else:
-        with _CopyProgress() as bars:
-            report = import_files(lib, sources, project=project, move=move, recursive=recursive,
-                                  on_duplicate=on_duplicate, dry_run=dry_run, progress=bars.update)
-    mode, outcome = _wait.finish_with_mode(lib, report.job, wait, quiet=json_out)
+                              on_duplicate=on_duplicate, dry_run=dry_run, progress=shown.copy if shown else None,
+                              on_job=alongside.start if here else None)
+        if shown:
+            shown.copy_done()
+        mode, outcome = _wait.finish_with_mode(lib, report.job, wait, quiet=json_out, alongside=alongside,
+                                               on_event=shown.on_event if shown else None)
     not_processed = processing_failures(lib, outcome)
     code = report.exit_code
     if code == 0 and _wait.failed_steps(outcome):
@@ -127,22 +133,3 @@ def _summary(report, *, verbose: int = 0) -> None:
                       "(--on-duplicate rename imports them under new names)", markup=False)
     if report.rejected or report.failed:
         console.print(f"{len(report.rejected)} rejected, {len(report.failed)} failed", markup=False)
-
-
-class _CopyProgress:
-    """Adapts the engine's ImportProgress callback to a rich progress bar (on stderr)."""
-
-    def __enter__(self):
-        self.progress = Progress(TextColumn("{task.description:<16}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), console=err_console, transient=True)
-        self.progress.__enter__()
-        self.bar = self.progress.add_task("scanning", total=None)
-        return self
-
-    def update(self, p: ImportProgress) -> None:
-        if p.stage == "copy":
-            self.progress.update(self.bar, description=f"{p.files_done}/{p.files_total} files",
-                                 total=p.bytes_total, completed=p.bytes_done)
-
-    def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)

@@ -25,6 +25,7 @@ from ..engine.library import Library
 from ..errors import PhotojobsError
 from ._dispatch import find_daemon
 from ._options import JsonOpt
+from ._progress import duration
 from ._render import console, err_console, print_json, state
 
 log = logging.getLogger("photojobs.cli.watch")
@@ -198,11 +199,13 @@ def _write_line(obj: Any) -> None:
 
 
 def _live(model: watch_engine.QueueModel, batches: Iterator[list[dict]]) -> None:
-    with Live(render(model.snapshot()), console=console, auto_refresh=False, transient=False) as live:
+    def draw():
+        return render(model.snapshot(), console.size.width, console.size.height)
+    with Live(draw(), console=console, auto_refresh=False, transient=False) as live:
         for events in batches:
             for event in events:
                 model.apply(event)
-            live.update(render(model.snapshot()), refresh=True)
+            live.update(draw(), refresh=True)
 
 
 class _StopFlag:
@@ -231,59 +234,136 @@ class _StopFlag:
 
 
 # --- rendering ---------------------------------------------------------------------------------
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+WIDE = 120   # from here on a running job fits one table row; below, it takes two lines
 
 
-def render(snapshot: dict):
-    """The live view of one snapshot: a header, a table per lane, then recent failures."""
-    counts = snapshot["counts"]
-    header = Text()
-    header.append("photojobs queue", style="bold")
-    if snapshot.get("project"):
-        header.append(f" · {snapshot['project']}")
-    header.append("  " + " · ".join(f"{s} {counts[s]}" for s in counts))
-    if snapshot["paused"]["any"]:
-        header.append(f"  [{_paused_words(snapshot['paused'])}]", style="bold yellow")
-    parts: list = [header]
+def render(snapshot: dict, width: int | None = None, height: int | None = None):
+    """The live view of one snapshot for a terminal of `width` x `height` (default: the console's):
+    a header, each lane's running and queued jobs, the last finished tasks, then recent failures
+    (as many as fit in `height`, when given). File names are never cut; a narrow terminal gets
+    two lines per job."""
+    width = width or console.size.width
+    parts: list = _header(snapshot)
     for name, lane in snapshot["lanes"].items():
-        title = f"{name} lane" + (" (paused)" if lane["paused"] else "")
-        t = Table(title=title, title_justify="left", expand=False, header_style="bold", show_edge=False)
-        for col in ("job", "project", "type", "progress", "", "rate", "ETA", "file"):
-            t.add_column(col)
-        for job in lane["running"]:
-            total = job["progress_total"]
-            finished = job["progress_done"] + job["progress_failed"]
-            bar = ProgressBar(total=total or None, completed=finished, width=24)
-            count = f"{job['progress_done']}/{total}" if total else ""
-            if job["progress_failed"]:
-                count += f" ({job['progress_failed']} failed)"
-            rate = f"{job['rate_per_second']:.1f}/s" if job["rate_per_second"] else ""
-            t.add_row(str(job["id"]), job["project_folder"] or "", job["type"], bar, count, rate,
-                      _duration(job["eta_seconds"]), job["current_file"] or "")
+        parts.append(Text(f"{name} lane" + (" (paused)" if lane["paused"] else ""), style="bold"))
         if not lane["running"]:
-            t.add_row("", "", Text("idle", style="dim"), "", "", "", "", "")
-        parts.append(t)
+            parts.append(Text("  idle", style="dim"))
+        elif width >= WIDE:
+            parts.append(_running_table(lane["running"]))
+        else:
+            for job in lane["running"]:
+                parts.extend(_running_lines(job, width))
         if lane["queued_total"]:
             shown = ", ".join(f"#{j['id']} {j['type']}" + (f" ({j['project_folder']})" if j["project_folder"] else "")
                               for j in lane["queued"][:5])
             more = lane["queued_total"] - min(5, len(lane["queued"]))
             parts.append(Text(f"  queued {lane['queued_total']}: {shown}" + (f", … {more} more" if more > 0 else ""),
-                              style="dim"))
-    if snapshot["recent_failures"]:
-        t = Table(title="recent failures", title_justify="left", header_style="bold", show_edge=False)
-        for col in ("job", "project", "type", "file", "message"):
-            t.add_column(col)
-        for f in snapshot["recent_failures"]:
-            t.add_row(str(f["job_id"]), f["project_folder"] or "", f["type"] or "", f["filename"] or "",
-                      Text(f["message"] or ""))
+                              style="dim", no_wrap=True, overflow="ellipsis"))
+    if snapshot.get("recently_finished"):
+        parts.append(Text("finished", style="bold"))
+        parts.extend(_finished_line(t) for t in snapshot["recently_finished"])
+    failures = snapshot["recent_failures"]
+    room = len(failures) if height is None else height - sum(_lines(p, width) for p in parts) - 3  # title, header, cursor
+    if failures and room > 0:
+        t = Table(title="recent failures", title_justify="left", title_style="bold", header_style="bold",
+                  show_edge=False, pad_edge=False, box=None)
+        for col in ("job", "type", "file", "message"):
+            t.add_column(col, no_wrap=True, overflow="ellipsis")
+        t.columns[2].min_width = max((len(f["filename"] or "") for f in failures[:room]), default=0)
+        for f in failures[:room]:
+            t.add_row(str(f["job_id"]), f["type"] or "", f["filename"] or "", Text(f["message"] or ""))
         parts.append(t)
     return Group(*parts)
+
+
+def _header(snapshot: dict) -> list:
+    title = Text("photojobs queue", style="bold")
+    if snapshot.get("project"):
+        title.append(f" · {snapshot['project']}")
+    if snapshot["paused"]["any"]:
+        title.append(f"  [{_paused_words(snapshot['paused'])}]", style="bold yellow")
+    counts = snapshot["counts"]
+    line = " · ".join(f"{s} {counts[s]}" for s in counts)
+    # A completed job can hold failed photos: count those too, not only failed jobs.
+    failed_items = snapshot.get("failed_items", 0)
+    counted = Text(line)
+    if failed_items:
+        counted.append(f" · failed items {failed_items}", style="bold red")
+    return [title, counted]
+
+
+def _progress_words(job: dict) -> str:
+    total = job["progress_total"]
+    words = f"{job['progress_done'] + job['progress_failed']}/{total}" if total else ""
+    if job["progress_failed"]:
+        words += f", {job['progress_failed']} failed"
+    return words
+
+
+def _running_table(running: list[dict]) -> Table:
+    t = Table(expand=False, header_style="bold", show_edge=False, box=None, pad_edge=False)
+    for col in ("job", "project", "type", "progress", "", "rate", "ETA", "file"):
+        t.add_column(col, no_wrap=True)
+    t.columns[7].min_width = max(len(j["current_file"] or "") for j in running)
+    for job in running:
+        total = job["progress_total"]
+        bar = ProgressBar(total=total or None, completed=job["progress_done"] + job["progress_failed"], width=24)
+        rate = f"{job['rate_per_second']:.1f}/s" if job["rate_per_second"] else ""
+        t.add_row(str(job["id"]), job["project_folder"] or "", job["type"], bar, _progress_words(job), rate,
+                  duration(job["eta_seconds"]), job["current_file"] or "")
+    return t
+
+
+def _running_lines(job: dict, width: int) -> list:
+    """Two lines: what and how far; then the bar, rate, time left and the whole file name."""
+    first = Text(f"  #{job['id']} {job['type']}")
+    if job["project_folder"]:
+        first.append(f" · {job['project_folder']}")
+    counts = _progress_words(job)
+    first.truncate(max(10, width - len(counts) - 2), overflow="ellipsis")
+    first.append(" " * max(2, width - len(first) - len(counts)) + counts)
+    tail = "  ".join(x for x in (f"{job['rate_per_second']:.1f}/s" if job["rate_per_second"] else "",
+                                 f"{duration(job['eta_seconds'])} left" if job["eta_seconds"] is not None else "",
+                                 job["current_file"] or "") if x)
+    bar_width = max(8, width - 6 - len(tail) - 2)
+    second = Table.grid(padding=(0, 2))
+    second.add_column(width=4)
+    second.add_column(width=bar_width)
+    second.add_column(no_wrap=True)
+    second.add_row("", ProgressBar(total=job["progress_total"] or None,
+                                   completed=job["progress_done"] + job["progress_failed"], width=bar_width), tail)
+    return [first, second]
+
+
+def _finished_line(task: dict) -> Text:
+    ids = task["jobs"]
+    jobs = f"#{ids[0]}" + (f"–{ids[-1]}" if len(ids) > 1 else "")
+    style = {"failed": "red", "canceled": "yellow"}.get(task["status"], "")
+    line = Text(f"  {jobs} {task['type']}")
+    if task["project_folder"]:
+        line.append(f" · {task['project_folder']}")
+    if task["progress_total"]:
+        line.append(f"  {task['progress_done']} done")
+        if task["progress_failed"]:
+            line.append(f", {task['progress_failed']} failed", style="red")
+    line.append(f"  {task['status']}", style=style)
+    if task.get("finished_at"):
+        line.append(f" {_clock(task['finished_at'])}", style="dim")
+    line.no_wrap, line.overflow = True, "ellipsis"
+    return line
+
+
+def _clock(at: str) -> str:
+    """An event's ISO time as local HH:MM:SS."""
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return ""
+
+
+def _lines(renderable, width: int) -> int:
+    return len(console.render_lines(renderable, console.options.update_width(width), pad=False))
 
 
 def register(app: typer.Typer) -> None:

@@ -34,7 +34,7 @@ from .params import project_of as _project_async
 from .params import project_row as _project
 from .guard import RequestGuard
 from .sse import EventHub, event_stream
-from .upload import TooLarge, UploadError, receive_upload
+from .upload import TooLarge, UploadError, receive_and_import
 
 log = logging.getLogger("photojobs.daemon.http")
 
@@ -88,8 +88,21 @@ async def upload(request: Request) -> JSONResponse:
     project = await _project_async(request)
     cap = int(d.lib.config.get("daemon.max_upload_mb")) * 1024 * 1024
     staging = d.lib.root / CATALOG_DIR / "staging" / uuid.uuid4().hex
+
+    def run_import(files, fields: dict[str, str]):
+        on_duplicate = fields.get("on_duplicate") or request.query_params.get("on_duplicate")
+        kwargs: dict[str, Any] = {"project": project["folder"], "move": True, "source": "api"}
+        if on_duplicate:
+            kwargs["on_duplicate"] = on_duplicate
+        if isinstance(files, list):   # the whole body is in: one batch
+            return upload_flow.import_files(d.lib, [p for p, _ in files], **kwargs,
+                                            source_names={str(p): name for p, name in files})
+        return upload_flow.import_files(d.lib, [], **kwargs, arriving=files)
+
     try:
-        received = await receive_upload(request, staging, field="photos", max_bytes=cap)
+        received, report = await receive_and_import(
+            request, staging, field="photos", max_bytes=cap, run_import=run_import,
+            streaming=bool(d.lib.config.get("uploader.process_during_import", True)))
     except TooLarge as exc:
         raise ApiError(413, str(exc)) from None
     except UploadError as exc:
@@ -97,13 +110,6 @@ async def upload(request: Request) -> JSONResponse:
     try:
         if not received.files and not received.rejected:
             raise ApiError(400, "no files in the form field 'photos'")
-        on_duplicate = received.fields.get("on_duplicate") or request.query_params.get("on_duplicate")
-        kwargs: dict[str, Any] = {"project": project["folder"], "move": True, "source": "api",
-                                  "source_names": {str(p): name for p, name in received.files}}
-        if on_duplicate:
-            kwargs["on_duplicate"] = on_duplicate
-        report = await _in_thread(upload_flow.import_files, d.lib, [p for p, _ in received.files], **kwargs) \
-            if received.files else None
         body = dict(report.to_dict()) if report is not None else {"imported": [], "job": None}
         if received.rejected:
             body["rejected"] = list(body.get("rejected", [])) + received.rejected

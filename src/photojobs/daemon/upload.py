@@ -7,17 +7,25 @@ sends can write outside the staging folder.
 
 from __future__ import annotations
 
+import queue as queue_mod
 import shutil
+import threading
 import unicodedata
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
+
+import anyio
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 MAX_FIELD_BYTES = 64 * 1024
+T = TypeVar("T")
+# Uploads imported at once; more wait their turn (their files are still received meanwhile).
+IMPORT_THREADS = 8
 
 
 class UploadError(Exception):
@@ -57,11 +65,14 @@ class Received:
 
 
 class _PartWriter:
-    """Callbacks for python-multipart's streaming parser."""
+    """Callbacks for python-multipart's streaming parser; `arrival(received, path, name)` hears of
+    each file as it begins (path None) and once it is whole."""
 
-    def __init__(self, received: Received, file_field: str):
+    def __init__(self, received: Received, file_field: str,
+                 arrival: Callable[[Received, Path | None, str], None] | None = None):
         self.r = received
         self.file_field = file_field
+        self.arrival = arrival
         self.headers: dict[bytes, bytes] = {}
         self._name: list[bytes] = []
         self._value: list[bytes] = []
@@ -110,6 +121,8 @@ class _PartWriter:
             self.path = self.r.staging / f"{self.count:05d}.upload"
             self.out = open(self.path, "xb")
             self.client_name = cleaned
+            if self.arrival:
+                self.arrival(self.r, None, cleaned)
         else:
             self.field_name, self.field_value = name, []
 
@@ -126,7 +139,12 @@ class _PartWriter:
             self.out.close()
             self.r.files.append((self.path, self.client_name))
             self.out = None
+            if self.arrival:
+                self.arrival(self.r, self.path, self.client_name)
         elif self.field_value is not None:
+            if self.r.files:
+                # An option after the photos would have come too late for those already imported.
+                raise UploadError(f"form field {self.field_name!r} must come before the files")
             self.r.fields[self.field_name] = b"".join(self.field_value).decode("utf-8", "replace")
             self.field_value = None
 
@@ -136,8 +154,10 @@ class _PartWriter:
             self.out = None
 
 
-async def receive_upload(request: Request, staging: Path, *, field: str, max_bytes: int) -> Received:
-    """Stream a multipart/form-data body into `staging`; files of form field `field` are kept."""
+async def receive_upload(request: Request, staging: Path, *, field: str, max_bytes: int,
+                         arrival: Callable[[Received, Path | None, str], None] | None = None) -> Received:
+    """Stream a multipart/form-data body into `staging`; files of form field `field` are kept.
+    `arrival` hears of each file as it begins and once it is whole (see _PartWriter)."""
     content_type, params = parse_options_header(request.headers.get("content-type"))
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
         raise UploadError("expected a multipart/form-data body with a boundary")
@@ -147,7 +167,7 @@ async def receive_upload(request: Request, staging: Path, *, field: str, max_byt
                        "(daemon.max_upload_mb)")
     staging.mkdir(parents=True)
     received = Received(staging)
-    writer = _PartWriter(received, field)
+    writer = _PartWriter(received, field, arrival)
     parser = MultipartParser(params[b"boundary"], callbacks=writer.callbacks())
     size = 0
     try:
@@ -161,10 +181,105 @@ async def receive_upload(request: Request, staging: Path, *, field: str, max_byt
             raise UploadError("the multipart body ended in the middle of a part")
     except MultipartParseError as exc:
         writer.close()
-        received.cleanup()
+        if arrival is None:  # else files already handed on may still be in use: the caller cleans up
+            received.cleanup()
         raise UploadError(f"malformed multipart body: {exc}") from None
     except BaseException:
         writer.close()
-        received.cleanup()
+        if arrival is None:
+            received.cleanup()
         raise
     return received
+
+
+_END = object()
+
+
+class _Arrivals:
+    """Files handed from the receiving event loop to the import's thread, in order."""
+
+    def __init__(self) -> None:
+        self._queue: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
+
+    def put(self, path: Path | None, name: str) -> None:
+        self._queue.put((path, name))
+
+    def end(self) -> None:
+        self._queue.put(_END)
+
+    def __iter__(self) -> Iterator[tuple[Path | None, str]]:
+        while (item := self._queue.get()) is not _END:
+            yield item
+
+
+async def receive_and_import(request: Request, staging: Path, *, field: str, max_bytes: int,
+                             run_import: Callable[[Iterable[tuple[Path | None, str]], dict[str, str]], T],
+                             streaming: bool = True) -> tuple[Received, T | None]:
+    """Receive an upload and import it: each file as soon as it is whole (`streaming`, so its
+    previews are made while the rest arrives), else all of them once the body is in.
+
+    `run_import(files, fields)` runs in a worker thread, given an iterable of (path, name) (and
+    (None, name) when a file begins) and the form fields received before the first file. When
+    the body breaks off (too large, malformed, the client gone), what was whole before is still
+    imported, and the error says so. Returns the Received and run_import's result (None when the
+    body held no file)."""
+    if not streaming:
+        received = await receive_upload(request, staging, field=field, max_bytes=max_bytes)
+        if not received.files:
+            return received, None
+        try:
+            result = await anyio.to_thread.run_sync(run_import, list(received.files), dict(received.fields))
+        except BaseException:
+            received.cleanup()
+            raise
+        return received, result
+    from ..engine.imaging_pool import warm_up
+    warm_up()  # the decoders load while the first file arrives
+    arrivals = _Arrivals()
+    importing: list[Future] = []
+
+    def arrival(received: Received, path: Path | None, name: str) -> None:
+        if not importing:
+            importing.append(_in_thread(run_import, arrivals, dict(received.fields)))
+        arrivals.put(path, name)
+
+    try:
+        received = await receive_upload(request, staging, field=field, max_bytes=max_bytes, arrival=arrival)
+    except BaseException as exc:
+        arrivals.end()
+        try:
+            if importing:
+                result = await anyio.to_thread.run_sync(importing[0].result)
+                if isinstance(exc, (TooLarge, UploadError)):
+                    raise type(exc)(f"{exc}; {_imported_before(result)}") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    arrivals.end()
+    try:
+        result = await anyio.to_thread.run_sync(importing[0].result) if importing else None
+    except BaseException:
+        received.cleanup()
+        raise
+    return received, result
+
+
+_importers: ThreadPoolExecutor | None = None
+_importers_lock = threading.Lock()
+
+
+def _in_thread(fn: Callable[..., T], *args) -> Future:
+    """`fn(*args)` on one of the daemon's import threads. Not anyio's shared pool: an import waits on
+    its arrivals for as long as the body takes. Kept threads keep their catalog connection."""
+    global _importers
+    with _importers_lock:
+        if _importers is None:
+            _importers = ThreadPoolExecutor(max_workers=IMPORT_THREADS, thread_name_prefix="upload-import")
+    return _importers.submit(fn, *args)
+
+
+def _imported_before(report: Any) -> str:
+    imported = len(getattr(report, "imported", []) or [])
+    job = getattr(report, "job", None)
+    return (f"{imported} files received before it were imported" + (f" (processing job {job['id']})" if job else "")
+            if imported else "no file was imported")

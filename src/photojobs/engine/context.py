@@ -13,6 +13,7 @@ from ..storage import atomic
 from ..storage.db import retry_when_busy
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
+from . import feed
 from .events import emit
 from .library import Library
 from .queue import ITEM_EVENT, emit_job, item_event, job_to_dict
@@ -84,9 +85,18 @@ class JobContext:
         return self._stopping()
 
     # --- items --------------------------------------------------------------------------
-    def open_items(self) -> list[sqlite3.Row]:
-        """Items still to do (pending, or running when a crashed attempt left them so)."""
-        return items_repo.open_items(self.conn, self.job_id)
+    def open_items(self, after_id: int = 0) -> list[sqlite3.Row]:
+        """Items still to do (pending, or running when a crashed attempt left them so); with
+        `after_id`, only items added after that one (a fed job's new arrivals)."""
+        return items_repo.open_items(self.conn, self.job_id, after_id=after_id)
+
+    def fed(self) -> bool:
+        """True while an import may still add items to this job (see engine/feed.py)."""
+        return feed.is_open(self.lib, self.conn, self.job_id)
+
+    def forget_feed(self) -> None:
+        """Drop the feed record a feeder that died left behind (an open feed is left alone)."""
+        self._write(lambda conn: feed.forget(self.lib, conn, self.job_id))
 
     def has_items(self) -> bool:
         return sum(self._load_counts().values()) > 0

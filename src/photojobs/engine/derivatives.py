@@ -44,6 +44,9 @@ ITEM_TIMEOUT_SECONDS = 300.0
 # Items handed to the pool ahead of the free workers, so no worker idles while this thread
 # records the last result.
 QUEUE_AHEAD = 2
+# How often a job still being fed by an import looks for photos that landed (a commit in this
+# process wakes it at once; another process's is noticed by the runner within pipeline.poll_ms).
+FEED_POLL_SECONDS = 0.05
 
 
 # --- settings ------------------------------------------------------------------------------
@@ -302,11 +305,13 @@ def process(ctx: "JobContext", *, force: bool = False) -> None:
                                 "no photo was changed")
     base_signature = settings_signature(settings)
     workers = max(1, ctx.config.pipeline.max_parallel_items_per_job)
+    fed = ever_fed = ctx.fed()
     todo = collections.deque(ctx.open_items())
+    last_id = todo[-1]["id"] if todo else 0
     in_flight: dict[Future, _Work] = {}
     pool: DerivativePool | None = None
     try:
-        while todo or in_flight:
+        while True:
             while todo and len(in_flight) < workers * QUEUE_AHEAD:
                 ctx.check()
                 work = _prepare(ctx, todo.popleft(), settings, base_signature, force)
@@ -314,14 +319,31 @@ def process(ctx: "JobContext", *, force: bool = False) -> None:
                     _record(ctx, work, settings)
                     continue
                 if pool is None:
-                    # Only as many processes as there is work for; none when all is up to date.
-                    pool = DerivativePool(min(workers, len(todo) + len(in_flight) + 1),
-                                          item_timeout=ITEM_TIMEOUT_SECONDS)
+                    # Only as many processes as there is work for (all of them while photos are
+                    # still arriving); none when all is up to date.
+                    size = workers if fed else min(workers, len(todo) + len(in_flight) + 1)
+                    pool = DerivativePool(size, item_timeout=ITEM_TIMEOUT_SECONDS)
                 ctx.start_item(work.item)
                 in_flight[_submit(ctx, pool, work, settings)] = work
+            if fed and not todo:
+                # An import is still handing us photos: take what landed since we last looked.
+                # The feed is read before the items, so the last ones given before it closed are seen.
+                seen = ctx.lib.waker.generation()
+                fed = ctx.fed()
+                arrived = ctx.open_items(after_id=last_id)
+                if arrived:
+                    todo.extend(arrived)
+                    last_id = arrived[-1]["id"]
+                    continue
+                if fed and not in_flight:
+                    ctx.lib.waker.wait(seen, FEED_POLL_SECONDS)
+                    ctx.check()
+                    continue
             if not in_flight:
-                continue
-            done, _ = wait(list(in_flight), timeout=1.0, return_when=FIRST_COMPLETED)
+                if todo:
+                    continue
+                break
+            done, _ = wait(list(in_flight), timeout=FEED_POLL_SECONDS if fed else 1.0, return_when=FIRST_COMPLETED)
             for future in done:
                 work = in_flight.pop(future)
                 if _settle(ctx, work, future):
@@ -332,6 +354,8 @@ def process(ctx: "JobContext", *, force: bool = False) -> None:
     finally:
         if pool is not None:
             pool.close(cancel_pending=True)
+    if ever_fed:
+        ctx.forget_feed()
 
 
 def _prepare(ctx: "JobContext", item: sqlite3.Row, settings: ImagingSettings, base: dict[str, Any],

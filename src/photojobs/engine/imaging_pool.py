@@ -63,6 +63,21 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+PRELOAD = ["photojobs.engine.imaging"]
+
+
+def warm_up() -> None:
+    """Start the fork server (with the decoders imported) now, in the background, so the first
+    pool of this process has workers in milliseconds: call it when derivatives are about to be
+    wanted (an import begins). Harmless to call more than once, or where there is no fork server."""
+    ctx = multiprocessing.get_context(_start_method())
+    if ctx.get_start_method() != "forkserver":
+        return
+    ctx.set_forkserver_preload(PRELOAD)
+    from multiprocessing import forkserver
+    threading.Thread(target=forkserver.ensure_running, name="derivatives-warm-up", daemon=True).start()
+
+
 class _Worker:
     def __init__(self, ctx, make: Callable[..., dict]):
         self.conn, child_conn = ctx.Pipe()
@@ -98,7 +113,7 @@ class DerivativePool:
         if self._ctx.get_start_method() == "forkserver":
             # Only matters before the process-wide fork server starts; it then imports
             # the decoders once instead of once per worker.
-            self._ctx.set_forkserver_preload(["photojobs.engine.imaging"])
+            self._ctx.set_forkserver_preload(PRELOAD)
         # Resolved here, sent to each worker by name: a worker need not load the plugins itself.
         self._make = registry.get_derivative_maker()
         self._item_timeout = item_timeout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import Callable
 
 from ..storage.repos import jobs as jobs_repo
@@ -41,6 +43,11 @@ def paused_lane(lib: Library, job: dict) -> str | None:
     return blocked[0] if all(lanes[lane] for lane in blocked) else None
 
 
+def _runner_for(lib: Library, job: dict) -> Runner:
+    return Runner(lib, stop_when=lambda: is_done(lib, job) or paused_lane(lib, job) is not None, name="inline",
+                  stop_on_full_disk=True)
+
+
 def run_inline(lib: Library, job: dict, *, on_event: Callable[[dict], None] | None = None,
                install_signals: bool = True) -> dict:
     """Run the queue here until `job`'s task has ended, or waits only on a paused lane; returns
@@ -49,13 +56,79 @@ def run_inline(lib: Library, job: dict, *, on_event: Callable[[dict], None] | No
     `on_event` hears every event this process emits (for progress bars)."""
     unsubscribe = lib.subscribe(lambda events: [on_event(e) for e in events]) if on_event else None
     try:
-        runner = Runner(lib, stop_when=lambda: is_done(lib, job) or paused_lane(lib, job) is not None,
-                        name="inline", stop_on_full_disk=True)
-        runner.run(install_signals=install_signals)
+        _runner_for(lib, job).run(install_signals=install_signals)
     finally:
         if unsubscribe:
             unsubscribe()
     return outcome(lib, job)
+
+
+class Alongside:
+    """`run_inline` in a background thread, started while the caller is still busy (an import that
+    feeds its job photo by photo), so the work starts at once; `finish` then waits for the task
+    with Ctrl-C handled as in run_inline. As a context manager, an exception in the block (a
+    Ctrl-C during the import) stops the runner, letting running items reach a safe point."""
+
+    def __init__(self, lib: Library, *, on_event: Callable[[dict], None] | None = None):
+        self.lib = lib
+        self.on_event = on_event
+        self.job: dict | None = None
+        self._runner: Runner | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, job: dict) -> None:
+        """Run `job`'s task from now on (the import's on_job hook)."""
+        if self._thread is not None:
+            return
+        self.job = job
+        self._runner = _runner_for(self.lib, job)
+        unsubscribe = self.lib.subscribe(lambda events: [self.on_event(e) for e in events]) \
+            if self.on_event else None
+
+        def run() -> None:
+            try:
+                self._runner.run(install_signals=False)
+            except BaseException as exc:  # a full disk (StorageFull): finish() raises it in the caller
+                self._error = exc
+            finally:
+                if unsubscribe:
+                    unsubscribe()
+        self._thread = threading.Thread(target=run, name="inline-alongside", daemon=True)
+        self._thread.start()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def finish(self) -> dict | None:
+        """Wait for the task (or for it to wait on a paused lane); its outcome, None if never started."""
+        if self._thread is None:
+            return None
+        self._join()
+        if self._error is not None:
+            raise self._error
+        return outcome(self.lib, self.job)
+
+    def _join(self) -> None:
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, lambda *_: self._runner.request_stop())
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.1)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def __enter__(self) -> "Alongside":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and self._thread is not None:
+            self._runner.request_stop()
+            self._join()
 
 
 __all__ = ["run_inline", "outcome", "is_done", "tasks"]

@@ -54,6 +54,12 @@ def next_step(task_type: str | None, step: int | None) -> tuple[int, str, int] |
     return step + 1, job_type, priority
 
 
+def is_last_step(task_type: str, job_type: str | None) -> bool:
+    """Whether a job of `job_type` ends a task of `task_type` (an unknown task: yes)."""
+    chain = TASKS.get(task_type)
+    return chain is None or chain[-1][0] == job_type
+
+
 def summarize(jobs: list[dict]) -> str:
     """A task's status from its jobs: failed/canceled if a step did, completed at the end."""
     if not jobs:

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import PhotojobsError
 from ..storage import atomic
@@ -24,7 +24,8 @@ from .fileops import CopyError, copy_verified, fsync_dir, move_within_filesystem
 from .library import Library
 from .media_scan import Rules, is_ignored, safe_name
 from .projects import get_or_create, project_to_dict
-from .queue import resolve_project, start_task
+from .feed import Feed
+from .queue import resolve_project
 from .trash import REPLACED_BY_IMPORT, move_to_trash, put_back
 from .writing import writes
 
@@ -88,17 +89,25 @@ class _Candidate:
 def import_files(lib: Library, sources: list[Path], *, project: str | None = None, move: bool = False,
                  recursive: bool = True, on_duplicate: str = "skip", dry_run: bool = False,
                  source_names: dict[Path, str] | None = None,
-                 progress: Callable[[ImportProgress], None] | None = None, source: str = "cli") -> ImportReport:
+                 progress: Callable[[ImportProgress], None] | None = None, source: str = "cli",
+                 arriving: Iterable[tuple[Path, str | None]] | None = None,
+                 on_job: Callable[[dict], None] | None = None) -> ImportReport:
     """Import files and folders into `project` (default: see `default_project_name`).
 
     Every accepted file (extension AND content) is copied verified into the project, then
     cataloged; a JPG and a RAW of the same basename are one photo. `source_names` maps a path
     to the (untrusted) name it should have, for the daemon's uploaded temp files. Rejections
     and failures are reported per file and never stop the rest of the batch (a full disk
-    does: every later copy would fail too). Ends by starting the upload_postprocess task."""
+    does: every later copy would fail too).
+
+    The upload_postprocess task starts with the first photo in place and is given each next
+    one as it lands (uploader.process_during_import; else it starts at the end with all of
+    them); `on_job(job)` hears when it is queued. `arriving` imports files while they are
+    still being received, into an existing `project`: (path, name) once a file is whole,
+    (None, name) when the next one begins (see _arriving_groups)."""
     if on_duplicate not in DUPLICATE_POLICIES:
         raise PhotojobsError(f"--on-duplicate must be one of {', '.join(DUPLICATE_POLICIES)}, got {on_duplicate!r}")
-    if not sources:
+    if not sources and arriving is None:
         raise PhotojobsError("nothing to import: give at least one file or folder")
     sources = [Path(s) for s in sources]
     source_names = {Path(k): v for k, v in (source_names or {}).items()}
@@ -108,15 +117,18 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
 
     report = ImportReport(project=None, dry_run=dry_run)
     notify(ImportProgress("scan"))
-    candidates = _collect(sources, recursive, rules, source_names, report)
+    candidates = _collect(sources, recursive, rules, source_names, report) if arriving is None else []
     name = project
     if name is None:
         name, report.project_named_after = default_project_name(sources, candidates)
 
     conn = lib.conn()
+    if arriving is not None:
+        row = resolve_project(conn, name)
+        report.project = project_to_dict(row)
     # Nothing acceptable (a mistyped card path, a folder of junk): report it without leaving
     # a new empty project behind.
-    if dry_run or not candidates:
+    elif dry_run or not candidates:
         try:
             row = resolve_project(conn, name, note=lib.note)
         except PhotojobsError:
@@ -130,36 +142,94 @@ def import_files(lib: Library, sources: list[Path], *, project: str | None = Non
     total_bytes = sum(c.size for c in candidates)
     state = ImportProgress("copy", files_total=len(candidates), bytes_total=total_bytes)
     notify(state)
-    touched: dict[int, str] = {}
+    touched = _Touched()
+    feed = Feed(lib, "upload_postprocess", row["id"], source=source, on_start=on_job,
+                incremental=bool(lib.config.get("uploader.process_during_import", True))) \
+        if row is not None and not dry_run else None
+    groups = _groups(candidates) if arriving is None else _arriving_groups(arriving, rules, report, state, notify)
     claimed: dict[tuple[str, str], tuple[str, _Candidate]] = {}
     disk_full = False
-    for group in _groups(candidates):
-        plan = _plan_group(lib, row, path, group, on_duplicate, claimed) if not disk_full else [
-            (c, "full", c.name, None, c.basename) for c in group]
-        for cand, action, target, why, basename in plan:
-            state.current = cand.shown
-            if disk_full:
-                report.failed.append({"name": cand.name, "path": cand.shown, "reason": "not copied: the disk is full"})
-            else:
-                try:
-                    _place(lib, row, path, cand, action, target, why, basename, report=report, move=move,
-                           dry_run=dry_run,
-                           touched=touched, on_bytes=lambda n: _bytes(state, n, notify))
-                except CopyError as exc:
-                    report.failed.append({"name": cand.name, "path": cand.shown, "reason": exc.strerror or str(exc)})
-                    disk_full = exc.errno == errno.ENOSPC
-            state.files_done += 1
-            notify(state)
+    try:
+        for group in groups:
+            plan = _plan_group(lib, row, path, group, on_duplicate, claimed) if not disk_full else [
+                (c, "full", c.name, None, c.basename) for c in group]
+            for cand, action, target, why, basename in plan:
+                state.current = cand.shown
+                notify(state)
+                if disk_full:
+                    report.failed.append({"name": cand.name, "path": cand.shown, "reason": "not copied: the disk is full"})
+                else:
+                    try:
+                        _place(lib, row, path, cand, action, target, why, basename, report=report, move=move,
+                               dry_run=dry_run,
+                               touched=touched, on_bytes=lambda n: _bytes(state, n, notify))
+                    except CopyError as exc:
+                        report.failed.append({"name": cand.name, "path": cand.shown, "reason": exc.strerror or str(exc)})
+                        disk_full = exc.errno == errno.ENOSPC
+                state.files_done += 1
+                notify(state)
+            if feed is not None:
+                # The photo's files are verified in place and cataloged: process it now, while
+                # the next ones copy.
+                feed.add(touched.take_fresh().items())
+        if feed is not None:
+            # And what a killed import left without derivatives in this project.
+            feed.add(needing_a_job(lib, row["id"]).items())
+    finally:
+        # Also when the import is interrupted: what was given is processed, nothing waits forever.
+        if feed is not None:
+            report.job = feed.close()
     if path is not None and not dry_run:
         fsync_dir(path)
     state.stage, state.current = "done", None
     notify(state)
-    if row is not None and not dry_run:
-        touched.update(needing_a_job(lib, row["id"]))  # and what a killed import left without derivatives
-    if touched and not dry_run:
-        report.job = start_task(lib, "upload_postprocess", project=row["id"], items=sorted(touched.items()),
-                                source=source)
     return report
+
+
+class _Touched(dict):
+    """Photos this import added files to ({id: display name}), noting which were touched since
+    they were last handed to processing (a photo can gain a file in a later group)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fresh: dict[int, str] = {}
+
+    def __setitem__(self, photo_id: int, name: str) -> None:
+        super().__setitem__(photo_id, name)
+        self.fresh[photo_id] = name
+
+    def take_fresh(self) -> dict[int, str]:
+        fresh, self.fresh = self.fresh, {}
+        return fresh
+
+
+def _arriving_groups(arriving: Iterable[tuple[Path, str | None]], rules: Rules, report: ImportReport,
+                     state: ImportProgress, notify: Callable[[ImportProgress], None]) -> Iterator[list[_Candidate]]:
+    """Photo groups from files that arrive one by one (an upload still being received).
+
+    Files of one photo come next to each other (file pickers sort by name), so a group is held
+    until a file of another photo begins or the upload ends. A JPG and RAW far apart in the
+    upload still become one photo (the later file joins the cataloged one), but each is then
+    judged on its own under --on-duplicate."""
+    held: list[_Candidate] = []
+    for path, name in arriving:
+        if path is None:   # the next file begins: is it another photo?
+            accepted = safe_name(name or "")
+            key = rules.classify(accepted)[0].lower() if accepted else None
+            if held and key != held[0].basename.lower():
+                yield from _groups(held)
+                held = []
+            continue
+        for cand in _accept(path, name, name, rules, report):
+            state.files_total += 1
+            state.bytes_total += cand.size
+            notify(state)
+            if held and cand.basename.lower() != held[0].basename.lower():
+                yield from _groups(held)
+                held = []
+            held.append(cand)
+    if held:
+        yield from _groups(held)
 
 
 def processing_failures(lib: Library, task: dict[str, Any] | None) -> list[dict[str, str]]:

@@ -19,7 +19,8 @@ from ..storage.repos import jobs as jobs_repo
 from .events import row_to_event
 from .library import Library
 from .pause import PAUSE_EVENT, paused_state
-from .queue import JOB_EVENT, iso, resolve_project
+from . import tasks
+from .queue import JOB_EVENT, iso, job_event, resolve_project
 
 LANES = ("priority", "normal")
 STATUSES = ("queued", "running", "completed", "failed", "canceled")
@@ -27,6 +28,8 @@ OPEN = ("queued", "running")
 RATE_WINDOW_SECONDS = 30.0
 FAILURES_KEPT = 8
 QUEUED_SHOWN = 10
+FINISHED_KEPT = 5          # tasks whose last finished step is shown
+FINISHED_LOOKBACK = 30     # finished jobs read at seed time to rebuild those tasks
 
 
 @dataclass
@@ -85,6 +88,8 @@ class QueueModel:
         self.statuses: dict[int, str] = {}           # every job in scope, for the counts
         self.counts: Counter = Counter()
         self.failures: deque = deque(maxlen=FAILURES_KEPT)
+        self.failed_items: set[int] = set()           # ids of failed items in scope
+        self.finished: deque = deque(maxlen=FINISHED_KEPT)  # a summary per task, newest first
         self.paused: dict = {"all": False, "lanes": {l: False for l in LANES}, "any": False, "since": {}}
         self.last_event_id = 0
 
@@ -114,6 +119,11 @@ class QueueModel:
             name = data.get("item_filename") or data.get("filename")
             if job is not None and name:
                 job.current_file = name
+            if data.get("item_id") is not None:
+                if data.get("status") == "failed":
+                    self.failed_items.add(data["item_id"])
+                else:   # retried: pending again
+                    self.failed_items.discard(data["item_id"])
             if data.get("status") == "failed":
                 self.failures.appendleft({
                     "job_id": data.get("job_id"), "type": job.type if job else None,
@@ -132,6 +142,8 @@ class QueueModel:
             self.statuses[job_id] = status
         if status not in OPEN:
             self.jobs.pop(job_id, None)
+            if previous != status:
+                self._finished(data, at)
             if status == "failed" and previous != "failed":
                 self.failures.appendleft({
                     "job_id": job_id, "type": data.get("job_type"), "project_folder": data.get("project_folder"),
@@ -159,6 +171,29 @@ class QueueModel:
             job.started_at, job.current_file = None, None
             job.samples.clear()
 
+    def _finished(self, data: dict, at: float) -> None:
+        """Keep one line per task (a job alone is its own task): which jobs, how far, how it ended."""
+        key = data.get("task_id") or f"job-{data['id']}"
+        entry = next((e for e in self.finished if e["key"] == key), None)
+        if entry is None:
+            entry = {"key": key, "task_id": data.get("task_id"), "type": data.get("task_type") or data.get("job_type"),
+                     "project_folder": data.get("project_folder"), "jobs": [], "status": None,
+                     "progress_done": 0, "progress_failed": 0, "progress_total": 0, "error_message": None}
+        else:
+            self.finished.remove(entry)
+        entry["jobs"] = sorted({*entry["jobs"], data["id"]})
+        if data.get("progress_total", 0) > entry["progress_total"]:
+            # The counts of the step with the most items (an upload's photos, not its checks).
+            entry.update(progress_done=data.get("progress_done", 0), progress_failed=data.get("progress_failed", 0),
+                         progress_total=data.get("progress_total", 0))
+        status = data["status"]
+        if entry["status"] not in ("failed", "canceled"):
+            last = data.get("task_type") is None or tasks.is_last_step(data["task_type"], data.get("job_type"))
+            entry["status"] = status if status != "completed" or last else "step done"
+            entry["error_message"] = data.get("error_message")
+        entry["finished_at"] = iso(at)
+        self.finished.appendleft(entry)
+
     # --- reading ----------------------------------------------------------------------------
     def snapshot(self, now: float | None = None) -> dict:
         """A JSON-ready picture of the queue (what `jobs watch --once --json` prints)."""
@@ -175,7 +210,9 @@ class QueueModel:
         return {"kind": "snapshot", "taken_at": iso(now), "last_event_id": self.last_event_id,
                 "project": self.project_folder, "paused": self.paused,
                 "counts": {s: max(0, self.counts.get(s, 0)) for s in STATUSES},
-                "lanes": lanes, "recent_failures": list(self.failures)}
+                "failed_items": len(self.failed_items),
+                "lanes": lanes, "recent_failures": list(self.failures),
+                "recently_finished": [{k: v for k, v in e.items() if k != "key"} for e in self.finished]}
 
 
 def stream_envelope(event_id: int, payload: dict, *, now: float | None = None) -> dict:
@@ -233,6 +270,9 @@ def _seed(lib: Library, conn, project: str | int | None) -> QueueModel:
     for f in reversed(failures[:FAILURES_KEPT]):
         f["at"] = iso(f["at"])
         model.failures.appendleft(f)
+    model.failed_items = items_repo.failed_ids(conn, project_id=project_id)
+    for row in jobs_repo.recent_finished(conn, limit=FINISHED_LOOKBACK, project_id=project_id):
+        model._finished(job_event(row, row["project_folder"]), row["finished_at"])
     model.paused = paused_state(conn)
     return model
 

@@ -16,11 +16,21 @@ def insert_many(conn: sqlite3.Connection, job_id: int, items: Iterable[tuple[int
     return cur.rowcount
 
 
-def open_items(conn: sqlite3.Connection, job_id: int) -> list[sqlite3.Row]:
-    """Items still to do, in order (a requeued job resumes here)."""
+def open_items(conn: sqlite3.Connection, job_id: int, *, after_id: int = 0) -> list[sqlite3.Row]:
+    """Items still to do, in order (a requeued job resumes here); `after_id`: only those added since."""
     return conn.execute(
-        "SELECT * FROM job_items WHERE job_id = ? AND status IN ('pending', 'running') ORDER BY id",
-        (job_id,)).fetchall()
+        "SELECT * FROM job_items WHERE job_id = ? AND id > ? AND status IN ('pending', 'running') ORDER BY id",
+        (job_id, after_id)).fetchall()
+
+
+def pending_photo_ids(conn: sqlite3.Connection, job_id: int, photo_ids: Iterable[int]) -> set[int]:
+    """Which of these photos have an item in the job that has not started yet."""
+    ids = list(photo_ids)
+    if not ids:
+        return set()
+    return {r[0] for r in conn.execute(
+        f"SELECT photo_id FROM job_items WHERE job_id = ? AND status = 'pending' "
+        f"AND photo_id IN ({','.join('?' * len(ids))})", (job_id, *ids))}
 
 
 def list_items(conn: sqlite3.Connection, job_id: int, *, status: str | None = None,
@@ -83,6 +93,14 @@ def of_photo(conn: sqlite3.Connection, photo_id: int, *, limit: int) -> list[sql
         """SELECT i.status, i.message, i.updated_at, j.id AS job_id, j.type AS job_type, j.status AS job_status
            FROM job_items i JOIN jobs j ON j.id = i.job_id WHERE i.photo_id = ?
            ORDER BY i.id DESC LIMIT ?""", (photo_id, limit)).fetchall()
+
+
+def failed_ids(conn: sqlite3.Connection, *, project_id: int | None = None) -> set[int]:
+    """Every failed item (of one project's jobs): what `jobs watch` counts as failed items."""
+    sql = "SELECT i.id FROM job_items i JOIN jobs j ON j.id = i.job_id WHERE i.status = 'failed'"
+    if project_id is None:
+        return {r[0] for r in conn.execute(sql)}
+    return {r[0] for r in conn.execute(sql + " AND j.project_id = ?", (project_id,))}
 
 
 def current(conn: sqlite3.Connection, job_id: int) -> sqlite3.Row | None:

@@ -236,3 +236,15 @@ def recent_failed(conn: sqlite3.Connection, *, limit: int, project_id: int | Non
         sql += " AND j.project_id = ?"
         args.append(project_id)
     return conn.execute(sql + " ORDER BY j.finished_at DESC, j.id DESC LIMIT ?", (*args, limit)).fetchall()
+
+
+def recent_finished(conn: sqlite3.Connection, *, limit: int, project_id: int | None = None) -> list[sqlite3.Row]:
+    """The last jobs that ended (completed, failed or canceled), oldest of them first."""
+    sql = (f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id "
+           f"WHERE j.status IN ({','.join('?' * len(TERMINAL))})")
+    args: list[Any] = [*TERMINAL]
+    if project_id is not None:
+        sql += " AND j.project_id = ?"
+        args.append(project_id)
+    rows = conn.execute(sql + " ORDER BY j.finished_at DESC, j.id DESC LIMIT ?", (*args, limit)).fetchall()
+    return rows[::-1]
