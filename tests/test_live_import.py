@@ -97,6 +97,9 @@ def test_daemon_processes_a_cli_upload_while_it_copies_and_a_killed_import_ends_
                                       "WHERE j.type = 'upload_postprocess'").fetchone()[0]
         assert wait_for(lambda: given() >= 1, timeout=60)
         proc.send_signal(signal.SIGSTOP)   # the import stops mid-card...
+        # (a signal is delivered asynchronously: look at the folder only once it has stopped)
+        assert wait_for(lambda: open(f"/proc/{proc.pid}/stat").read().rpartition(")")[2].split()[0] == "T",
+                        timeout=10)
         copied = {p.name for p in (library_path / "Wedding").glob("*.JPG")}
         # ...and the daemon makes the first thumbnail of what is in place meanwhile.
         assert wait_for(lambda: thumb(lib, "Wedding", "DSC0000").exists(), timeout=60)
@@ -141,7 +144,7 @@ def test_api_upload_makes_previews_while_the_body_still_arrives(start_daemon, li
     with d.http(timeout=120) as http:
         r = http.post(f"/api/projects/{folder}/upload", content=body(),
                       headers={"Content-Type": f"multipart/form-data; boundary={boundary.decode()}"})
-    assert r.status_code == 202, r.text
+    assert r.status_code == 201, r.text
     assert made_before_the_end == [True]
     report = r.json()
     assert sorted(report["imported"]) == ["DSC0000.JPG", "DSC0001.JPG"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -171,13 +172,17 @@ sys.exit(main(sys.argv[1:]))
 @pytest.fixture
 def killed_upload(lib, tmp_path):
     """A real `photojobs upload` of three pairs, killed (SIGKILL) while copying C.JPG: A and B are
-    catalogued, their derivatives pending, and no job will make them."""
+    catalogued, their derivatives pending, and no job will make them. (Processing during the
+    import is off: with it, the job exists from the first photo on; this is the catalog a kill
+    leaves with it off, or one an older photojobs left.)"""
     card = tmp_path / "card"
     for n, base in enumerate("ABC"):
         shoot(card, base, seed=n)
-    proc = subprocess.run([sys.executable, "-c", _KILL_AT_COPY, "--library", str(lib.root), "upload", str(card),
-                           "-p", "P"], env={**os.environ, "KILL_AT_COPY": "5"}, capture_output=True, text=True,
-                          timeout=120)
+    sequential = tmp_path / "sequential.json"
+    sequential.write_text(json.dumps({"uploader": {"process_during_import": False}}))
+    proc = subprocess.run([sys.executable, "-c", _KILL_AT_COPY, "--library", str(lib.root), "--config", str(sequential),
+                           "upload", str(card), "-p", "P"], env={**os.environ, "KILL_AT_COPY": "5"},
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     left = photos(lib, "P")
     assert set(left) == {"A", "B"} and {p["thumbnail_status"] for p in left.values()} == {"pending"}
