@@ -75,7 +75,7 @@ def _files(tmp_path: Path) -> dict[str, tuple[str, bytes, str]]:
     make_jpeg(src / "DSC0002.JPG", size=(96, 64), noise=8, seed=2)
     make_truncated_jpeg(src / "BROKEN.JPG", size=(96, 64))
     mime = {"JPG": "image/jpeg", "DNG": "image/x-adobe-dng"}
-    return {p.name: (p.name, p.read_bytes(), mime[p.suffix[1:]]) for p in src.iterdir()}
+    return {p.name: (p.name, p.read_bytes(), mime[p.suffix[1:]]) for p in sorted(src.iterdir())}   # as a file picker sends them
 
 
 def _ended(task_id: str, last_step: str):
