@@ -153,7 +153,7 @@ def commit_to_running(library: Path, job_ids: list[int]) -> list[float]:
     own timestamps: what the daemon adds, whoever enqueued and however the client measures."""
     from photojobs.config import load_config
     from photojobs.engine import events
-    from photojobs.engine.library import Library
+    from photojobs.library import Library
     lib = Library.open(library, load_config())
     try:
         at: dict[int, dict[str, float]] = {}
@@ -238,8 +238,8 @@ def derivatives_floor(photos: list[Path], workers: int) -> float:
     """Photos per second of the derivative pool alone on these files (no import, no queue): the
     most any upload flow can reach on this machine now."""
     from photojobs.config import load_config
-    from photojobs.engine.derivatives import imaging_settings
-    from photojobs.engine.imaging_pool import DerivativePool
+    from photojobs.photos.derivatives import imaging_settings
+    from photojobs.photos.imaging_pool import DerivativePool
     settings = imaging_settings(load_config())
     out = Path(tempfile.mkdtemp(prefix="photojobs-floor-"))
     try:
@@ -294,8 +294,8 @@ def main() -> None:
     (tmp / "home").mkdir()
 
     from photojobs.config import load_config
-    from photojobs.engine import projects
-    from photojobs.engine.library import Library
+    from photojobs.library import Library
+    from photojobs.photos import projects
     from queue_bench import original_latency
 
     try:

@@ -17,9 +17,9 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 from PIL import Image, ImageOps  # noqa: E402
 
 import imagegen  # noqa: E402  (tests/imagegen.py: the same generators the tests use)
-from photojobs.engine.imaging import (DerivativeSpec, ImagingSettings, dct_scale,  # noqa: E402
-                                      fit, make_derivatives)
-from photojobs.engine.imaging_pool import DerivativePool  # noqa: E402
+from photojobs.photos.imaging import (DerivativeSpec, ImagingSettings, dct_scale, fit,  # noqa: E402
+                                      make_derivatives)
+from photojobs.photos.imaging_pool import DerivativePool  # noqa: E402
 
 SIZE = (6000, 4000)
 THUMB = DerivativeSpec(200, 80)
@@ -122,10 +122,10 @@ def through_handler(sources, preview_dim, workers, out: Path, repeat: int = 3):
     source is linked `repeat` times under new names, so the pool's start and the last
     photo's wait weigh as little as in a real card of hundreds."""
     from photojobs.config import load_config
-    from photojobs.engine import derivatives, media
-    from photojobs.engine.library import Library
-    from photojobs.engine.projects import create_project
     from photojobs.engine.runner import Runner
+    from photojobs.library import Library
+    from photojobs.photos import derivatives, media
+    from photojobs.photos.projects import create_project
     from photojobs.storage import atomic
     from photojobs.storage.repos import photos as photos_repo
 

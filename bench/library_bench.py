@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 from photojobs.config import load_config
-from photojobs.engine import media
-from photojobs.engine.library import Library
-from photojobs.engine.projects import create_project
-from photojobs.engine.reconcile import checked_scan, folder_check, manifest_check
-from photojobs.engine.upload import import_files
+from photojobs.library import Library
+from photojobs.photos import media
+from photojobs.photos.importing import import_files
+from photojobs.photos.projects import create_project
+from photojobs.photos.reconcile import checked_scan, folder_check, manifest_check
 from photojobs.storage import atomic
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo

@@ -27,7 +27,7 @@ os.environ["PHOTOJOBS_PLUGINS"] = ",".join(filter(None, [os.environ.get("PHOTOJO
 import benchjobs  # noqa: E402
 from photojobs.config import load_config  # noqa: E402
 from photojobs.engine import queue  # noqa: E402
-from photojobs.engine.library import Library  # noqa: E402
+from photojobs.library import Library  # noqa: E402
 from photojobs.engine.runner import Runner  # noqa: E402
 
 

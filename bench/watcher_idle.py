@@ -16,9 +16,9 @@ from pathlib import Path
 
 from photojobs.config import load_config
 from photojobs.daemon.watcher import ProjectWatcher
-from photojobs.engine import projects
-from photojobs.engine import watch as watch_engine
-from photojobs.engine.library import Library
+from photojobs.engine import monitor as watch_engine
+from photojobs.library import Library
+from photojobs.photos import projects
 
 
 def cpu() -> float:

@@ -56,7 +56,7 @@ def make_config(tmp_path):
 def open_library(library_path):
     """Open a library (optionally with config overrides); closed at teardown."""
     from photojobs.config import load_config
-    from photojobs.engine.library import Library
+    from photojobs.library import Library
     opened = []
 
     def open_(overrides: dict | None = None, path: Path | None = None, **kw):

@@ -48,7 +48,7 @@ def tree_hashes(folder: Path) -> dict[str, str]:
 
 
 def photos(lib, folder: str) -> dict[str, dict]:
-    from photojobs.engine.culling import list_photos
+    from photojobs.photos.culling import list_photos
     return {p["basename"]: p for p in list_photos(lib, folder)}
 
 

@@ -79,7 +79,7 @@ def _lose(library: Path, how: str) -> None:
         shutil.rmtree(library / ".photojobs")
     elif how == "replaced by a new one":   # what the old behaviour left: a fresh catalog listing nothing
         from photojobs.config import load_config
-        from photojobs.engine.library import Library
+        from photojobs.library import Library
         Library.open(library.parent / "fresh", load_config()).close()
         path.unlink()
         shutil.copy(catalog(library.parent / "fresh"), path)
@@ -163,8 +163,8 @@ def test_a_forced_rebuild_takes_each_folders_flags_from_the_newest_copy_that_lis
 
 def test_rebuild_takes_flags_from_the_newest_sound_backup(open_library, library_path, tmp_path):
     from photojobs.config import load_config
-    from photojobs.engine import catalog_care, culling, projects
-    from photojobs.engine.upload import import_files
+    from photojobs.photos import catalog_care, culling, projects
+    from photojobs.photos.importing import import_files
     clock = Clock(T0)
     lib = open_library(clock=clock)
     shoot(tmp_path / "card", "A", seed=1)
@@ -218,8 +218,8 @@ def test_catalog_check_says_lost_for_an_empty_catalog_beside_project_folders(cli
 # --- daily backups ---------------------------------------------------------------------------
 
 def test_the_scheduler_backs_the_catalog_up_daily_and_keeps_the_last_n(open_library, library_path):
-    from photojobs.engine import projects
     from photojobs.engine.scheduler import Scheduler
+    from photojobs.photos import projects
     clock = Clock(T0)
     lib = open_library({"catalog": {"backups": 3}}, clock=clock)
     projects.create_project(lib, "A")
@@ -255,8 +255,8 @@ def test_maintenance_run_says_when_the_backup_cannot_be_written(cli, shot_librar
 
 
 def test_a_backup_that_cannot_be_written_does_not_stop_the_schedule(open_library, library_path, caplog):
-    from photojobs.engine import projects
     from photojobs.engine.scheduler import Schedule, Scheduler
+    from photojobs.photos import projects
     clock = Clock(T0)
     lib = open_library(clock=clock)
     projects.create_project(lib, "A")

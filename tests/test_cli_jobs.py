@@ -93,7 +93,7 @@ def test_every_command_has_help(cli):
 
 def test_an_unexpected_error_is_one_line_and_verbose_shows_the_traceback(cli_proc, lib):
     """A damaged catalog (a column dropped by hand) must not greet the user with a traceback."""
-    from photojobs.engine.projects import create_project
+    from photojobs.photos.projects import create_project
     create_project(lib, "P")
     lib.conn().execute("ALTER TABLE photos DROP COLUMN derivative_error")
     lib.conn().execute("INSERT INTO photos (project_id, basename, basename_key, created_at, updated_at) "

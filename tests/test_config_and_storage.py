@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 
 from photojobs.config import load_config
-from photojobs.engine.library import Library
 from photojobs.errors import ConfigError, SchemaTooNew
+from photojobs.library import Library
 from photojobs.storage import migrations
 from photojobs.storage.migrations import Migration, migrate
 

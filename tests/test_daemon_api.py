@@ -7,10 +7,10 @@ import json
 import httpx
 import pytest
 
-from photojobs.engine import events as events_engine
-from photojobs.engine import projects
-from photojobs.engine.library import Library
 from photojobs.config import load_config
+from photojobs.engine import events as events_engine
+from photojobs.library import Library
+from photojobs.photos import projects
 from test_daemon_fixtures import job_reached, read_events, start_daemon  # noqa: F401 - fixture
 
 JSON = {"Content-Type": "application/json"}
@@ -266,7 +266,8 @@ def test_a_cli_hand_off_wakes_the_daemon_instead_of_waiting_for_its_poll(start_d
     """The daemon looks at the catalog for other processes' work only every 30 s here: the job
     handed over by `jobs enqueue` runs at once all the same, because the CLI wakes it."""
     from waiting import wait_for
-    from photojobs.engine import projects, queue
+    from photojobs.engine import queue
+    from photojobs.photos import projects
     projects.create_project(lib, "P")
     start_daemon({"pipeline": {"poll_ms": 30000}})
     r = cli_proc("jobs", "enqueue", "P", "test_project_noop")

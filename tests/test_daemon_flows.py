@@ -7,10 +7,10 @@ import io
 import pytest
 
 from photojobs.daemon.app import staging_root
-from photojobs.engine import culling, projects
+from photojobs.photos import culling, projects
 from test_daemon_fixtures import read_events, start_daemon  # noqa: F401 - fixture
 
-pytest.importorskip("photojobs.engine.upload")
+pytest.importorskip("photojobs.photos.importing")
 from imagegen import make_jpeg  # noqa: E402
 
 

@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from photojobs.engine import projects, queue
+from photojobs.engine import queue
+from photojobs.photos import projects
 from test_daemon_fixtures import job_reached, read_events, start_daemon  # noqa: F401 - fixture
 
 

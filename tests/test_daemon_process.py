@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 
 from photojobs.daemon import state
-from photojobs.engine import projects, queue
+from photojobs.engine import queue
+from photojobs.photos import projects
 from test_daemon_fixtures import job_reached, read_events, start_daemon  # noqa: F401 - fixture
 
 

@@ -6,8 +6,9 @@ import pytest
 
 from photojobs.config import load_config
 from photojobs.daemon.wake import poke
-from photojobs.engine import culling, projects, queue
+from photojobs.engine import queue
 from photojobs.errors import ConfigError
+from photojobs.photos import culling, projects
 from test_daemon_fixtures import start_daemon  # noqa: F401 - fixture
 from imagegen import make_jpeg
 
@@ -27,7 +28,7 @@ def shoot(lib, tmp_path):
     """A project with one photo on disk and in the catalog, the photo marked to drop at commit."""
     folder = projects.create_project(lib, "Shoot")["folder"]
     original = make_jpeg(lib.root / folder / "IMG_0001.JPG", size=(64, 48), seed=1)
-    from photojobs.engine.reconcile import checked_scan, folder_check
+    from photojobs.photos.reconcile import checked_scan, folder_check
     project = projects.require(lib, folder)
     folder_check(lib, project, checked_scan(lib, project, allow_empty=True))
     culling.keep(lib, folder, ["IMG_0001"], jpg=False)

@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 
 import imagegen
-from photojobs.engine import derivatives, events, media, queue
+from photojobs.engine import events, queue
 from photojobs.engine.inline import run_inline
-from photojobs.engine.projects import create_project
 from photojobs.engine.runner import Runner
+from photojobs.photos import derivatives, media
+from photojobs.photos.projects import create_project
 from photojobs.storage import atomic
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo
@@ -439,7 +440,7 @@ def test_cancel_stops_between_items(open_library, pictures):
 
 
 def test_import_runs_upload_postprocess_over_its_photos(open_library, pictures, tmp_path):
-    from photojobs.engine.upload import import_files
+    from photojobs.photos.importing import import_files
     lib = open_library(SMALL)
     card = tmp_path / "card"
     card.mkdir()
@@ -460,7 +461,7 @@ def test_import_runs_upload_postprocess_over_its_photos(open_library, pictures, 
 
 
 def test_removing_the_jpg_remakes_derivatives_from_the_raw(open_library, pictures):
-    from photojobs.engine import culling
+    from photojobs.photos import culling
     lib = open_library({"processing": {"thumbnail": {"maxDim": 100}, "preview": {"maxDim": 800}}})
     project = new_project(lib)
     add(lib, project, pictures["flat"], "R.jpg")    # 900x600 -> preview 800x533

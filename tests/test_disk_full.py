@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 import imagegen
-from photojobs.engine import derivatives, queue
-from photojobs.engine.library import CATALOG_DIR
+from photojobs.engine import queue
 from photojobs.engine.runner import Runner
 from photojobs.errors import StorageFull
+from photojobs.library import CATALOG_DIR
+from photojobs.photos import derivatives
 from photojobs.storage import atomic
 from photojobs.storage.db import open_connection
 from test_derivatives_jobs import SMALL, add, new_project, photo

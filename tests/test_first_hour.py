@@ -12,8 +12,9 @@ from datetime import datetime, timezone
 import pytest
 
 from photo_fixtures import photos, project_jobs, shoot, visible
-from photojobs.engine import pause, projects, queue
+from photojobs.engine import pause, queue
 from photojobs.engine.runner import Runner
+from photojobs.photos import projects
 
 
 def photojobs(*args, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image, JpegImagePlugin
 
 import imagegen
-from photojobs.engine.imaging import (DerivativeSpec, ImagingError, ImagingSettings,
-                                      dct_scale, fit, make_derivatives)
+from photojobs.photos.imaging import (DerivativeSpec, ImagingError, ImagingSettings, dct_scale, fit,
+                                      make_derivatives)
 
 SETTINGS = ImagingSettings(thumbnail=DerivativeSpec(200, 80),
                            preview=DerivativeSpec(2048, 85))

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 import imagegen
-from photojobs.engine.imaging import DerivativeSpec, ImagingError, ImagingSettings
-from photojobs.engine.imaging_pool import DecoderCrashed, DerivativePool
+from photojobs.photos.imaging import DerivativeSpec, ImagingError, ImagingSettings
+from photojobs.photos.imaging_pool import DecoderCrashed, DerivativePool
 
 SETTINGS = ImagingSettings(thumbnail=DerivativeSpec(64, 80), preview=DerivativeSpec(200, 85))
 

@@ -13,9 +13,9 @@ from photo_fixtures import items_of, photos, project_jobs, shoot
 from test_daemon_fixtures import start_daemon  # noqa: F401 - fixture
 from test_watch_cli import run_in_terminal
 from waiting import wait_for
-from photojobs.engine import projects
 from photojobs.engine.inline import Alongside
-from photojobs.engine.upload import import_files
+from photojobs.photos import projects
+from photojobs.photos.importing import import_files
 from photojobs.storage.repos import settings as settings_repo
 
 MEDIUM = (640, 480)

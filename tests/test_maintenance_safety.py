@@ -78,7 +78,7 @@ def test_files_that_are_not_photos_stay_in_place_and_are_reported(cli, lib, proj
 
 def test_foreign_files_trash_moves_them_but_only_commits_expire(cli, open_library, project):
     lib, clock = _stepped(open_library, {"maintenance": {"foreign_files": "trash", "trash_ttl_hours": 1}})
-    from photojobs.engine import culling, maintenance, trash
+    from photojobs.photos import culling, maintenance, trash
     _strangers(project)
     [job] = maintenance.start(lib, "P")
     assert _run(lib, job)["status"] == "completed"
@@ -101,7 +101,7 @@ def test_foreign_files_trash_moves_them_but_only_commits_expire(cli, open_librar
 def test_an_empty_file_is_judged_by_the_librarys_clock(open_library, project):
     """Still being copied in (just created) is left alone; empty and left alone for the settle
     time is a stranger like any other. The age comes from the library's clock, not time.time()."""
-    from photojobs.engine import maintenance
+    from photojobs.photos import maintenance
     (project / "late.jpg").write_bytes(b"")
     for hours, expected in ((0, set()), (1, {"late.jpg"})):
         lib, _ = _stepped(open_library, {"maintenance": {"foreign_files": "trash"}}, hours=hours)
@@ -155,7 +155,7 @@ def test_a_queued_commit_that_finds_the_drive_gone_changes_nothing(cli, lib, pro
 
 _KILL_AT_COPY = """
 import os, signal, sys
-from photojobs.engine import fileops
+from photojobs.photos import fileops
 real, calls = fileops._copy_bytes, []
 def copy(fd_in, fd_out, on_bytes):
     calls.append(1)
@@ -211,7 +211,7 @@ def test_the_next_upload_makes_what_a_killed_upload_left_pending(cli, lib, kille
 
 
 def test_folder_check_sweeps_our_old_temp_files_and_nothing_else(open_library, lib, killed_upload):
-    from photojobs.engine import maintenance
+    from photojobs.photos import maintenance
     folder = lib.root / "P"
     ours = [folder / ".preview" / ".A.jpg.k3j_x9q2.tmp", folder / ".thumb" / ".B.jpg.00abc_de.tmp",
             folder / ".trash" / ".info" / ".X.JPG.json.tmp"]

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 import imagegen
-from photojobs.engine import media
+from photojobs.photos import media
 
 
 @pytest.mark.parametrize("ext, role", [

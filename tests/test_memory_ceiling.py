@@ -54,7 +54,7 @@ def test_upload_of_a_bomb_stays_under_the_ceiling_and_says_why_it_has_no_preview
 
 
 def test_a_bomb_uploaded_to_the_daemon_stays_under_the_ceiling(bomb, start_daemon, lib):
-    from photojobs.engine import projects
+    from photojobs.photos import projects
     folder = projects.create_project(lib, "Pano")["folder"]
     d = start_daemon()
     with d.http() as http:

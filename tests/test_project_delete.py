@@ -77,8 +77,8 @@ def test_delete_with_files_moves_the_folder_to_the_librarys_trash_and_restore_br
 
 
 def test_deleted_folders_expire_with_trash_maintenance(open_library, cli, library_path, tmp_path):
-    from photojobs.engine import library_trash, maintenance
     from photojobs.engine.inline import run_inline
+    from photojobs.photos import library_trash, maintenance
     _project(cli, tmp_path, "Gone")
     _project(cli, tmp_path, "Kept")
     assert cli("project", "delete", "Gone", "--files", "--yes").code == 0
@@ -125,8 +125,9 @@ def test_delete_asks_first_and_refuses_what_it_cannot_do_safely(cli, lib, tmp_pa
 
 
 def test_a_running_job_keeps_its_project(lib, tmp_path):
-    from photojobs.engine import library_trash, projects, queue
-    from photojobs.engine.library_trash import ProjectBusy
+    from photojobs.engine import queue
+    from photojobs.photos import library_trash, projects
+    from photojobs.photos.library_trash import ProjectBusy
     from photojobs.storage import atomic
     from photojobs.storage.repos import jobs as jobs_repo
     project = projects.create_project(lib, "Busy")

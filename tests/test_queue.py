@@ -110,7 +110,7 @@ def test_unknown_type_row_from_another_version_fails_without_retry(lib):
 
 
 def test_missing_project_fails_at_once(lib):
-    from photojobs.engine.projects import create_project
+    from photojobs.photos.projects import create_project
     project = create_project(lib, "Gone")
     job = queue.enqueue(lib, "test_project_noop", project=project["id"])
     # Another version (or a hand edit) removed the project row without its jobs.

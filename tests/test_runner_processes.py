@@ -199,7 +199,7 @@ def test_a_committed_enqueue_survives_a_killed_process(lib, library_path):
     script = (
         "import os, signal, sys\n"
         "from photojobs.config import load_config\n"
-        "from photojobs.engine.library import Library\n"
+        "from photojobs.library import Library\n"
         "from photojobs.engine import queue\n"
         f"lib = Library.open({str(library_path)!r}, load_config())\n"
         "job = queue.enqueue(lib, 'test_noop', payload={'n': 1})\n"

@@ -70,7 +70,7 @@ def test_force_does_not_reconcile_an_unmounted_project(cli, lib, project, tmp_pa
 def test_overwrite_import_that_fails_puts_the_old_file_back(cli, lib, project, tmp_path, monkeypatch):
     """--on-duplicate overwrite sends the project's file to .trash before copying the new one; if
     that copy fails (disk full) the old file must come back, not wait in .trash for its expiry."""
-    from photojobs.engine import fileops
+    from photojobs.photos import fileops
     old = sha(project / "A.JPG")
     new = tmp_path / "new"
     shoot(new, "A", raw=False, seed=42)
@@ -90,7 +90,7 @@ def test_overwrite_import_that_fails_puts_the_old_file_back(cli, lib, project, t
 def test_move_syncs_the_copy_into_its_folder_before_dropping_the_source(cli, lib, tmp_path, monkeypatch):
     """--move to another filesystem: the copy's directory entry must be on disk before the source's
     unlink can be, or a power cut between them leaves neither."""
-    from photojobs.engine import upload
+    from photojobs.photos import importing as upload
     monkeypatch.setattr(upload, "move_within_filesystem", lambda *a, **k: None)  # as if on another drive
     card = tmp_path / "card"
     shoot(card, "M")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from photojobs.engine import projects, queue
+from photojobs.engine import queue
 from photojobs.engine.scheduler import SCHEDULES, Schedule, Scheduler
+from photojobs.photos import projects
 from photojobs.storage.repos import schedule_runs
 
 HOUR = 3600.0

@@ -13,7 +13,7 @@ def _project(cli, tmp_path, name="P"):
 
 
 def test_trash_names_never_overwrite(lib, tmp_path):
-    from photojobs.engine.trash import entries, move_to_trash
+    from photojobs.photos.trash import entries, move_to_trash
     proj = tmp_path / "proj"
     proj.mkdir()
     for n in range(3):
@@ -58,14 +58,14 @@ def test_trash_maintenance_deletes_only_entries_past_the_ttl(cli, open_library, 
     _project(cli, tmp_path)
     clock = [1_000_000.0]
     lib = open_library({"maintenance": {"trash_ttl_hours": 2}}, clock=lambda: clock[0])
-    from photojobs.engine.trash import COMMIT, move_to_trash
+    from photojobs.photos.trash import COMMIT, move_to_trash
     proj = lib.root / "P"
     (proj / "old.txt").write_text("old")
     (proj / "new.txt").write_text("new")
     move_to_trash(proj, "old.txt", now=clock[0] - 3 * 3600, reason=COMMIT)
     move_to_trash(proj, "new.txt", now=clock[0] - 1 * 3600, reason=COMMIT)
     from photojobs.engine.inline import run_inline
-    from photojobs.engine.maintenance import start
+    from photojobs.photos.maintenance import start
     [job] = start(lib, "P", "trash_maintenance")
     assert run_inline(lib, job, install_signals=False)["status"] == "completed"
     assert visible(proj / ".trash") == {"new.txt"}

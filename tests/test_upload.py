@@ -212,7 +212,7 @@ def test_rejected_inputs_are_reported_and_the_rest_goes_on(cli, lib, tmp_path):
 
 @pytest.mark.parametrize("copier", ["kernel copy", "read/write"])
 def test_disk_full_mid_copy_leaves_no_partial_file_or_row(cli, lib, tmp_path, monkeypatch, copier):
-    from photojobs.engine import fileops
+    from photojobs.photos import fileops
     card = tmp_path / "card"
     shoot(card, "A")
     shoot(card, "B", seed=1)
@@ -278,7 +278,7 @@ def test_file_size_limit_in_a_real_process_fails_one_file_cleanly(tmp_path, libr
 
 @pytest.mark.parametrize("how", ["truncated", "deleted"])
 def test_a_source_that_vanishes_mid_copy_is_not_imported(lib, tmp_path, how):
-    from photojobs.engine.upload import import_files
+    from photojobs.photos.importing import import_files
     card = tmp_path / "card"
     shoot(card, "A", raw=False)
     victim = card / "A.JPG"
@@ -297,7 +297,7 @@ def test_a_source_that_vanishes_mid_copy_is_not_imported(lib, tmp_path, how):
 
 
 def test_untrusted_names_never_leave_the_project_folder(lib, tmp_path):
-    from photojobs.engine.upload import import_files
+    from photojobs.photos.importing import import_files
     uploads = tmp_path / "uploads"
     uploads.mkdir()
     names = ["../../evil.jpg", "..\\..\\win.jpg", "sub/dir/nested.jpg", "ctrl\x00\x1b[31m\n.jpg", "..", "/etc/passwd.jpg"]

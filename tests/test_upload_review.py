@@ -143,7 +143,7 @@ def test_upload_that_waits_names_the_photos_that_failed_and_exits_5(cli, lib, tm
 
 
 def test_upload_wait_through_the_daemon_names_the_photos_that_failed(start_daemon, lib, cli_proc, tmp_path):
-    from photojobs.engine import projects
+    from photojobs.photos import projects
     card = _good_and_truncated(tmp_path)
     projects.create_project(lib, "P")
     start_daemon()

@@ -14,10 +14,11 @@ import threading
 import time
 
 from waiting import wait_for
-from photojobs.engine import pause, projects, queue
-from photojobs.engine import watch as watch_engine
+from photojobs.engine import pause, queue
+from photojobs.engine import monitor as watch_engine
 from photojobs.engine.events import last_event_id
 from photojobs.engine.runner import Runner
+from photojobs.photos import projects
 
 NORMAL, PRIORITY = 50, 95
 

@@ -10,7 +10,8 @@ import pytest
 
 from waiting import wait_for
 from photojobs.daemon.watcher import ADDED, REMOVED, ChangeDebouncer, ProjectWatcher, counts_as_change
-from photojobs.engine import projects, queue
+from photojobs.engine import queue
+from photojobs.photos import projects
 
 QUIET_MS = 400
 

@@ -15,8 +15,9 @@ import pytest
 from waiting import wait_for
 from imagegen import make_dng, make_jpeg
 from photojobs.daemon.watcher import ADDED, REMOVED, ProjectWatcher
-from photojobs.engine import projects, queue, writing
-from photojobs.engine.upload import import_files
+from photojobs.engine import queue
+from photojobs.photos import projects, writing
+from photojobs.photos.importing import import_files
 from test_daemon_fixtures import start_daemon  # noqa: F401 - fixture
 
 # A writer in another process: claims and places one file in a project, then waits for a line
@@ -25,9 +26,9 @@ WRITER = """
 import sys
 from pathlib import Path
 from photojobs.config import load_config
-from photojobs.engine.fileops import place_no_replace
-from photojobs.engine.library import Library
-from photojobs.engine.writing import writing
+from photojobs.library import Library
+from photojobs.photos.fileops import place_no_replace
+from photojobs.photos.writing import writing
 lib = Library.open(sys.argv[1], load_config())
 src, dst = Path(sys.argv[2]), Path(sys.argv[3])
 with writing(lib):

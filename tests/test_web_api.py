@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from photojobs.engine import pause, projects
+from photojobs.engine import pause
+from photojobs.photos import projects
 from test_daemon_fixtures import read_events, start_daemon  # noqa: F401 - fixture
 
 from imagegen import make_dng, make_jpeg, make_truncated_jpeg

@@ -6,8 +6,9 @@ from photo_fixtures import shoot
 
 
 def test_every_item_event_carries_the_photos_basename(cli, lib, tmp_path):
-    from photojobs.engine import derivatives, events, queue
-    from photojobs.engine.task_requests import start_named_task
+    from photojobs.engine import events, queue
+    from photojobs.photos import derivatives
+    from photojobs.photos.task_requests import start_named_task
     card = tmp_path / "card"
     shoot(card, "Ann", seed=1)                      # Ann.JPG + Ann.DNG
     shoot(card, "Bob", raw=False, seed=2)           # Bob.JPG

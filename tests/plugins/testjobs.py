@@ -10,9 +10,9 @@ import signal
 import time
 from pathlib import Path
 
-from photojobs.engine.imaging import make_derivatives
 from photojobs.engine.registry import derivative_maker, handler
 from photojobs.errors import PermanentJobError
+from photojobs.photos.imaging import make_derivatives
 
 
 @handler("test_noop", priority=50, needs_project=False)

@@ -22,12 +22,12 @@ from typing import Callable, Iterator
 import typer
 
 from ..engine.inline import FINAL, Alongside, is_done, outcome, paused_lane, run_inline
-from ..engine.library import Library
 from ..errors import PhotojobsError
+from ..library import Library
 from . import exit_codes
 from ._progress import bars
-from ._state import current_state
 from ._render import console, err_console, print_json, warn
+from ._state import current_state
 
 OnEvent = Callable[[dict], None]
 

@@ -71,7 +71,7 @@ class Bars:
         self._jobs: dict[int, TaskID] = {}
 
     def copy(self, p) -> None:
-        """The import's progress callback (engine.upload.ImportProgress). The bar counts bytes, so
+        """The import's progress callback (photos.importing.ImportProgress). The bar counts bytes, so
         the time left follows the transfer; the line says which file is being copied."""
         if p.stage != "copy":
             return

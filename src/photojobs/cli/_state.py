@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Config, load_config
-from ..engine.library import Library, default_library_path
+from ..library import Library, default_library_path
 
 
 @dataclass

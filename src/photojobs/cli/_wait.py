@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine.library import Library
 from ..engine.inline import Alongside
+from ..library import Library
 from . import exit_codes
 from ._dispatch import OnEvent, find_daemon, progress, run_or_hand_off
 

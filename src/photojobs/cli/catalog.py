@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from ..daemon.state import lock_holder
-from ..engine import catalog_care
-from ..engine.catalog_care import counted
 from ..errors import PhotojobsError
+from ..photos import catalog_care
+from ..photos.catalog_care import counted
 from ._options import JsonOpt
 from ._render import console, err_console, print_json, state
 

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..engine import culling
 from ..errors import PhotojobsError
+from ..photos import culling
 from . import _wait, exit_codes
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, print_json, state, table, warn

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..daemon import control
-from ..engine.library import default_library_path
+from ..library import default_library_path
 from ._options import JsonOpt
 from ._render import console, print_json, state
 

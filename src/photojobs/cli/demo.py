@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from ..engine.culling import list_photos
-from ..engine.projects import get_project
-from ..engine.sample import make_sample_shoot
+from ..photos.culling import list_photos
+from ..photos.projects import get_project
+from ..photos.sample import make_sample_shoot
 from ._render import console, state
 from .upload import upload
 

@@ -6,10 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..engine import catalog_care
-from ..engine import maintenance as maintenance_engine
 from ..engine import queue
 from ..errors import BackupFailed, UsageError
+from ..photos import catalog_care
+from ..photos import maintenance as maintenance_engine
 from . import _wait, exit_codes
 from ._options import JsonOpt, WaitOpt
 from ._render import console, err_console, print_json, state

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ..engine import culling
-from ..engine import projects as projects_engine
+from ..photos import culling
+from ..photos import projects as projects_engine
 from ._options import JsonOpt, ProjectArg
 from ._render import console, fields, human_size, local_time, print_json, state, table, warn
 

@@ -6,7 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..engine import derivatives, queue
+from ..engine import queue
+from ..photos import derivatives
 from . import exit_codes
 from ._dispatch import progress, run_or_hand_off
 from ._options import JsonOpt, ProjectArg, WaitOpt

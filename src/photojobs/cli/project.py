@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from ..engine import library_trash
-from ..engine import projects as projects_engine
 from ..errors import PhotojobsError
+from ..photos import library_trash
+from ..photos import projects as projects_engine
 from . import _wait, exit_codes
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, fields, human_size, local_time, print_json, state, table, warn

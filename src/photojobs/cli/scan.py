@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..engine import scan as scan_engine
+from ..photos import scan as scan_engine
 from . import exit_codes
 from ._dispatch import progress, run_or_hand_off
 from ._options import JsonOpt, ProjectArg, WaitOpt

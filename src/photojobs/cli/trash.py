@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..engine import trash as trash_engine
+from ..photos import trash as trash_engine
 from . import _wait, exit_codes
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, human_size, local_time, print_json, state, table, warn

@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..engine.imaging_pool import warm_up
 from ..engine.inline import Alongside
-from ..engine.upload import DUPLICATE_POLICIES, EXIT_SOME_FILES, check_sources, import_files, processing_failures
+from ..photos.imaging_pool import warm_up
+from ..photos.importing import (DUPLICATE_POLICIES, EXIT_SOME_FILES, check_sources, import_files,
+                                processing_failures)
 from . import _progress, _wait
 from ._options import JsonOpt, WaitOpt
 from ._render import console, print_json, state, table, warn

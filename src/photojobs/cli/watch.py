@@ -19,10 +19,10 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from ..engine import monitor as watch_engine
 from ..engine import pause as pause_engine
-from ..engine import watch as watch_engine
-from ..engine.library import Library
 from ..errors import PhotojobsError
+from ..library import Library
 from ._dispatch import find_daemon
 from ._options import JsonOpt
 from ._progress import duration

@@ -21,18 +21,18 @@ from starlette.routing import Route
 from .. import __version__
 from ..engine import pause, queue
 from ..engine import events as events_engine
-from ..engine import upload as upload_flow
-from ..engine.library import CATALOG_DIR, Library
 from ..engine.runner import Runner
 from ..errors import PhotojobsError
+from ..library import CATALOG_DIR, Library
+from ..photos import importing as upload_flow
 from . import assets, routes_jobs, routes_projects, shapes
+from .guard import RequestGuard
 from .params import ApiError
 from .params import daemon as _d
 from .params import in_thread as _in_thread
 from .params import jsonable as _jsonable
 from .params import project_of as _project_async
 from .params import project_row as _project
-from .guard import RequestGuard
 from .sse import EventHub, event_stream
 from .upload import TooLarge, UploadError, receive_and_import
 

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from ..engine import derivatives
 from ..errors import NotFound
+from ..photos import derivatives
 from .params import check_filename, daemon, in_thread, project_of
 
 # Derivatives change under the same URL when remade: let a browser keep them briefly, then revalidate.

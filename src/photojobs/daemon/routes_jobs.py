@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..engine import queue, tasks
-from ..engine.task_requests import start_named_task
+from ..photos.task_requests import start_named_task
 from . import shapes
 from .params import ApiError, MAX_LIST_LIMIT, daemon, filenames, in_thread, int_param, json_body, multi, project_of
 

@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..engine import culling, derivatives, library_trash
-from ..engine import maintenance as maintenance_flow
-from ..engine import projects as projects_engine
-from ..engine import upload as upload_flow
 from ..engine.registry import MAINTENANCE_TYPES
+from ..photos import culling, derivatives, library_trash
+from ..photos import importing as upload_flow
+from ..photos import maintenance as maintenance_flow
+from ..photos import projects as projects_engine
 from . import shapes
 from .params import ApiError, bool_param, daemon, filenames, in_thread, json_body, jsonable, project_of
 from .upload import clean_name

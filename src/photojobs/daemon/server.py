@@ -20,10 +20,10 @@ import time
 import uvicorn
 
 from .. import __version__
-from ..engine.library import Library
 from ..engine.runner import Runner
 from ..engine.scheduler import Scheduler
 from ..errors import ConfigError, PhotojobsError
+from ..library import Library
 from . import state
 from .app import DaemonContext, create_app, staging_root
 from .sse import EventHub

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..engine.media import role_of
+from ..photos.media import role_of
 
 
 # --- projects and photos ------------------------------------------------------------------------

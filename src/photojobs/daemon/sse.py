@@ -22,8 +22,8 @@ from typing import AsyncIterator
 import anyio
 
 from ..engine import events as events_engine
-from ..engine.library import Library
 from ..engine.queue import ITEM_EVENT, JOB_EVENT, iso
+from ..library import Library
 
 log = logging.getLogger("photojobs.daemon.sse")
 

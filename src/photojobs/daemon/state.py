@@ -12,9 +12,9 @@ from typing import Any
 
 import platformdirs
 
-from ..engine.library import CATALOG_DIR
 from ..engine.runner import pid_alive
 from ..errors import PhotojobsError
+from ..library import CATALOG_DIR
 
 LOCK_FILE = "daemon.lock"
 

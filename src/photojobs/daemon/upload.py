@@ -233,7 +233,7 @@ async def receive_and_import(request: Request, staging: Path, *, field: str, max
             received.cleanup()
             raise
         return received, result
-    from ..engine.imaging_pool import warm_up
+    from ..photos.imaging_pool import warm_up
     warm_up()  # the decoders load while the first file arrives
     arrivals = _Arrivals()
     importing: list[Future] = []

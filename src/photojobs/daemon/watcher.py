@@ -6,7 +6,7 @@ every file written in the burst has kept its size and mtime for that long (so a 
 being copied in is never catalogued half-written). Reports go to `on_change(folder, kind)`,
 by default queueing a unique manifest_check ("removed") or folder_check ("added").
 
-Changes photojobs makes itself (an import, a commit, a restore: engine/writing.py) are not
+Changes photojobs makes itself (an import, a commit, a restore: photos/writing.py) are not
 reported: their names are dropped as their events arrive, and a folder photojobs is still
 writing in is not reported until it has finished, so a check never sees a half-done import.
 
@@ -33,10 +33,10 @@ from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, Fi
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from ..engine.library import Library
-from ..engine.scan import request_checks
-from ..engine.writing import OwnWrites
 from ..errors import NotFound, PhotojobsError
+from ..library import Library
+from ..photos.scan import request_checks
+from ..photos.writing import OwnWrites
 from ..storage.repos import projects as projects_repo
 
 log = logging.getLogger("photojobs.watcher")

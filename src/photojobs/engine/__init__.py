@@ -1,1 +1,1 @@
-"""The engine: the library handle, the durable two-lane queue, task chains, events and handlers."""
+"""The generic job engine: the durable two-lane queue and runner, task chains, events, pause and the handler registry."""

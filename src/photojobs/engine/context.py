@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from ..config import Config
+from ..library import Library
 from ..storage import atomic
 from ..storage.db import retry_when_busy
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
 from . import feed
 from .events import emit
-from .library import Library
 from .queue import ITEM_EVENT, emit_job, item_event, job_to_dict
 
 MANIFEST_CHANGED, ITEM_REMOVED = "manifest_changed", "item_removed"

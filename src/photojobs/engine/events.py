@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from ..library import Library
 from ..storage import after_commit
 from ..storage.db import transaction_state
 from ..storage.repos import events as events_repo
-from .library import Library
 
 
 def emit(lib: Library, conn: sqlite3.Connection, kind: str, data: dict, *, project_id: int | None = None,

@@ -15,11 +15,11 @@ import sqlite3
 import uuid
 from typing import Callable, Iterable
 
+from ..library import Library
 from ..storage import atomic
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
 from ..storage.repos import settings as settings_repo
-from .library import Library
 from .queue import emit_job, start_task
 
 PREFIX = "feed."

@@ -6,11 +6,11 @@ import signal
 import threading
 from typing import Callable
 
+from ..library import Library
 from ..storage.repos import jobs as jobs_repo
 from . import tasks
-from .library import Library
-from .queue import job_to_dict, task_status
 from .pause import state as pause_state
+from .queue import job_to_dict, task_status
 from .runner import Runner, lane_of
 
 FINAL = ("completed", "failed", "canceled")

@@ -7,10 +7,10 @@ import sqlite3
 from typing import Iterable
 
 from ..errors import PhotojobsError
+from ..library import Library
 from ..storage import atomic
 from ..storage.repos import settings as settings_repo
 from .events import emit
-from .library import Library
 
 LANES = ("priority", "normal")
 ALL_KEY = "pause.all"

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from ..errors import BadPayload, NotFound, PhotojobsError, UsageError
+from ..library import Library
+from ..photos.projects import resolve_project
 from ..storage import atomic
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
@@ -15,8 +17,6 @@ from ..storage.repos import photos as photos_repo
 from ..storage.repos import projects as projects_repo
 from . import registry, tasks
 from .events import emit
-from .library import Library
-from .projects import resolve_project
 
 JOB_EVENT = "job"
 ITEM_EVENT = "item"
@@ -80,7 +80,7 @@ def item_event(lib: Library, conn: sqlite3.Connection, job_id: int, item: sqlite
     if photo is not None:
         basename = photo["basename"]
     else:
-        from .media_scan import Rules
+        from ..photos.filenames import Rules
         basename = Rules.from_config(lib.config).classify(item["filename"])[0]
     data: dict[str, Any] = {"type": "item", "job_id": job_id, "item_id": item["id"],
                             "project_folder": project_folder, "filename": basename,

@@ -1,10 +1,13 @@
 """Job handlers, registered under stable type names (never by Python import path).
 
-The built-in handlers live in `engine/handlers/`, one module per job type. Tests and
-benchmarks add their own handlers through a documented hook that also reaches runner
+The engine knows no job type of its own: the built-in ones (the photo domain's, one
+module per job type) register through the `photojobs.handlers` entry-point group declared
+in pyproject.toml, like any installed plugin, so every runner process finds them. Tests
+and benchmarks add their own handlers through a documented hook that also reaches runner
 subprocesses: the environment variable PHOTOJOBS_PLUGINS (comma-separated module names,
-imported when the registry loads) or the `photojobs.handlers` entry-point group. A plugin
-may also replace the function the derivative workers run (`derivative_maker`).
+imported after the entry points when the registry loads, so they may replace a built-in
+type). A plugin may also replace the function the derivative workers run
+(`derivative_maker`).
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def get_derivative_maker() -> Callable[..., dict]:
     _load()
     if _DERIVATIVE_MAKER:
         return _DERIVATIVE_MAKER[0]
-    from .imaging import make_derivatives
+    from ..photos.imaging import make_derivatives
     return make_derivatives
 
 
@@ -77,11 +80,12 @@ def _load() -> None:
     with _load_lock:
         if _loaded:
             return
-        importlib.import_module("photojobs.engine.handlers")
-        for name in filter(None, (n.strip() for n in os.environ.get("PHOTOJOBS_PLUGINS", "").split(","))):
-            importlib.import_module(name)
+        # Built-in job types come through the entry-point group like any installed plugin's;
+        # PHOTOJOBS_PLUGINS load after them, so a test may replace one.
         for ep in entry_points(group="photojobs.handlers"):
             ep.load()
+        for name in filter(None, (n.strip() for n in os.environ.get("PHOTOJOBS_PLUGINS", "").split(","))):
+            importlib.import_module(name)
         _loaded = True
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import PermanentJobError, PhotojobsError, StorageFull, UnknownJobType
+from ..library import Library
 from ..storage import atomic
 from ..storage.db import data_version, is_busy_error, retry_when_busy
 from ..storage.repos import jobs as jobs_repo
@@ -31,7 +32,6 @@ from ..storage.repos import projects as projects_repo
 from ..storage.repos import settings as settings_repo
 from . import registry, tasks
 from .context import JobCanceled, JobContext, JobReleased, LostOwnership
-from .library import Library
 from .queue import emit_job, enqueue, reopen_items
 
 log = logging.getLogger("photojobs.runner")

@@ -7,11 +7,12 @@ import sqlite3
 from dataclasses import dataclass
 
 from ..errors import BackupFailed, CatalogCorrupt, UnknownJobType
+from ..library import Library
+from ..photos import catalog_care
 from ..storage import atomic
 from ..storage.repos import projects as projects_repo
 from ..storage.repos import schedule_runs as runs_repo
-from . import catalog_care, registry
-from .library import Library
+from . import registry
 from .queue import enqueue
 
 log = logging.getLogger("photojobs.scheduler")

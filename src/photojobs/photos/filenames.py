@@ -8,7 +8,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import Config
+from photojobs.config import Config
+
 from . import media
 from .projects import MARKER
 

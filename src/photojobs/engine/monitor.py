@@ -12,14 +12,14 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from ..library import Library
 from ..storage.db import data_version, read_snapshot
 from ..storage.repos import events as events_repo
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
-from .events import row_to_event
-from .library import Library
-from .pause import PAUSE_EVENT, paused_state
 from . import tasks
+from .events import row_to_event
+from .pause import PAUSE_EVENT, paused_state
 from .queue import JOB_EVENT, iso, job_event, resolve_project
 
 LANES = ("priority", "normal")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from ..queue import enqueue
+from photojobs.engine.queue import enqueue
+from photojobs.engine.registry import handler
+
 from ..reconcile import checked_scan, folder_check
-from ..registry import handler
 from ..writing import writing
 
 

@@ -11,14 +11,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import Config
-from ..errors import CatalogCorrupt, CatalogError, CatalogLost, NotFound, PhotojobsError
-from ..storage import atomic
-from ..storage import health
-from ..storage.repos import photos as photos_repo
-from ..storage.repos import projects as projects_repo
+from photojobs.config import Config
+from photojobs.errors import CatalogCorrupt, CatalogError, CatalogLost, NotFound, PhotojobsError
+from photojobs.library import CATALOG_DIR, CATALOG_FILE, Library
+from photojobs.storage import atomic
+from photojobs.storage import health
+from photojobs.storage.repos import photos as photos_repo
+from photojobs.storage.repos import projects as projects_repo
+
 from .fileops import fsync_dir, place_no_replace
-from .library import CATALOG_DIR, CATALOG_FILE, Library
 from .projects import MARKER, is_deleted_marker, read_marker, validate_name
 
 log = logging.getLogger("photojobs.catalog")
@@ -234,7 +235,7 @@ def rebuild(root: Path, config: Config, *, force: bool = False,
 
     Never moves or deletes a user's file: rows only. A sound catalog that lists projects is
     rebuilt only with `force`; an old catalog is moved aside, never deleted."""
-    from .media_scan import Rules, scan_folder
+    from .filenames import Rules, scan_folder
     from .reconcile import folder_check
     root = Path(root)
     path = catalog_path(root)

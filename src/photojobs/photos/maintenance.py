@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import UsageError
-from ..storage.repos import projects as projects_repo
+from photojobs.engine.queue import enqueue, start_task
+from photojobs.engine.registry import MAINTENANCE_TYPES
+from photojobs.errors import UsageError
+from photojobs.library import Library
+from photojobs.storage.repos import projects as projects_repo
+
 from .projects import require
-from .queue import enqueue, start_task
-from .registry import MAINTENANCE_TYPES
-from .library import Library
 from .scan import reported
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from photojobs.engine.queue import start_task
+from photojobs.engine.tasks import steps
+from photojobs.library import Library
+
 from . import culling, maintenance
-from .library import Library
-from .queue import start_task
-from .tasks import steps
 
 
 def start_named_task(lib: Library, project: str | int, task_type: str, *, items: list[str] | None = None,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
-from .library import CATALOG_DIR, Library
+from photojobs.library import CATALOG_DIR, Library
 
 log = logging.getLogger("photojobs.writing")
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from photojobs.engine.registry import handler
+
 from ..derivatives import queue_needed
-from ..registry import handler
 from ..reconcile import checked_scan, manifest_check
 
 

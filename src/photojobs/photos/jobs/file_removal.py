@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ...storage.repos import photos as photos_repo
+from photojobs.engine.registry import handler
+from photojobs.storage.repos import photos as photos_repo
+
 from ..culling import plan_for
 from ..derivatives import regenerate, remove_derivatives
 from ..reconcile import checked_scan
-from ..registry import handler
 from ..trash import COMMIT, move_to_trash
 from ..writing import writing
 

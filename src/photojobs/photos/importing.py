@@ -14,18 +14,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from ..errors import PhotojobsError
-from ..storage import atomic
-from ..storage.repos import job_items as items_repo
-from ..storage.repos import photos as photos_repo
+from photojobs.engine.feed import Feed
+from photojobs.engine.queue import resolve_project
+from photojobs.errors import PhotojobsError
+from photojobs.library import Library
+from photojobs.storage import atomic
+from photojobs.storage.repos import job_items as items_repo
+from photojobs.storage.repos import photos as photos_repo
+
 from . import media
 from .derivatives import needing_a_job
+from .filenames import Rules, is_ignored, safe_name
 from .fileops import CopyError, copy_verified, fsync_dir, move_within_filesystem, same_content
-from .library import Library
-from .media_scan import Rules, is_ignored, safe_name
 from .projects import get_or_create, project_to_dict
-from .feed import Feed
-from .queue import resolve_project
 from .trash import REPLACED_BY_IMPORT, move_to_trash, put_back
 from .writing import writes
 

@@ -11,21 +11,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..config import Config
-from ..errors import BadPayload, ConfigError, NotFound, PermanentJobError, StorageFull
-from ..storage import atomic
-from ..storage.repos import job_items as items_repo
-from ..storage.repos import jobs as jobs_repo
-from ..storage.repos import photos as photos_repo
+from photojobs.config import Config
+from photojobs.engine.queue import enqueue, iso
+from photojobs.errors import BadPayload, ConfigError, NotFound, PermanentJobError, StorageFull
+from photojobs.library import Library
+from photojobs.storage import atomic
+from photojobs.storage.repos import job_items as items_repo
+from photojobs.storage.repos import jobs as jobs_repo
+from photojobs.storage.repos import photos as photos_repo
+
 from . import media
 from .imaging import DerivativeSpec, ImagingError, ImagingSettings
 from .imaging_pool import DerivativePool
-from .library import Library
 from .projects import MARKER, require
-from .queue import enqueue, iso
 
 if TYPE_CHECKING:
-    from .context import JobContext
+    from photojobs.engine.context import JobContext
 
 THUMB_DIR, PREVIEW_DIR = ".thumb", ".preview"
 EXTENSIONS = {"jpeg": "jpg", "webp": "webp"}

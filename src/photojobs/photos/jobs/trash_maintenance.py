@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from photojobs.engine.registry import handler
+
 from ..library_trash import expire_deleted
-from ..registry import handler
 from ..trash import expire
 
 

@@ -1,6 +1,6 @@
 """Catalog-versus-disk reconciliation shared by manifest_check, folder_check and manifest_cleaning.
 
-Each pass reads the project folder once (media_scan.scan_folder) and the project's photos
+Each pass reads the project folder once (filenames.scan_folder) and the project's photos
 once, then compares in memory: O(files + photos), never a stat per photo per extension.
 """
 
@@ -12,14 +12,15 @@ import os
 import sqlite3
 from dataclasses import dataclass, field
 
-from ..errors import PermanentJobError
-from ..storage import atomic
-from ..storage.repos import not_photos as not_photos_repo
-from ..storage.repos import photos as photos_repo
+from photojobs.errors import PermanentJobError
+from photojobs.library import Library
+from photojobs.storage import atomic
+from photojobs.storage.repos import not_photos as not_photos_repo
+from photojobs.storage.repos import photos as photos_repo
+
 from . import media
+from .filenames import FolderScan, Rules, scan_folder
 from .fileops import idle_for, sweep_temp_files
-from .library import Library
-from .media_scan import FolderScan, Rules, scan_folder
 from .projects import MARKER
 
 log = logging.getLogger("photojobs.reconcile")

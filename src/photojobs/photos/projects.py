@@ -11,12 +11,12 @@ import unicodedata
 from pathlib import Path
 from typing import Callable
 
-from ..errors import NotFound, PhotojobsError, ProjectFolderMissing
-from ..storage import atomic
-from ..storage.repos import not_photos as not_photos_repo
-from ..storage.repos import photos as photos_repo
-from ..storage.repos import projects as projects_repo
-from .library import Library
+from photojobs.errors import NotFound, PhotojobsError, ProjectFolderMissing
+from photojobs.library import Library
+from photojobs.storage import atomic
+from photojobs.storage.repos import not_photos as not_photos_repo
+from photojobs.storage.repos import photos as photos_repo
+from photojobs.storage.repos import projects as projects_repo
 
 MARKER = ".photojobs-project"
 SUBFOLDERS = (".thumb", ".preview", ".trash")
@@ -249,7 +249,7 @@ def disk_usage(path: Path) -> int | None:
 
 
 def project_to_dict(row: sqlite3.Row) -> dict:
-    from .queue import iso
+    from photojobs.engine.queue import iso
     return {"id": row["id"], "name": row["name"], "folder": row["folder"],
             "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from photojobs.engine.registry import handler
+
 from .. import derivatives
-from ..registry import handler
 
 
 @handler("generate_derivatives", priority=50)

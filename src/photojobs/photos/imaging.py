@@ -13,8 +13,8 @@ from typing import Any
 
 from PIL import Image, ImageCms, JpegImagePlugin
 
-from photojobs.engine import media
 from photojobs.errors import StorageFull
+from photojobs.photos import media
 
 _ORIENTATION_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,

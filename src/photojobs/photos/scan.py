@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from ..storage.repos import events as events_repo
-from .library import Library
+from photojobs.engine.queue import enqueue
+from photojobs.library import Library
+from photojobs.storage.repos import events as events_repo
+
 from .projects import require
-from .queue import enqueue
 
 
 def request_checks(lib: Library, project: str | int, *, manifest: bool = True, folder: bool = True,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .media_scan import TMP_PREFIX
+from .filenames import TMP_PREFIX
 from .projects import MARKER
 from .writing import claim_move
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from photojobs.engine.registry import handler
+
 from ..reconcile import checked_scan, manifest_cleaning
-from ..registry import handler
 
 
 @handler("manifest_cleaning", priority=80, unique=True)

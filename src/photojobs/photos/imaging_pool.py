@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from photojobs.engine import registry
-from photojobs.engine.imaging import ImagingError, ImagingSettings
+from photojobs.photos.imaging import ImagingError, ImagingSettings
 
 
 class DecoderCrashed(ImagingError):
@@ -63,7 +63,7 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
-PRELOAD = ["photojobs.engine.imaging"]
+PRELOAD = ["photojobs.photos.imaging"]
 
 
 def warm_up() -> None:

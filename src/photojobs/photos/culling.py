@@ -7,14 +7,15 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import NotFound, PhotojobsError, UsageError
-from ..storage import atomic
-from ..storage.repos import job_items as items_repo
-from ..storage.repos import photos as photos_repo
+from photojobs.engine.queue import iso, start_task
+from photojobs.errors import NotFound, PhotojobsError, UsageError
+from photojobs.library import Library
+from photojobs.storage import atomic
+from photojobs.storage.repos import job_items as items_repo
+from photojobs.storage.repos import photos as photos_repo
+
 from .derivatives import derivative_paths, imaging_settings
-from .library import Library
 from .projects import project_to_dict, require
-from .queue import iso, start_task
 from .reconcile import checked_scan
 
 

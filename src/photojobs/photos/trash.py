@@ -17,13 +17,14 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import NotFound, UsageError
-from ..storage import atomic
-from ..storage.repos import photos as photos_repo
+from photojobs.errors import NotFound, UsageError
+from photojobs.library import Library
+from photojobs.storage import atomic
+from photojobs.storage.repos import photos as photos_repo
+
 from . import media
+from .filenames import Rules, is_ignored
 from .fileops import fsync_dir, move_unique, place_no_replace
-from .library import Library
-from .media_scan import Rules, is_ignored
 from .projects import ensure_layout, require
 from .writing import writes
 
@@ -111,7 +112,7 @@ def list_trash(lib: Library, project: str | int) -> list[dict[str, Any]]:
     None: never, it was not put there by a commit or an overwriting import)."""
     row = require(lib, project)
     ttl = float(lib.config.get("maintenance.trash_ttl_hours", 24)) * 3600
-    from .queue import iso
+    from photojobs.engine.queue import iso
     out = []
     for e in entries(lib.project_path(row["folder"])):
         out.append({**e, "trashed_at": iso(e["trashed_at"]),
@@ -213,7 +214,7 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
     fsync_dir(path)
     job = None
     if touched:
-        from .queue import start_task
+        from photojobs.engine.queue import start_task
         job = start_task(lib, "upload_postprocess", project=row["id"], items=sorted(touched.items()),
                          source=source)
     return {"project": row["folder"], "restored": restored, "conflicts": conflicts, "job": job}

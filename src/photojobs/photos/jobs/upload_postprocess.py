@@ -5,7 +5,8 @@ re-import of unchanged files decodes nothing."""
 
 from __future__ import annotations
 
-from ..registry import handler
+from photojobs.engine.registry import handler
+
 from .generate_derivatives import run
 
 handler("upload_postprocess", priority=90)(run)

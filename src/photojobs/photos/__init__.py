@@ -1,0 +1,1 @@
+"""The photo domain: projects, import, culling, trash, derivatives, reconciliation and their job types."""
