@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Iterable
 
 from ..errors import PhotojobsError
 from ..library import Library
-from ..storage import atomic
+from ..storage import Connection, atomic
 from ..storage.repos import settings as settings_repo
 from .events import emit
 
@@ -26,7 +25,7 @@ def _check_lane(lane: str | None) -> None:
         raise PhotojobsError(f"unknown lane: {lane} (use {' or '.join(LANES)})")
 
 
-def paused_state(conn: sqlite3.Connection) -> dict:
+def paused_state(conn: Connection) -> dict:
     """{"all": bool, "lanes": {"priority": bool, "normal": bool}, "any": bool, "since": {lane|"all": ts}}.
 
     A lane counts as paused when its own flag or the `all` flag is set. This is the shape that

@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import socket
-import sqlite3
 import threading
 import time
 import itertools
@@ -23,10 +22,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..errors import PermanentJobError, PhotojobsError, StorageFull, UnknownJobType
+from ..errors import PermanentJobError, PhotojobsError, StorageBusy, StorageFull, UnknownJobType
 from ..library import Library
-from ..storage import atomic
-from ..storage.db import data_version, is_busy_error, retry_when_busy
+from ..storage import Connection, Row, atomic
+from ..storage.db import data_version, retry_when_busy
 from ..storage.repos import jobs as jobs_repo
 from ..storage.repos import projects as projects_repo
 from ..storage.repos import settings as settings_repo
@@ -122,7 +121,7 @@ class Runner:
         self._next_recovery = 0.0
         self._next_poll = 0.0
         self._last_heartbeat = 0.0
-        self._watch_conn: sqlite3.Connection | None = None
+        self._watch_conn: Connection | None = None
         self._data_version: int | None = None
         self.on_job_finished: Callable[[dict], None] | None = None
         self._token = uuid.uuid4().hex[:8]
@@ -224,9 +223,7 @@ class Runner:
                 jobs_repo.heartbeat(conn, held, now)
         except StorageFull as exc:
             self._note_full(exc.message)  # heartbeats go on at the next tick
-        except sqlite3.OperationalError as exc:
-            if not is_busy_error(exc):
-                raise
+        except StorageBusy as exc:
             log.warning("heartbeat delayed: %s", exc)  # retry on the next tick
 
     def recover(self, now: float, *, include_stale: bool = True) -> list[int]:
@@ -269,9 +266,7 @@ class Runner:
         except StorageFull as exc:
             self._note_full(exc.message)
             return []
-        except sqlite3.OperationalError as exc:
-            if not is_busy_error(exc):
-                raise
+        except StorageBusy as exc:
             log.warning("recovery delayed: %s", exc)
         return recovered
 
@@ -361,7 +356,7 @@ class Runner:
                     self._give_back_after_full(lane, row, exc.message)
                     row = None
             except Exception as exc:  # noqa: BLE001 - a slot must survive a database hiccup
-                if row is None and is_busy_error(exc):   # a claim met a locked catalog
+                if row is None and isinstance(exc, StorageBusy):   # a claim met a locked catalog
                     log.warning("lane %s: catalog busy; will claim again", lane.name)
                 else:
                     log.exception("lane %s: unexpected error; continuing", lane.name)
@@ -373,7 +368,7 @@ class Runner:
                     row = None
                 time.sleep(0.1)
 
-    def _settle_retrying(self, lane: Lane, row: sqlite3.Row, outcome: tuple) -> sqlite3.Row | None:
+    def _settle_retrying(self, lane: Lane, row: Row, outcome: tuple) -> Row | None:
         """A locked database (a slow disk, a long writer elsewhere) delays the settle; it never
         loses the outcome of work already done."""
         return retry_when_busy(
@@ -389,7 +384,7 @@ class Runner:
         try:
             due = jobs_repo.next_due(self.lib.conn(), min_priority=lane.min_priority,
                                      max_priority=lane.max_priority)
-        except sqlite3.OperationalError:
+        except StorageBusy:
             return 0.1
         if due is None:
             return idle
@@ -422,7 +417,7 @@ class Runner:
         # A runner that stops leaves it due at once, for the next one; the daemon retries later.
         return now if self.stop_on_full_disk else now + self._full_pause()
 
-    def _give_back_after_full(self, lane: Lane, row: sqlite3.Row, message: str) -> None:
+    def _give_back_after_full(self, lane: Lane, row: Row, message: str) -> None:
         """Give back a job whose outcome a full catalog kept from being written, in a fresh, small
         transaction (the failed one left room behind it in the WAL)."""
         now = self.lib.now()
@@ -440,7 +435,7 @@ class Runner:
                 self._active.pop(row["worker_id"], None)
             # else it stays held: shutdown's release_all tries once more (and says so if it fails).
 
-    def _transact(self, lane: Lane, row: sqlite3.Row | None, outcome: tuple | None) -> sqlite3.Row | None:
+    def _transact(self, lane: Lane, row: Row | None, outcome: tuple | None) -> Row | None:
         """Settle `row` with `outcome` (if any) and claim this lane's next job, in one transaction."""
         conn = self.lib.conn()
         with self._lock:
@@ -479,7 +474,7 @@ class Runner:
             self._notify_finished(settled)
         return new
 
-    def _execute(self, row: sqlite3.Row) -> tuple:
+    def _execute(self, row: Row) -> tuple:
         """Run the handler; return how to settle the job (nothing is written here)."""
         lib = self.lib
         conn = lib.conn()
@@ -512,7 +507,7 @@ class Runner:
             message = f"{counts['failed']} of {sum(counts.values())} items failed"
         return ("complete", message)
 
-    def _settle(self, conn: sqlite3.Connection, row: sqlite3.Row, outcome: tuple) -> sqlite3.Row | None:
+    def _settle(self, conn: Connection, row: Row, outcome: tuple) -> Row | None:
         """Write a job's outcome: completion (and the task's next step), failure, retry, release, or a
         give-back for want of disk space."""
         kind = outcome[0]
@@ -558,8 +553,8 @@ class Runner:
                                   refund_attempt=True)
         return new if new is not None and new["status"] == "canceled" else None
 
-    def _give_back(self, conn: sqlite3.Connection, job_id: int, worker_id: str, *, run_after: float, now: float,
-                   why: str, refund_attempt: bool = False) -> sqlite3.Row | None:
+    def _give_back(self, conn: Connection, job_id: int, worker_id: str, *, run_after: float, now: float,
+                   why: str, refund_attempt: bool = False) -> Row | None:
         """Requeue a job this worker holds; one whose user asked to cancel it meanwhile ends
         canceled instead (a requeue must never undo a cancel). None if it is no longer ours."""
         held = jobs_repo.owned(conn, job_id, worker_id)
@@ -577,7 +572,7 @@ class Runner:
             emit_job(self.lib, conn, new)
         return new
 
-    def _notify_finished(self, row: sqlite3.Row) -> None:
+    def _notify_finished(self, row: Row) -> None:
         if self.on_job_finished is not None:
             try:
                 self.on_job_finished(dict(row))
