@@ -31,11 +31,11 @@ from ..storage.repos import projects as projects_repo
 from ..storage.repos import settings as settings_repo
 from . import registry, tasks
 from .context import JobCanceled, JobContext, JobReleased, LostOwnership
+from .lanes import PAUSE_ALL_KEY, PAUSE_PREFIX, Lane, make_lanes
 from .queue import emit_job, enqueue, reopen_items
 
 log = logging.getLogger("photojobs.runner")
 HOST = socket.gethostname()
-PRIORITY_MAX = 1 << 31
 
 
 # Runners alive in this process, by token. A running job with our pid but a token not in here
@@ -63,32 +63,6 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-@dataclass
-class Lane:
-    """A set of slots that take jobs in a priority range (the priority lane or the normal lane)."""
-
-    name: str
-    slots: int
-    min_priority: int
-    max_priority: int
-    busy: int = 0
-    threads: list[threading.Thread] = field(default_factory=list)
-
-    @property
-    def pause_key(self) -> str:
-        return f"pause.{self.name}"
-
-
-def make_lanes(lib: Library) -> list[Lane]:
-    p = lib.config.pipeline
-    return [Lane("priority", p.priority_lane_slots, p.priority_threshold, PRIORITY_MAX),
-            Lane("normal", p.normal_lane_slots, -PRIORITY_MAX, p.priority_threshold - 1)]
-
-
-def lane_of(lib: Library, priority: int) -> str:
-    return "priority" if priority >= lib.config.pipeline.priority_threshold else "normal"
-
-
 class Runner:
     """Runs queued jobs until told to stop (daemon), or until the queue is empty (--until-empty).
 
@@ -110,7 +84,7 @@ class Runner:
         self.stop_when = stop_when
         self.name = name
         self.rng = rng or random.Random()
-        self.lanes = make_lanes(lib)
+        self.lanes = make_lanes(lib.config)
         self.pid = os.getpid()
         self.claimed = 0
         self.finished = 0
@@ -307,8 +281,8 @@ class Runner:
 
     def _work_left(self) -> bool:
         conn = self.lib.conn()
-        paused = settings_repo.with_prefix(conn, "pause.")
-        if "pause.all" in paused:
+        paused = settings_repo.with_prefix(conn, PAUSE_PREFIX)
+        if PAUSE_ALL_KEY in paused:
             return False
         for lane in self.lanes:
             if lane.slots and lane.pause_key not in paused:
