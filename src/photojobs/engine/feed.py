@@ -114,7 +114,7 @@ class Feed:
             self.on_start(self.job)
 
     def _who(self) -> str:
-        from .runner import HOST
+        from .recovery import HOST
         return json.dumps({"pid": os.getpid(), "host": HOST, "token": self._token, "at": self.lib.now()})
 
 
@@ -123,7 +123,7 @@ def is_open(lib: Library, conn: Connection, job_id: int) -> bool:
     raw = settings_repo.get(conn, _key(job_id))
     if raw is None:
         return False
-    from .runner import HOST, pid_alive
+    from .recovery import HOST, pid_alive
     try:
         who = json.loads(raw)
         pid, host, token, at = int(who["pid"]), who["host"], who["token"], float(who["at"])

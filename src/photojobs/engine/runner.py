@@ -4,63 +4,35 @@ A supervisor (the calling thread) keeps heartbeats, recovers lost workers, notic
 made by other processes and decides when to stop; each lane slot is a thread that claims a
 job with one atomic statement and runs it. Signal handlers only set flags: the first one
 stops claiming and lets running jobs reach a safe point within the grace period, the second
-releases everything at once.
+releases everything at once. What a job's run came to and how it is written is in outcomes.py;
+taking back jobs of lost workers in recovery.py; the lanes themselves in lanes.py.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
 import signal
-import socket
 import threading
 import time
-import itertools
-import traceback
 import uuid
-from dataclasses import dataclass, field
 from typing import Callable
 
-from ..errors import PermanentJobError, PhotojobsError, StorageBusy, StorageFull, UnknownJobType
+from ..errors import StorageBusy, StorageFull
 from ..library import Library
 from ..storage import Connection, Row, atomic
 from ..storage.db import data_version, retry_when_busy
 from ..storage.repos import jobs as jobs_repo
-from ..storage.repos import projects as projects_repo
 from ..storage.repos import settings as settings_repo
-from . import registry, tasks
-from .context import JobCanceled, JobContext, JobReleased, LostOwnership
+from . import recovery
 from .lanes import PAUSE_ALL_KEY, PAUSE_PREFIX, Lane, make_lanes
-from .queue import emit_job, enqueue, reopen_items
+from .outcomes import Complete, DiskFull, Outcome, give_back, run_job, settle
+from .queue import emit_job
+from .recovery import HOST
 
 log = logging.getLogger("photojobs.runner")
-HOST = socket.gethostname()
-
-
-# Runners alive in this process, by token. A running job with our pid but a token not in here
-# belongs to an earlier life of this pid (a container restarts its daemon as pid 1 every time).
-_LIVE_TOKENS: set[str] = set()
-
-
-def _token_of(worker_id: str | None) -> str | None:
-    return worker_id.rsplit(":", 1)[-1].split("-")[0] if worker_id else None
-
-
-def pid_alive(pid: int) -> bool:
-    """True if `pid` runs on this host (a zombie -- killed but not yet reaped -- counts as dead)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-        return state not in (b"Z", b"X")
-    except (OSError, IndexError):
-        return True
 
 
 class Runner:
@@ -104,7 +76,7 @@ class Runner:
     # --- lifecycle ------------------------------------------------------------------------
     def initialize(self) -> None:
         """Recover jobs of dead workers on this host at once, then start the lane slots."""
-        _LIVE_TOKENS.add(self._token)
+        recovery.runner_started(self._token)
         self.recover(self.lib.now(), include_stale=False)
         self._watch_conn = self.lib.catalog.new_connection()
         self._data_version = self._read_data_version()
@@ -170,7 +142,7 @@ class Runner:
                         self._last_heartbeat = now
                         self.heartbeat(now)
         self.release_all("runner stopped before the job finished")
-        _LIVE_TOKENS.discard(self._token)
+        recovery.runner_stopped(self._token)
         if self._watch_conn is not None:
             self._watch_conn.close()
             self._watch_conn = None
@@ -201,48 +173,16 @@ class Runner:
             log.warning("heartbeat delayed: %s", exc)  # retry on the next tick
 
     def recover(self, now: float, *, include_stale: bool = True) -> list[int]:
-        """Requeue running jobs whose worker is gone: its process died on this host, or its
-        heartbeat is older than stale_seconds. A lost worker counts as an attempt, so a job that
-        kills its worker every time ends failed instead of looping."""
-        conn = self.lib.conn()
-        recovered = []
+        """Requeue running jobs whose worker is gone (see recovery.requeue_lost); ids taken back."""
         try:
-            with atomic(conn):
-                candidates = {}
-                for row in jobs_repo.running(conn, host=HOST):
-                    if row["worker_pid"] == self.pid:
-                        dead = _token_of(row["worker_id"]) not in _LIVE_TOKENS
-                    else:
-                        dead = not pid_alive(row["worker_pid"])
-                    if dead:
-                        candidates[row["id"]] = (row, f"worker process {row['worker_pid']} died")
-                if include_stale:
-                    cutoff = now - self.lib.config.pipeline.stale_seconds
-                    for row in jobs_repo.stale(conn, heartbeat_before=cutoff):
-                        if row["worker_id"] in self._active:
-                            continue
-                        candidates.setdefault(row["id"], (row, f"worker {row['worker_id']} stopped sending "
-                                                                 "heartbeats"))
-                for job_id, (row, why) in candidates.items():
-                    reopen_items(self.lib, conn, row, why)
-                    if row["cancel_requested"]:   # the user's cancel outlives the worker
-                        new = jobs_repo.finish(conn, job_id, row["worker_id"], status="canceled", now=now,
-                                               error_message="canceled by user")
-                    elif row["attempts"] >= row["max_attempts"]:
-                        new = jobs_repo.fail_lost(conn, job_id, now=now, error_message=(
-                            f"{why}; the worker was lost on each of {row['attempts']} attempts, giving up"))
-                    else:
-                        new = jobs_repo.requeue(conn, job_id, worker_id=None, run_after=now, now=now,
-                                                error_message=f"{why}; requeued")
-                    if new is not None:
-                        emit_job(self.lib, conn, new)
-                        recovered.append(job_id)
+            with atomic(self.lib.conn()) as conn:
+                return recovery.requeue_lost(self.lib, conn, now, pid=self.pid, include_stale=include_stale,
+                                             held_here=lambda worker_id: worker_id in self._active)
         except StorageFull as exc:
             self._note_full(exc.message)
-            return []
         except StorageBusy as exc:
             log.warning("recovery delayed: %s", exc)
-        return recovered
+        return []
 
     def release_all(self, why: str) -> None:
         """Give every job this process still holds back to the queue, attempt refunded."""
@@ -255,7 +195,7 @@ class Runner:
             now = self.lib.now()
             with atomic(conn):
                 for worker_id, job_id in held.items():
-                    self._give_back(conn, job_id, worker_id, run_after=now, now=now, why=why, refund_attempt=True)
+                    give_back(self.lib, conn, job_id, worker_id, run_after=now, now=now, why=why, refund_attempt=True)
         except StorageFull as exc:
             # Our pid dies with this process: the next runner on this host takes them back at once.
             self._stranded.update(held.values())
@@ -320,7 +260,9 @@ class Runner:
                     if row is None:
                         self.lib.waker.wait(seen, self._sleep_seconds(lane))
                         continue
-                outcome = self._execute(row)
+                outcome = run_job(self.lib, row, stopping=lambda: self.stopping)
+                if isinstance(outcome, DiskFull):
+                    self._note_full(outcome.message)   # before the settle's claim: nothing new is taken
                 # Settling a job and claiming the next one share one transaction: half the
                 # commits per job when the queue is busy.
                 row = self._settle_retrying(lane, row, outcome)
@@ -342,7 +284,7 @@ class Runner:
                     row = None
                 time.sleep(0.1)
 
-    def _settle_retrying(self, lane: Lane, row: Row, outcome: tuple) -> Row | None:
+    def _settle_retrying(self, lane: Lane, row: Row, outcome: Outcome) -> Row | None:
         """A locked database (a slow disk, a long writer elsewhere) delays the settle; it never
         loses the outcome of work already done."""
         return retry_when_busy(
@@ -397,8 +339,8 @@ class Runner:
         now = self.lib.now()
         try:
             with atomic(self.lib.conn()) as conn:
-                self._give_back(conn, row["id"], row["worker_id"], run_after=self._full_run_after(now),
-                                now=now, why=f"{message}; given back to the queue", refund_attempt=True)
+                give_back(self.lib, conn, row["id"], row["worker_id"], run_after=self._full_run_after(now),
+                          now=now, why=f"{message}; given back to the queue", refund_attempt=True)
             given_back = True
         except StorageFull:
             given_back = False
@@ -409,7 +351,7 @@ class Runner:
                 self._active.pop(row["worker_id"], None)
             # else it stays held: shutdown's release_all tries once more (and says so if it fails).
 
-    def _transact(self, lane: Lane, row: Row | None, outcome: tuple | None) -> Row | None:
+    def _transact(self, lane: Lane, row: Row | None, outcome: Outcome | None) -> Row | None:
         """Settle `row` with `outcome` (if any) and claim this lane's next job, in one transaction."""
         conn = self.lib.conn()
         with self._lock:
@@ -420,7 +362,8 @@ class Runner:
         try:
             with atomic(conn):
                 if row is not None:
-                    settled = self._settle(conn, row, outcome)
+                    settled = settle(self.lib, conn, row, outcome, rng=self.rng,
+                                     full_run_after=self._full_run_after)
                 new = None
                 if claim:
                     worker_id = f"{HOST}:{self.pid}:{lane.name}:{self._token}-{next(self._serial)}"
@@ -435,6 +378,8 @@ class Runner:
                     lane.busy -= 1
             raise
         with self._lock:
+            if isinstance(outcome, Complete) and settled is not None:
+                self._full_streak = 0   # a job went through: the disk has room again
             if row is not None:
                 self._active.pop(row["worker_id"], None)
                 self.finished += 1
@@ -446,104 +391,6 @@ class Runner:
                 lane.busy -= 1
         if settled is not None:
             self._notify_finished(settled)
-        return new
-
-    def _execute(self, row: Row) -> tuple:
-        """Run the handler; return how to settle the job (nothing is written here)."""
-        lib = self.lib
-        conn = lib.conn()
-        project = projects_repo.get(conn, row["project_id"]) if row["project_id"] is not None else None
-        try:
-            spec = registry.get(row["type"])
-            if spec.needs_project and project is None:
-                raise PermanentJobError(f"project {row['project_id']} no longer exists")
-            ctx = JobContext(lib, row, project, stopping=lambda: self.stopping)
-            spec.run(ctx)
-        except LostOwnership:
-            log.warning("job %s was taken over by another runner", row["id"])
-            return ("lost",)
-        except JobReleased:
-            return ("release", "runner stopped before the job finished")
-        except JobCanceled as exc:
-            return ("finish", "canceled", str(exc))
-        except (UnknownJobType, PermanentJobError) as exc:
-            return ("finish", "failed", exc.message)
-        except StorageFull as exc:
-            self._note_full(exc.message)   # before the settle's claim: nothing new is taken
-            return ("full", exc.message)
-        except Exception as exc:  # noqa: BLE001 - a handler's failure is the job's, not the runner's
-            message = str(exc) if isinstance(exc, PhotojobsError) else f"{type(exc).__name__}: {exc}"
-            log.debug("job %s failed:\n%s", row["id"], traceback.format_exc())
-            return ("retry", message)
-        counts = ctx.counts() if ctx.has_counts() else None
-        message = None
-        if counts and counts["failed"]:
-            message = f"{counts['failed']} of {sum(counts.values())} items failed"
-        return ("complete", message)
-
-    def _settle(self, conn: Connection, row: Row, outcome: tuple) -> Row | None:
-        """Write a job's outcome: completion (and the task's next step), failure, retry, release, or a
-        give-back for want of disk space."""
-        kind = outcome[0]
-        now = self.lib.now()
-        if kind == "lost":
-            return None
-        if kind == "complete":
-            done = jobs_repo.finish(conn, row["id"], row["worker_id"], status="completed", now=now,
-                                    error_message=outcome[1])
-            if done is None:
-                return None
-            self._full_streak = 0
-            emit_job(self.lib, conn, done)
-            step = tasks.next_step(row["task_type"], row["task_step"])
-            if step is not None:
-                index, job_type, priority = step
-                enqueue(self.lib, job_type, project=row["project_id"], priority=priority, source=row["source"],
-                        _task=(row["task_id"], row["task_type"], index), conn=conn)
-            return done
-        if kind == "finish":
-            done = jobs_repo.finish(conn, row["id"], row["worker_id"], status=outcome[1], now=now,
-                                    error_message=outcome[2])
-            if done is not None:
-                # An item in flight when the job failed or was canceled is not done: pending, as
-                # after a lost worker, never `running` on a finished job (a retry picks it up).
-                reopen_items(self.lib, conn, row, f"job {outcome[1]}")
-                emit_job(self.lib, conn, done)
-            return done
-        if kind == "retry" and row["attempts"] >= row["max_attempts"]:
-            return self._settle(conn, row, ("finish", "failed", f"{outcome[1]} (after {row['attempts']} attempts)"))
-        if kind == "full":   # no fault of the job's: the attempt is refunded
-            new = self._give_back(conn, row["id"], row["worker_id"], run_after=self._full_run_after(now), now=now,
-                                  why=f"{outcome[1]}; given back to the queue", refund_attempt=True)
-        elif kind == "retry":
-            p = self.lib.config.pipeline
-            attempts = row["attempts"]
-            delay = min(p.retry_max_seconds, p.retry_base_seconds * 2 ** (attempts - 1))
-            delay *= self.rng.uniform(0.5, 1.5)  # jitter: retries of a burst don't come back together
-            new = self._give_back(conn, row["id"], row["worker_id"], run_after=now + delay, now=now,
-                                  why=f"{outcome[1]}; retry {attempts + 1}/{row['max_attempts']} in {delay:.1f}s")
-        else:  # release: not the job's fault, the attempt is refunded
-            new = self._give_back(conn, row["id"], row["worker_id"], run_after=now, now=now, why=outcome[1],
-                                  refund_attempt=True)
-        return new if new is not None and new["status"] == "canceled" else None
-
-    def _give_back(self, conn: Connection, job_id: int, worker_id: str, *, run_after: float, now: float,
-                   why: str, refund_attempt: bool = False) -> Row | None:
-        """Requeue a job this worker holds; one whose user asked to cancel it meanwhile ends
-        canceled instead (a requeue must never undo a cancel). None if it is no longer ours."""
-        held = jobs_repo.owned(conn, job_id, worker_id)
-        if held is None:
-            return None
-        if held["cancel_requested"]:
-            new = jobs_repo.finish(conn, job_id, worker_id, status="canceled", now=now,
-                                   error_message="canceled by user")
-        else:
-            new = jobs_repo.requeue(conn, job_id, worker_id=worker_id, run_after=run_after, now=now,
-                                    error_message=why, refund_attempt=refund_attempt)
-        if new is not None:
-            # Only while still ours: a runner that took the job over may be running an item now.
-            reopen_items(self.lib, conn, new, why)
-            emit_job(self.lib, conn, new)
         return new
 
     def _notify_finished(self, row: Row) -> None:
