@@ -140,6 +140,20 @@ def test_a_catalog_locked_past_the_busy_timeout_raises_storage_busy(open_library
     assert lib.conn().execute("SELECT value FROM settings WHERE key = 'x'").fetchone()[0] == "y"
 
 
+def test_a_command_that_meets_a_locked_catalog_says_so_in_one_line(library_path, cli, make_config):
+    Library.open(library_path, load_config()).close()
+    config = make_config({"pipeline": {"busy_timeout_ms": 20}})
+    blocker = sqlite3.connect(library_path / ".photojobs" / "catalog.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        result = cli("--config", config, "jobs", "pause")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert result.code == 1
+    assert "is busy" in result.err and "Traceback" not in result.err
+
+
 def test_failing_migration_leaves_no_record_and_no_change(library_path, monkeypatch):
     Library.open(library_path, load_config()).close()
     shipped = [m.name for m in migrations.MIGRATIONS]
