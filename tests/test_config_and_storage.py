@@ -7,9 +7,10 @@ import sqlite3
 import pytest
 
 from photojobs.config import load_config
-from photojobs.errors import ConfigError, SchemaTooNew
+from photojobs.errors import ConfigError, SchemaTooNew, StorageBusy
 from photojobs.library import Library
-from photojobs.storage import migrations
+from photojobs.storage import atomic, migrations
+from photojobs.storage.db import retry_when_busy
 from photojobs.storage.migrations import Migration, migrate
 
 
@@ -110,6 +111,47 @@ def test_migration_on_an_older_database_file(library_path, monkeypatch):
     assert [r[0] for r in old.execute("SELECT name FROM schema_migrations ORDER BY name")] == shipped
     old.close()
     lib.close()
+
+
+def test_a_catalog_locked_past_the_busy_timeout_raises_storage_busy(open_library, library_path):
+    """Another process holds the write lock: storage says so with its own typed error (the engine
+    and the daemon catch that, never the driver's), and a retried write goes through once it is free."""
+    lib = open_library({"pipeline": {"busy_timeout_ms": 20}})
+    blocker = sqlite3.connect(library_path / ".photojobs" / "catalog.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StorageBusy, match="catalog.*busy"):
+            with atomic(lib.conn()) as conn:
+                conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('x', 'y', 0)")
+        tries = []
+
+        def write():
+            tries.append(1)
+            if len(tries) == 2:
+                blocker.execute("ROLLBACK")   # the other writer finishes while we wait
+            with atomic(lib.conn()) as conn:
+                conn.execute("INSERT INTO settings (key, value, updated_at) VALUES ('x', 'y', 0)")
+        retry_when_busy(write)
+    finally:
+        if blocker.in_transaction:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+    assert len(tries) == 2
+    assert lib.conn().execute("SELECT value FROM settings WHERE key = 'x'").fetchone()[0] == "y"
+
+
+def test_a_command_that_meets_a_locked_catalog_says_so_in_one_line(library_path, cli, make_config):
+    Library.open(library_path, load_config()).close()
+    config = make_config({"pipeline": {"busy_timeout_ms": 20}})
+    blocker = sqlite3.connect(library_path / ".photojobs" / "catalog.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        result = cli("--config", config, "jobs", "pause")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert result.code == 1
+    assert "is busy" in result.err and "Traceback" not in result.err
 
 
 def test_failing_migration_leaves_no_record_and_no_change(library_path, monkeypatch):

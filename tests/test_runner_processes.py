@@ -217,7 +217,7 @@ def test_jobs_of_an_earlier_life_of_the_same_pid_are_recovered_at_once(lib):
     """In a container the daemon is pid 1 after every restart: the pid alone can't tell its
     own running jobs from those of the process that died before it."""
     import os as _os
-    from photojobs.engine.runner import HOST
+    from photojobs.engine.recovery import HOST
     orphan = queue.enqueue(lib, "test_noop")
     lib.conn().execute("UPDATE jobs SET status='running', worker_host=?, worker_pid=?, worker_id=?, "
                        "heartbeat_at=?, attempts=1 WHERE id=?",

@@ -41,6 +41,14 @@ class StorageFull(PhotojobsError):
     http_status = 507   # Insufficient Storage
 
 
+class StorageBusy(PhotojobsError):
+    """The catalog stayed locked by another writer past the busy timeout (a slow disk, a long
+    transaction in another process). Nothing was written; the same call succeeds later, so
+    loops retry it and never count it against a job."""
+
+    http_status = 503   # Service Unavailable: try again
+
+
 class PermanentJobError(PhotojobsError):
     """A job (or item) failure that cannot succeed on retry: fail at once, no backoff."""
 

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from ..engine import monitor as watch_engine
 from ..engine import pause as pause_engine
+from ..engine.lanes import LANES
 from ..errors import PhotojobsError
 from ..library import Library
 from ._dispatch import find_daemon
@@ -31,9 +32,7 @@ from ._render import console, err_console, print_json, state
 log = logging.getLogger("photojobs.cli.watch")
 
 
-class Lane(str, Enum):
-    priority = "priority"
-    normal = "normal"
+Lane = Enum("Lane", {name: name for name in LANES}, type=str)
 
 
 LaneOpt = Annotated[Optional[Lane], typer.Option(

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ..config import Config
-from ..engine.runner import pid_alive
+from ..engine.recovery import pid_alive
 from ..errors import NotFound, PhotojobsError
 from . import state
 from .client import find_daemon

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -23,7 +22,9 @@ import anyio
 
 from ..engine import events as events_engine
 from ..engine.queue import ITEM_EVENT, JOB_EVENT, iso
+from ..errors import StorageBusy
 from ..library import Library
+from ..storage import Connection
 
 log = logging.getLogger("photojobs.daemon.sse")
 
@@ -88,7 +89,7 @@ class EventHub:
         return self._closed.is_set()
 
     # --- the follower thread --------------------------------------------------------------
-    def _follow(self, conn: sqlite3.Connection) -> None:
+    def _follow(self, conn: Connection) -> None:
         # The library's waker fires on every commit of this process and, through the runner's
         # data_version poll, on other processes' commits: no second poll of the catalog here.
         seen = -1
@@ -97,12 +98,12 @@ class EventHub:
                 seen = self.lib.waker.wait(seen, 1.0)
                 try:
                     self._read_new(conn)
-                except sqlite3.OperationalError as exc:  # a busy disk: try again on the next tick
+                except StorageBusy as exc:  # a busy disk: try again on the next tick
                     log.warning("event follower delayed: %s", exc)
         finally:
             conn.close()
 
-    def _read_new(self, conn: sqlite3.Connection) -> None:
+    def _read_new(self, conn: Connection) -> None:
         while True:
             batch = [render(e) for e in events_engine.read_after(conn, self.last_id, limit=DB_BATCH)]
             if not batch:

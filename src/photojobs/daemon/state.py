@@ -12,7 +12,7 @@ from typing import Any
 
 import platformdirs
 
-from ..engine.runner import pid_alive
+from ..engine.recovery import pid_alive
 from ..errors import PhotojobsError
 from ..library import CATALOG_DIR
 

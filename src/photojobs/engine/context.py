@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from ..config import Config
 from ..library import Library
+from ..storage import Connection, Row
 from ..storage import atomic
 from ..storage.db import retry_when_busy
 from ..storage.repos import job_items as items_repo
@@ -42,7 +42,7 @@ class LostOwnership(JobInterrupted):
 class JobContext:
     """Handed to a handler; every write is checked against this worker's claim on the job."""
 
-    def __init__(self, lib: Library, row: sqlite3.Row, project: sqlite3.Row | None,
+    def __init__(self, lib: Library, row: Row, project: Row | None,
                  stopping: Callable[[], bool] = lambda: False):
         self.lib = lib
         self.config: Config = lib.config
@@ -58,7 +58,7 @@ class JobContext:
         self._touched_items = False
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Connection:
         return self.lib.conn()
 
     @property
@@ -85,7 +85,7 @@ class JobContext:
         return self._stopping()
 
     # --- items --------------------------------------------------------------------------
-    def open_items(self, after_id: int = 0) -> list[sqlite3.Row]:
+    def open_items(self, after_id: int = 0) -> list[Row]:
         """Items still to do (pending, or running when a crashed attempt left them so); with
         `after_id`, only items added after that one (a fed job's new arrivals)."""
         return items_repo.open_items(self.conn, self.job_id, after_id=after_id)
@@ -105,7 +105,7 @@ class JobContext:
         """Create items for a job that was queued without them (e.g. from candidates)."""
         items = list(items)
 
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             self._guard(conn)
             n = items_repo.insert_many(conn, self.job_id, items, self.now())
             self._counts = None
@@ -113,16 +113,16 @@ class JobContext:
             return n
         return self._write(write)
 
-    def start_item(self, item: sqlite3.Row | int) -> None:
+    def start_item(self, item: Row | int) -> None:
         item_id = item if isinstance(item, int) else item["id"]
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             self._guard(conn)
             items_repo.set_status(conn, item_id, "running", self.now())
         self._write(write)
 
-    def finish_item(self, item: sqlite3.Row, status: str = "done", message: str | None = None,
-                    event: dict[str, Any] | None = None, *, before_commit: Callable[[sqlite3.Connection], None] | None = None,
+    def finish_item(self, item: Row, status: str = "done", message: str | None = None,
+                    event: dict[str, Any] | None = None, *, before_commit: Callable[[Connection], None] | None = None,
                     photo_id: int | None = None) -> None:
         """Record an item's outcome, emit its item event and the job's progress, in one transaction.
 
@@ -131,7 +131,7 @@ class JobContext:
         photo of an item queued by name (the event describes that photo as it is after the write)."""
         assert status in ("done", "failed", "skipped")
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             self._guard(conn)
             if before_commit is not None:
                 before_commit(conn)
@@ -158,7 +158,7 @@ class JobContext:
             self._counts = items_repo.counts(self.conn, self.job_id)
         return self._counts
 
-    def _write_progress(self, conn: sqlite3.Connection) -> None:
+    def _write_progress(self, conn: Connection) -> None:
         c = self._load_counts()
         total = sum(c.values())
         jobs_repo.set_progress(conn, self.job_id, done=c["done"] + c["skipped"], failed=c["failed"],
@@ -167,7 +167,7 @@ class JobContext:
 
     def set_progress(self, done: int, total: int) -> None:
         """Progress for jobs without items (e.g. a folder scan)."""
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             self._guard(conn)
             jobs_repo.set_progress(conn, self.job_id, done=done, failed=0, total=total, now=self.now())
             emit_job(self.lib, conn, jobs_repo.get(conn, self.job_id), self.project_folder)
@@ -189,12 +189,12 @@ class JobContext:
             summary.update(removed=len(removed), removed_filenames=list(removed))
         events.append((MANIFEST_CHANGED, summary))
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             for kind, data in events:
                 emit(self.lib, conn, kind, data, project_id=self.row["project_id"], job_id=self.job_id)
         self._write(write)
 
-    def _write(self, body: Callable[[sqlite3.Connection], T]) -> T:
+    def _write(self, body: Callable[[Connection], T]) -> T:
         """Run `body` in a write transaction, waiting out a catalog locked by another process
         (a slow disk, a long writer) for as long as it takes: the work it records is done and
         must not be redone, nor the job's attempt spent on it."""
@@ -205,7 +205,7 @@ class JobContext:
                                on_retry=lambda exc: log.warning("job %s: catalog busy; retrying its write",
                                                                 self.job_id))
 
-    def _guard(self, conn: sqlite3.Connection) -> None:
+    def _guard(self, conn: Connection) -> None:
         if jobs_repo.owned(conn, self.job_id, self.worker_id) is None:
             raise LostOwnership(f"job {self.job_id} is no longer owned by {self.worker_id}")
 

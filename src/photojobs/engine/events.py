@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from ..library import Library
-from ..storage import after_commit
+from ..storage import Connection, Row, after_commit
 from ..storage.db import transaction_state
 from ..storage.repos import events as events_repo
 
 
-def emit(lib: Library, conn: sqlite3.Connection, kind: str, data: dict, *, project_id: int | None = None,
+def emit(lib: Library, conn: Connection, kind: str, data: dict, *, project_id: int | None = None,
          job_id: int | None = None) -> int:
     """Append an event inside the caller's transaction; subscribers hear of it after the commit."""
     now = lib.now()
@@ -35,15 +34,15 @@ def emit(lib: Library, conn: sqlite3.Connection, kind: str, data: dict, *, proje
     return event_id
 
 
-def row_to_event(row: sqlite3.Row) -> dict:
+def row_to_event(row: Row) -> dict:
     return {"id": row["id"], "kind": row["kind"], "created_at": row["created_at"],
             "project_id": row["project_id"], "job_id": row["job_id"], "data": json.loads(row["data"])}
 
 
-def read_after(conn: sqlite3.Connection, after_id: int, *, limit: int = 500,
+def read_after(conn: Connection, after_id: int, *, limit: int = 500,
                project_id: int | None = None) -> list[dict]:
     return [row_to_event(r) for r in events_repo.read_after(conn, after_id, limit=limit, project_id=project_id)]
 
 
-def last_event_id(conn: sqlite3.Connection) -> int:
+def last_event_id(conn: Connection) -> int:
     return events_repo.last_id(conn)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import uuid
 from typing import Callable, Iterable
 
 from ..library import Library
-from ..storage import atomic
+from ..storage import Connection, atomic
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
 from ..storage.repos import settings as settings_repo
@@ -115,16 +114,16 @@ class Feed:
             self.on_start(self.job)
 
     def _who(self) -> str:
-        from .runner import HOST
+        from .recovery import HOST
         return json.dumps({"pid": os.getpid(), "host": HOST, "token": self._token, "at": self.lib.now()})
 
 
-def is_open(lib: Library, conn: sqlite3.Connection, job_id: int) -> bool:
+def is_open(lib: Library, conn: Connection, job_id: int) -> bool:
     """True while job `job_id` may still be given items: its feed is open and its feeder alive."""
     raw = settings_repo.get(conn, _key(job_id))
     if raw is None:
         return False
-    from .runner import HOST, pid_alive
+    from .recovery import HOST, pid_alive
     try:
         who = json.loads(raw)
         pid, host, token, at = int(who["pid"]), who["host"], who["token"], float(who["at"])
@@ -137,7 +136,7 @@ def is_open(lib: Library, conn: sqlite3.Connection, job_id: int) -> bool:
     return pid_alive(pid)
 
 
-def forget(lib: Library, conn: sqlite3.Connection, job_id: int) -> None:
+def forget(lib: Library, conn: Connection, job_id: int) -> None:
     """Delete the feed record of a job whose feeder is gone (inside the caller's transaction)."""
     if not is_open(lib, conn, job_id):
         settings_repo.delete(conn, _key(job_id))

@@ -11,7 +11,8 @@ from ..storage.repos import jobs as jobs_repo
 from . import tasks
 from .pause import state as pause_state
 from .queue import job_to_dict, task_status
-from .runner import Runner, lane_of
+from .lanes import lane_of
+from .runner import Runner
 
 FINAL = ("completed", "failed", "canceled")
 
@@ -39,7 +40,7 @@ def paused_lane(lib: Library, job: dict) -> str | None:
     if not open_jobs or any(j["status"] == "running" for j in open_jobs):
         return None
     lanes = pause_state(lib)["lanes"]
-    blocked = [lane_of(lib, j["priority"]) for j in open_jobs]
+    blocked = [lane_of(j["priority"], lib.config.pipeline.priority_threshold) for j in open_jobs]
     return blocked[0] if all(lanes[lane] for lane in blocked) else None
 
 

@@ -19,10 +19,10 @@ from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
 from . import tasks
 from .events import row_to_event
+from .lanes import LANES, lane_of
 from .pause import PAUSE_EVENT, paused_state
 from .queue import JOB_EVENT, iso, job_event, resolve_project
 
-LANES = ("priority", "normal")
 STATUSES = ("queued", "running", "completed", "failed", "canceled")
 OPEN = ("queued", "running")
 RATE_WINDOW_SECONDS = 30.0
@@ -94,7 +94,7 @@ class QueueModel:
         self.last_event_id = 0
 
     def lane(self, priority: int) -> str:
-        return "priority" if priority >= self.priority_threshold else "normal"
+        return lane_of(priority, self.priority_threshold)
 
     def wants(self, event: dict) -> bool:
         """Whether an event concerns this view (pauses concern every view)."""

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Iterable
 
 from ..errors import PhotojobsError
 from ..library import Library
-from ..storage import atomic
+from ..storage import Connection, atomic
 from ..storage.repos import settings as settings_repo
 from .events import emit
+from .lanes import LANES, PAUSE_ALL_KEY as ALL_KEY, PAUSE_PREFIX
+from .lanes import pause_key as _key
 
-LANES = ("priority", "normal")
-ALL_KEY = "pause.all"
 PAUSE_EVENT = "pause"
-
-
-def _key(lane: str) -> str:
-    return f"pause.{lane}"
 
 
 def _check_lane(lane: str | None) -> None:
@@ -26,16 +21,16 @@ def _check_lane(lane: str | None) -> None:
         raise PhotojobsError(f"unknown lane: {lane} (use {' or '.join(LANES)})")
 
 
-def paused_state(conn: sqlite3.Connection) -> dict:
+def paused_state(conn: Connection) -> dict:
     """{"all": bool, "lanes": {"priority": bool, "normal": bool}, "any": bool, "since": {lane|"all": ts}}.
 
     A lane counts as paused when its own flag or the `all` flag is set. This is the shape that
     the CLI, `jobs watch` and GET /api/health show."""
-    flags = settings_repo.with_prefix(conn, "pause.")
+    flags = settings_repo.with_prefix(conn, PAUSE_PREFIX)
     since: dict[str, float] = {}
     for key, value in flags.items():
         try:
-            since[key.removeprefix("pause.")] = float(json.loads(value).get("since"))
+            since[key.removeprefix(PAUSE_PREFIX)] = float(json.loads(value).get("since"))
         except (ValueError, TypeError, AttributeError):
             pass  # a hand-edited flag still pauses; it just has no date
     all_paused = ALL_KEY in flags
@@ -61,7 +56,7 @@ def resume(lib: Library, lane: str | None = None, *, source: str = "cli") -> dic
     _check_lane(lane)
     conn = lib.conn()
     with atomic(conn):
-        flags = settings_repo.with_prefix(conn, "pause.")
+        flags = settings_repo.with_prefix(conn, PAUSE_PREFIX)
         if lane is None:
             clear, keep = [ALL_KEY, *(_key(l) for l in LANES)], []
         else:
@@ -79,7 +74,7 @@ def _change(lib: Library, *, set_keys: Iterable[str], clear_keys: Iterable[str],
     with atomic(conn):
         before = paused_state(conn)
         now = lib.now()
-        flags = settings_repo.with_prefix(conn, "pause.")
+        flags = settings_repo.with_prefix(conn, PAUSE_PREFIX)
         for key in set_keys:
             if key not in flags:  # keep the original date of a pause that is already on
                 settings_repo.put(conn, key, json.dumps({"since": now, "source": source}), now)

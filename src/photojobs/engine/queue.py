@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from ..errors import BadPayload, NotFound, PhotojobsError, UsageError
 from ..library import Library
 from ..photos.projects import resolve_project
+from ..storage import Connection, Row
 from ..storage import atomic
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
@@ -28,7 +28,7 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def task_payload(r: sqlite3.Row | dict) -> dict[str, Any] | None:
+def task_payload(r: Row | dict) -> dict[str, Any] | None:
     """What the original design kept in a job's `payload_json`: the payload, and for a step of a
     task its task_id, task_type and source (web clients group a task's steps by them)."""
     payload = json.loads(r["payload"] or "{}")
@@ -37,7 +37,7 @@ def task_payload(r: sqlite3.Row | dict) -> dict[str, Any] | None:
     return payload or None
 
 
-def job_to_dict(row: sqlite3.Row | dict) -> dict[str, Any]:
+def job_to_dict(row: Row | dict) -> dict[str, Any]:
     """The job object of --json output and the HTTP API (the original's fields, payload_json and
     heartbeat_at included, beside ours)."""
     r = dict(row)
@@ -56,7 +56,7 @@ def job_to_dict(row: sqlite3.Row | dict) -> dict[str, Any]:
     }
 
 
-def job_event(row: sqlite3.Row | dict, project_folder: str | None) -> dict[str, Any]:
+def job_event(row: Row | dict, project_folder: str | None) -> dict[str, Any]:
     """A job's update: the original's keys (id, status, progress, task_id, task_type, source), and
     ours. No `type` key: a web client merges the update into its job row, whose `type` is the
     job's own (our `job_type`); the stream says what an event is in `kind`."""
@@ -68,7 +68,7 @@ def job_event(row: sqlite3.Row | dict, project_folder: str | None) -> dict[str, 
             "attempts": r["attempts"], "error_message": r["error_message"]}
 
 
-def item_event(lib: Library, conn: sqlite3.Connection, job_id: int, item: sqlite3.Row | dict,
+def item_event(lib: Library, conn: Connection, job_id: int, item: Row | dict,
                project_folder: str | None, status: str, message: str | None, *,
                photo_id: int | None = None) -> dict[str, Any]:
     """A job item's update: the original's {type:'item', project_folder, filename,
@@ -91,7 +91,7 @@ def item_event(lib: Library, conn: sqlite3.Connection, job_id: int, item: sqlite
     return data
 
 
-def emit_job(lib: Library, conn: sqlite3.Connection, row: sqlite3.Row | dict,
+def emit_job(lib: Library, conn: Connection, row: Row | dict,
              project_folder: str | None = None) -> None:
     r = dict(row)
     if project_folder is None and r.get("project_id") is not None:
@@ -102,7 +102,7 @@ def emit_job(lib: Library, conn: sqlite3.Connection, row: sqlite3.Row | dict,
     emit(lib, conn, JOB_EVENT, job_event(r, project_folder), project_id=r["project_id"], job_id=r["id"])
 
 
-def reopen_items(lib: Library, conn: sqlite3.Connection, job: sqlite3.Row | dict, why: str, *,
+def reopen_items(lib: Library, conn: Connection, job: Row | dict, why: str, *,
                  include_failed: bool = False) -> int:
     """Put a job's interrupted (and, on a retry, failed) items back to pending, one item event
     each: the event log holds every item state change, so watchers never keep a stale `running`."""
@@ -121,7 +121,7 @@ def reopen_items(lib: Library, conn: sqlite3.Connection, job: sqlite3.Row | dict
 def enqueue(lib: Library, type: str, *, project: str | int | None = None, payload: dict | None = None,
             priority: int | None = None, items: Iterable[tuple[int | None, str]] | None = None,
             max_attempts: int | None = None, source: str = "cli", run_after: float | None = None,
-            _task: tuple[str, str, int] | None = None, conn: sqlite3.Connection | None = None) -> dict:
+            _task: tuple[str, str, int] | None = None, conn: Connection | None = None) -> dict:
     """Queue one job (with its items, in the same transaction). Returns the job as a dict.
 
     Unknown types are refused ("Unknown job type: X"); maintenance types are unique per
@@ -164,7 +164,7 @@ def enqueue(lib: Library, type: str, *, project: str | int | None = None, payloa
 
 def start_task(lib: Library, task_type: str, *, project: str | int, payload: dict | None = None,
                items: Iterable[tuple[int | None, str]] | None = None, source: str = "cli",
-               conn: sqlite3.Connection | None = None) -> dict:
+               conn: Connection | None = None) -> dict:
     """Queue the first step of a task chain; the runner queues each next step as one completes."""
     chain = tasks.steps(task_type)
     first_type, first_priority = chain[0]

@@ -4,90 +4,35 @@ A supervisor (the calling thread) keeps heartbeats, recovers lost workers, notic
 made by other processes and decides when to stop; each lane slot is a thread that claims a
 job with one atomic statement and runs it. Signal handlers only set flags: the first one
 stops claiming and lets running jobs reach a safe point within the grace period, the second
-releases everything at once.
+releases everything at once. What a job's run came to and how it is written is in outcomes.py;
+taking back jobs of lost workers in recovery.py; the lanes themselves in lanes.py.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
 import signal
-import socket
-import sqlite3
 import threading
 import time
-import itertools
-import traceback
 import uuid
-from dataclasses import dataclass, field
 from typing import Callable
 
-from ..errors import PermanentJobError, PhotojobsError, StorageFull, UnknownJobType
+from ..errors import StorageBusy, StorageFull
 from ..library import Library
-from ..storage import atomic
-from ..storage.db import data_version, is_busy_error, retry_when_busy
+from ..storage import Connection, Row, atomic
+from ..storage.db import data_version, retry_when_busy
 from ..storage.repos import jobs as jobs_repo
-from ..storage.repos import projects as projects_repo
 from ..storage.repos import settings as settings_repo
-from . import registry, tasks
-from .context import JobCanceled, JobContext, JobReleased, LostOwnership
-from .queue import emit_job, enqueue, reopen_items
+from . import recovery
+from .lanes import PAUSE_ALL_KEY, PAUSE_PREFIX, Lane, make_lanes
+from .outcomes import Complete, DiskFull, Outcome, give_back, run_job, settle
+from .queue import emit_job
+from .recovery import HOST
 
 log = logging.getLogger("photojobs.runner")
-HOST = socket.gethostname()
-PRIORITY_MAX = 1 << 31
-
-
-# Runners alive in this process, by token. A running job with our pid but a token not in here
-# belongs to an earlier life of this pid (a container restarts its daemon as pid 1 every time).
-_LIVE_TOKENS: set[str] = set()
-
-
-def _token_of(worker_id: str | None) -> str | None:
-    return worker_id.rsplit(":", 1)[-1].split("-")[0] if worker_id else None
-
-
-def pid_alive(pid: int) -> bool:
-    """True if `pid` runs on this host (a zombie -- killed but not yet reaped -- counts as dead)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-        return state not in (b"Z", b"X")
-    except (OSError, IndexError):
-        return True
-
-
-@dataclass
-class Lane:
-    """A set of slots that take jobs in a priority range (the priority lane or the normal lane)."""
-
-    name: str
-    slots: int
-    min_priority: int
-    max_priority: int
-    busy: int = 0
-    threads: list[threading.Thread] = field(default_factory=list)
-
-    @property
-    def pause_key(self) -> str:
-        return f"pause.{self.name}"
-
-
-def make_lanes(lib: Library) -> list[Lane]:
-    p = lib.config.pipeline
-    return [Lane("priority", p.priority_lane_slots, p.priority_threshold, PRIORITY_MAX),
-            Lane("normal", p.normal_lane_slots, -PRIORITY_MAX, p.priority_threshold - 1)]
-
-
-def lane_of(lib: Library, priority: int) -> str:
-    return "priority" if priority >= lib.config.pipeline.priority_threshold else "normal"
 
 
 class Runner:
@@ -111,7 +56,7 @@ class Runner:
         self.stop_when = stop_when
         self.name = name
         self.rng = rng or random.Random()
-        self.lanes = make_lanes(lib)
+        self.lanes = make_lanes(lib.config)
         self.pid = os.getpid()
         self.claimed = 0
         self.finished = 0
@@ -122,7 +67,7 @@ class Runner:
         self._next_recovery = 0.0
         self._next_poll = 0.0
         self._last_heartbeat = 0.0
-        self._watch_conn: sqlite3.Connection | None = None
+        self._watch_conn: Connection | None = None
         self._data_version: int | None = None
         self.on_job_finished: Callable[[dict], None] | None = None
         self._token = uuid.uuid4().hex[:8]
@@ -131,7 +76,7 @@ class Runner:
     # --- lifecycle ------------------------------------------------------------------------
     def initialize(self) -> None:
         """Recover jobs of dead workers on this host at once, then start the lane slots."""
-        _LIVE_TOKENS.add(self._token)
+        recovery.runner_started(self._token)
         self.recover(self.lib.now(), include_stale=False)
         self._watch_conn = self.lib.catalog.new_connection()
         self._data_version = self._read_data_version()
@@ -197,7 +142,7 @@ class Runner:
                         self._last_heartbeat = now
                         self.heartbeat(now)
         self.release_all("runner stopped before the job finished")
-        _LIVE_TOKENS.discard(self._token)
+        recovery.runner_stopped(self._token)
         if self._watch_conn is not None:
             self._watch_conn.close()
             self._watch_conn = None
@@ -224,56 +169,20 @@ class Runner:
                 jobs_repo.heartbeat(conn, held, now)
         except StorageFull as exc:
             self._note_full(exc.message)  # heartbeats go on at the next tick
-        except sqlite3.OperationalError as exc:
-            if not is_busy_error(exc):
-                raise
+        except StorageBusy as exc:
             log.warning("heartbeat delayed: %s", exc)  # retry on the next tick
 
     def recover(self, now: float, *, include_stale: bool = True) -> list[int]:
-        """Requeue running jobs whose worker is gone: its process died on this host, or its
-        heartbeat is older than stale_seconds. A lost worker counts as an attempt, so a job that
-        kills its worker every time ends failed instead of looping."""
-        conn = self.lib.conn()
-        recovered = []
+        """Requeue running jobs whose worker is gone (see recovery.requeue_lost); ids taken back."""
         try:
-            with atomic(conn):
-                candidates = {}
-                for row in jobs_repo.running(conn, host=HOST):
-                    if row["worker_pid"] == self.pid:
-                        dead = _token_of(row["worker_id"]) not in _LIVE_TOKENS
-                    else:
-                        dead = not pid_alive(row["worker_pid"])
-                    if dead:
-                        candidates[row["id"]] = (row, f"worker process {row['worker_pid']} died")
-                if include_stale:
-                    cutoff = now - self.lib.config.pipeline.stale_seconds
-                    for row in jobs_repo.stale(conn, heartbeat_before=cutoff):
-                        if row["worker_id"] in self._active:
-                            continue
-                        candidates.setdefault(row["id"], (row, f"worker {row['worker_id']} stopped sending "
-                                                                 "heartbeats"))
-                for job_id, (row, why) in candidates.items():
-                    reopen_items(self.lib, conn, row, why)
-                    if row["cancel_requested"]:   # the user's cancel outlives the worker
-                        new = jobs_repo.finish(conn, job_id, row["worker_id"], status="canceled", now=now,
-                                               error_message="canceled by user")
-                    elif row["attempts"] >= row["max_attempts"]:
-                        new = jobs_repo.fail_lost(conn, job_id, now=now, error_message=(
-                            f"{why}; the worker was lost on each of {row['attempts']} attempts, giving up"))
-                    else:
-                        new = jobs_repo.requeue(conn, job_id, worker_id=None, run_after=now, now=now,
-                                                error_message=f"{why}; requeued")
-                    if new is not None:
-                        emit_job(self.lib, conn, new)
-                        recovered.append(job_id)
+            with atomic(self.lib.conn()) as conn:
+                return recovery.requeue_lost(self.lib, conn, now, pid=self.pid, include_stale=include_stale,
+                                             held_here=lambda worker_id: worker_id in self._active)
         except StorageFull as exc:
             self._note_full(exc.message)
-            return []
-        except sqlite3.OperationalError as exc:
-            if not is_busy_error(exc):
-                raise
+        except StorageBusy as exc:
             log.warning("recovery delayed: %s", exc)
-        return recovered
+        return []
 
     def release_all(self, why: str) -> None:
         """Give every job this process still holds back to the queue, attempt refunded."""
@@ -286,7 +195,7 @@ class Runner:
             now = self.lib.now()
             with atomic(conn):
                 for worker_id, job_id in held.items():
-                    self._give_back(conn, job_id, worker_id, run_after=now, now=now, why=why, refund_attempt=True)
+                    give_back(self.lib, conn, job_id, worker_id, run_after=now, now=now, why=why, refund_attempt=True)
         except StorageFull as exc:
             # Our pid dies with this process: the next runner on this host takes them back at once.
             self._stranded.update(held.values())
@@ -312,8 +221,8 @@ class Runner:
 
     def _work_left(self) -> bool:
         conn = self.lib.conn()
-        paused = settings_repo.with_prefix(conn, "pause.")
-        if "pause.all" in paused:
+        paused = settings_repo.with_prefix(conn, PAUSE_PREFIX)
+        if PAUSE_ALL_KEY in paused:
             return False
         for lane in self.lanes:
             if lane.slots and lane.pause_key not in paused:
@@ -351,7 +260,9 @@ class Runner:
                     if row is None:
                         self.lib.waker.wait(seen, self._sleep_seconds(lane))
                         continue
-                outcome = self._execute(row)
+                outcome = run_job(self.lib, row, stopping=lambda: self.stopping)
+                if isinstance(outcome, DiskFull):
+                    self._note_full(outcome.message)   # before the settle's claim: nothing new is taken
                 # Settling a job and claiming the next one share one transaction: half the
                 # commits per job when the queue is busy.
                 row = self._settle_retrying(lane, row, outcome)
@@ -361,7 +272,7 @@ class Runner:
                     self._give_back_after_full(lane, row, exc.message)
                     row = None
             except Exception as exc:  # noqa: BLE001 - a slot must survive a database hiccup
-                if row is None and is_busy_error(exc):   # a claim met a locked catalog
+                if row is None and isinstance(exc, StorageBusy):   # a claim met a locked catalog
                     log.warning("lane %s: catalog busy; will claim again", lane.name)
                 else:
                     log.exception("lane %s: unexpected error; continuing", lane.name)
@@ -373,7 +284,7 @@ class Runner:
                     row = None
                 time.sleep(0.1)
 
-    def _settle_retrying(self, lane: Lane, row: sqlite3.Row, outcome: tuple) -> sqlite3.Row | None:
+    def _settle_retrying(self, lane: Lane, row: Row, outcome: Outcome) -> Row | None:
         """A locked database (a slow disk, a long writer elsewhere) delays the settle; it never
         loses the outcome of work already done."""
         return retry_when_busy(
@@ -389,7 +300,7 @@ class Runner:
         try:
             due = jobs_repo.next_due(self.lib.conn(), min_priority=lane.min_priority,
                                      max_priority=lane.max_priority)
-        except sqlite3.OperationalError:
+        except StorageBusy:
             return 0.1
         if due is None:
             return idle
@@ -422,14 +333,14 @@ class Runner:
         # A runner that stops leaves it due at once, for the next one; the daemon retries later.
         return now if self.stop_on_full_disk else now + self._full_pause()
 
-    def _give_back_after_full(self, lane: Lane, row: sqlite3.Row, message: str) -> None:
+    def _give_back_after_full(self, lane: Lane, row: Row, message: str) -> None:
         """Give back a job whose outcome a full catalog kept from being written, in a fresh, small
         transaction (the failed one left room behind it in the WAL)."""
         now = self.lib.now()
         try:
             with atomic(self.lib.conn()) as conn:
-                self._give_back(conn, row["id"], row["worker_id"], run_after=self._full_run_after(now),
-                                now=now, why=f"{message}; given back to the queue", refund_attempt=True)
+                give_back(self.lib, conn, row["id"], row["worker_id"], run_after=self._full_run_after(now),
+                          now=now, why=f"{message}; given back to the queue", refund_attempt=True)
             given_back = True
         except StorageFull:
             given_back = False
@@ -440,7 +351,7 @@ class Runner:
                 self._active.pop(row["worker_id"], None)
             # else it stays held: shutdown's release_all tries once more (and says so if it fails).
 
-    def _transact(self, lane: Lane, row: sqlite3.Row | None, outcome: tuple | None) -> sqlite3.Row | None:
+    def _transact(self, lane: Lane, row: Row | None, outcome: Outcome | None) -> Row | None:
         """Settle `row` with `outcome` (if any) and claim this lane's next job, in one transaction."""
         conn = self.lib.conn()
         with self._lock:
@@ -451,7 +362,8 @@ class Runner:
         try:
             with atomic(conn):
                 if row is not None:
-                    settled = self._settle(conn, row, outcome)
+                    settled = settle(self.lib, conn, row, outcome, rng=self.rng,
+                                     full_run_after=self._full_run_after)
                 new = None
                 if claim:
                     worker_id = f"{HOST}:{self.pid}:{lane.name}:{self._token}-{next(self._serial)}"
@@ -466,6 +378,8 @@ class Runner:
                     lane.busy -= 1
             raise
         with self._lock:
+            if isinstance(outcome, Complete) and settled is not None:
+                self._full_streak = 0   # a job went through: the disk has room again
             if row is not None:
                 self._active.pop(row["worker_id"], None)
                 self.finished += 1
@@ -479,105 +393,7 @@ class Runner:
             self._notify_finished(settled)
         return new
 
-    def _execute(self, row: sqlite3.Row) -> tuple:
-        """Run the handler; return how to settle the job (nothing is written here)."""
-        lib = self.lib
-        conn = lib.conn()
-        project = projects_repo.get(conn, row["project_id"]) if row["project_id"] is not None else None
-        try:
-            spec = registry.get(row["type"])
-            if spec.needs_project and project is None:
-                raise PermanentJobError(f"project {row['project_id']} no longer exists")
-            ctx = JobContext(lib, row, project, stopping=lambda: self.stopping)
-            spec.run(ctx)
-        except LostOwnership:
-            log.warning("job %s was taken over by another runner", row["id"])
-            return ("lost",)
-        except JobReleased:
-            return ("release", "runner stopped before the job finished")
-        except JobCanceled as exc:
-            return ("finish", "canceled", str(exc))
-        except (UnknownJobType, PermanentJobError) as exc:
-            return ("finish", "failed", exc.message)
-        except StorageFull as exc:
-            self._note_full(exc.message)   # before the settle's claim: nothing new is taken
-            return ("full", exc.message)
-        except Exception as exc:  # noqa: BLE001 - a handler's failure is the job's, not the runner's
-            message = str(exc) if isinstance(exc, PhotojobsError) else f"{type(exc).__name__}: {exc}"
-            log.debug("job %s failed:\n%s", row["id"], traceback.format_exc())
-            return ("retry", message)
-        counts = ctx.counts() if ctx.has_counts() else None
-        message = None
-        if counts and counts["failed"]:
-            message = f"{counts['failed']} of {sum(counts.values())} items failed"
-        return ("complete", message)
-
-    def _settle(self, conn: sqlite3.Connection, row: sqlite3.Row, outcome: tuple) -> sqlite3.Row | None:
-        """Write a job's outcome: completion (and the task's next step), failure, retry, release, or a
-        give-back for want of disk space."""
-        kind = outcome[0]
-        now = self.lib.now()
-        if kind == "lost":
-            return None
-        if kind == "complete":
-            done = jobs_repo.finish(conn, row["id"], row["worker_id"], status="completed", now=now,
-                                    error_message=outcome[1])
-            if done is None:
-                return None
-            self._full_streak = 0
-            emit_job(self.lib, conn, done)
-            step = tasks.next_step(row["task_type"], row["task_step"])
-            if step is not None:
-                index, job_type, priority = step
-                enqueue(self.lib, job_type, project=row["project_id"], priority=priority, source=row["source"],
-                        _task=(row["task_id"], row["task_type"], index), conn=conn)
-            return done
-        if kind == "finish":
-            done = jobs_repo.finish(conn, row["id"], row["worker_id"], status=outcome[1], now=now,
-                                    error_message=outcome[2])
-            if done is not None:
-                # An item in flight when the job failed or was canceled is not done: pending, as
-                # after a lost worker, never `running` on a finished job (a retry picks it up).
-                reopen_items(self.lib, conn, row, f"job {outcome[1]}")
-                emit_job(self.lib, conn, done)
-            return done
-        if kind == "retry" and row["attempts"] >= row["max_attempts"]:
-            return self._settle(conn, row, ("finish", "failed", f"{outcome[1]} (after {row['attempts']} attempts)"))
-        if kind == "full":   # no fault of the job's: the attempt is refunded
-            new = self._give_back(conn, row["id"], row["worker_id"], run_after=self._full_run_after(now), now=now,
-                                  why=f"{outcome[1]}; given back to the queue", refund_attempt=True)
-        elif kind == "retry":
-            p = self.lib.config.pipeline
-            attempts = row["attempts"]
-            delay = min(p.retry_max_seconds, p.retry_base_seconds * 2 ** (attempts - 1))
-            delay *= self.rng.uniform(0.5, 1.5)  # jitter: retries of a burst don't come back together
-            new = self._give_back(conn, row["id"], row["worker_id"], run_after=now + delay, now=now,
-                                  why=f"{outcome[1]}; retry {attempts + 1}/{row['max_attempts']} in {delay:.1f}s")
-        else:  # release: not the job's fault, the attempt is refunded
-            new = self._give_back(conn, row["id"], row["worker_id"], run_after=now, now=now, why=outcome[1],
-                                  refund_attempt=True)
-        return new if new is not None and new["status"] == "canceled" else None
-
-    def _give_back(self, conn: sqlite3.Connection, job_id: int, worker_id: str, *, run_after: float, now: float,
-                   why: str, refund_attempt: bool = False) -> sqlite3.Row | None:
-        """Requeue a job this worker holds; one whose user asked to cancel it meanwhile ends
-        canceled instead (a requeue must never undo a cancel). None if it is no longer ours."""
-        held = jobs_repo.owned(conn, job_id, worker_id)
-        if held is None:
-            return None
-        if held["cancel_requested"]:
-            new = jobs_repo.finish(conn, job_id, worker_id, status="canceled", now=now,
-                                   error_message="canceled by user")
-        else:
-            new = jobs_repo.requeue(conn, job_id, worker_id=worker_id, run_after=run_after, now=now,
-                                    error_message=why, refund_attempt=refund_attempt)
-        if new is not None:
-            # Only while still ours: a runner that took the job over may be running an item now.
-            reopen_items(self.lib, conn, new, why)
-            emit_job(self.lib, conn, new)
-        return new
-
-    def _notify_finished(self, row: sqlite3.Row) -> None:
+    def _notify_finished(self, row: Row) -> None:
         if self.on_job_finished is not None:
             try:
                 self.on_job_finished(dict(row))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 
 from ..errors import BackupFailed, CatalogCorrupt, UnknownJobType
 from ..library import Library
 from ..photos import catalog_care
-from ..storage import atomic
+from ..storage import Connection, atomic
 from ..storage.repos import projects as projects_repo
 from ..storage.repos import schedule_runs as runs_repo
 from . import registry
@@ -77,7 +76,7 @@ class Scheduler:
             out.append((s, interval))
         return out
 
-    def plan(self, conn: sqlite3.Connection) -> list[Due]:
+    def plan(self, conn: Connection) -> list[Due]:
         """Every (project, schedule) with the time it next comes due."""
         last = runs_repo.last_runs(conn)
         active = self._active()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
 from photojobs.engine.queue import iso, start_task
 from photojobs.errors import NotFound, PhotojobsError, UsageError
 from photojobs.library import Library
-from photojobs.storage import atomic
+from photojobs.storage import Row, atomic
 from photojobs.storage.repos import job_items as items_repo
 from photojobs.storage.repos import photos as photos_repo
 
@@ -19,7 +18,7 @@ from .projects import project_to_dict, require
 from .reconcile import checked_scan
 
 
-def photo_to_dict(row: sqlite3.Row) -> dict[str, Any]:
+def photo_to_dict(row: Row) -> dict[str, Any]:
     """A photo as --json output and the HTTP API show it."""
     return {**photos_repo.to_dict(row), "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
 
@@ -36,9 +35,9 @@ def project_with_photos(lib: Library, project: str | int) -> dict[str, Any]:
     return {**project_to_dict(row), "photo_count": len(photos), "photos": photos}
 
 
-def _by_name(rows: Iterable[sqlite3.Row]) -> dict[str, sqlite3.Row]:
+def _by_name(rows: Iterable[Row]) -> dict[str, Row]:
     """Photos by every name they answer to, lowercased: the basename and each file name."""
-    out: dict[str, sqlite3.Row] = {}
+    out: dict[str, Row] = {}
     for r in rows:
         out[r["basename_key"]] = r
         out.update((n.lower(), r) for n in (r["jpg_name"], r["raw_name"], r["other_name"]) if n)
@@ -155,7 +154,7 @@ def revert(lib: Library, project: str | int) -> dict[str, Any]:
     return {"project": row["folder"], "changed": changed}
 
 
-def plan_for(row: sqlite3.Row | dict) -> dict[str, Any] | None:
+def plan_for(row: Row | dict) -> dict[str, Any] | None:
     """What committing one photo does: the JPG and/or RAW it loses, and its sidecars when it
     loses every file. None if nothing changes."""
     jpg = row["jpg_name"] if row["jpg_available"] and not row["keep_jpg"] else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import sqlite3
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from photojobs.config import Config
 from photojobs.engine.queue import enqueue, iso
 from photojobs.errors import BadPayload, ConfigError, NotFound, PermanentJobError, StorageFull
 from photojobs.library import Library
-from photojobs.storage import atomic
+from photojobs.storage import Connection, Row, atomic
 from photojobs.storage.repos import job_items as items_repo
 from photojobs.storage.repos import jobs as jobs_repo
 from photojobs.storage.repos import photos as photos_repo
@@ -108,14 +107,14 @@ def asset_path(lib: Library, project: str | int, name: str, kind: str) -> Path:
 
 # --- which photos, from which file ----------------------------------------------------------
 
-def source_name(photo: sqlite3.Row | dict) -> str | None:
+def source_name(photo: Row | dict) -> str | None:
     """The file derivatives are made from: the JPG when present, else the other image, else the RAW
     (the photos repository's primary_role, which its mirrored metadata columns also follow)."""
     role = photos_repo.primary_role(photo)
     return photo[f"{role}_name"] if role else None
 
 
-def _stored_settings(photo: sqlite3.Row) -> dict[str, Any] | None:
+def _stored_settings(photo: Row) -> dict[str, Any] | None:
     try:
         value = json.loads(photo["derivative_settings"]) if photo["derivative_settings"] else None
     except ValueError:
@@ -123,7 +122,7 @@ def _stored_settings(photo: sqlite3.Row) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _is_candidate(photo: sqlite3.Row, signature: dict[str, Any], force: bool = False) -> bool:
+def _is_candidate(photo: Row, signature: dict[str, Any], force: bool = False) -> bool:
     if not (photo["jpg_available"] or photo["raw_available"] or photo["other_available"]):
         return False  # nothing on disk to make them from (files dropped by a commit)
     if force:
@@ -136,8 +135,8 @@ def _is_candidate(photo: sqlite3.Row, signature: dict[str, Any], force: bool = F
         stored is None or {k: stored.get(k) for k in signature} != signature)
 
 
-def candidates(conn: sqlite3.Connection, project_id: int, settings: ImagingSettings,
-               filenames: Iterable[str] | None = None, *, force: bool = False) -> list[sqlite3.Row]:
+def candidates(conn: Connection, project_id: int, settings: ImagingSettings,
+               filenames: Iterable[str] | None = None, *, force: bool = False) -> list[Row]:
     """Photos to process: those named (basenames or file names, any case); else with `force` every
     photo with a file; else those whose thumbnail or preview is pending, failed, missing or unset,
     or was made with other settings."""
@@ -148,7 +147,7 @@ def candidates(conn: sqlite3.Connection, project_id: int, settings: ImagingSetti
             if _is_candidate(p, signature, force)]
 
 
-def _unknown_names(photos: list[sqlite3.Row], names: list[str]) -> list[str]:
+def _unknown_names(photos: list[Row], names: list[str]) -> list[str]:
     known = set()
     for p in photos:
         known.add(p["basename_key"])
@@ -181,7 +180,7 @@ def request(lib: Library, project: str | int, filenames: Iterable[str] | None = 
 
 
 def regenerate(lib: Library, project_id: int, photo_ids: list[int], *, source: str,
-               conn: sqlite3.Connection | None = None) -> dict | None:
+               conn: Connection | None = None) -> dict | None:
     """Mark photos' derivatives pending and queue generate_derivatives for them, in one transaction
     (pass the caller's `conn` to join its transaction). For when their source changed, e.g. a commit
     removed the JPG and the RAW stays: the next source is chosen when the job runs."""
@@ -261,8 +260,8 @@ def parse_payload(payload: dict[str, Any]) -> tuple[bool, list[str] | None]:
 class _Work:
     """One item on its way: the photo, the file it is made from, and how it ended."""
 
-    item: sqlite3.Row
-    photo: sqlite3.Row | None = None
+    item: Row
+    photo: Row | None = None
     source: str | None = None
     signature: dict[str, Any] | None = None  # settings + the source's name, size and mtime
     attempts: int = 0
@@ -359,7 +358,7 @@ def process(ctx: "JobContext", *, force: bool = False) -> None:
         ctx.forget_feed()
 
 
-def _prepare(ctx: "JobContext", item: sqlite3.Row, settings: ImagingSettings, base: dict[str, Any],
+def _prepare(ctx: "JobContext", item: Row, settings: ImagingSettings, base: dict[str, Any],
              force: bool) -> _Work:
     """Decide what an item needs without decoding anything; the _Work comes back settled when
     no decode is needed (photo gone, file missing, unsupported, or up to date)."""
@@ -399,7 +398,7 @@ def _prepare(ctx: "JobContext", item: sqlite3.Row, settings: ImagingSettings, ba
     return work
 
 
-def _up_to_date(project_path: Path, photo: sqlite3.Row, signature: dict[str, Any], fmt: str) -> bool:
+def _up_to_date(project_path: Path, photo: Row, signature: dict[str, Any], fmt: str) -> bool:
     """Both files there and made from this very file with these settings. The signature holds the
     source's name, size and mtime, which says more than "newer than the source" could: imports keep
     the camera's mtime, so a replaced file can be older than the old derivatives, and a camera whose
@@ -450,7 +449,7 @@ def _record(ctx: "JobContext", work: _Work, settings: ImagingSettings) -> None:
         return
     signature = work.signature if work.photo_status == "generated" else None
 
-    def write(conn: sqlite3.Connection) -> None:
+    def write(conn: Connection) -> None:
         current = photos_repo.get(conn, photo["id"])
         if current is None:
             return

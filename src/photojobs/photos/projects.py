@@ -6,14 +6,13 @@ import difflib
 import json
 import os
 import re
-import sqlite3
 import unicodedata
 from pathlib import Path
 from typing import Callable
 
 from photojobs.errors import NotFound, PhotojobsError, ProjectFolderMissing
 from photojobs.library import Library
-from photojobs.storage import atomic
+from photojobs.storage import Connection, Row, atomic
 from photojobs.storage.repos import not_photos as not_photos_repo
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo
@@ -64,7 +63,7 @@ def _is_marked_free(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
 
-def ensure_layout(lib: Library, row: sqlite3.Row) -> Path:
+def ensure_layout(lib: Library, row: Row) -> Path:
     """Make the project's folder, subfolders and marker file (idempotent).
 
     A project that has photos in the catalog but whose folder or marker is gone is not
@@ -125,8 +124,8 @@ def folder_problem(lib: Library, project: str | int) -> str | None:
     return None
 
 
-def resolve_project(conn: sqlite3.Connection, project: str | int | None, *,
-                    note: Callable[[str], None] | None = None) -> sqlite3.Row | None:
+def resolve_project(conn: Connection, project: str | int | None, *,
+                    note: Callable[[str], None] | None = None) -> Row | None:
     """The project a user's words name; None for None. The one lookup every command uses.
 
     An int is an id (what the code passes). Text is, in order: a project's exact name (a name
@@ -173,7 +172,7 @@ def _quote(name: str) -> str:
     return f"'{name}'"
 
 
-def _suggestion(text: str, every: list[sqlite3.Row]) -> str:
+def _suggestion(text: str, every: list[Row]) -> str:
     """"; did you mean 'X'?" for the names close to `text` (any case), and where to see them all."""
     if not every:
         return " (the library has no projects yet)"
@@ -187,7 +186,7 @@ def _suggestion(text: str, every: list[sqlite3.Row]) -> str:
     return f"{hint} (`photojobs project list` shows them all)"
 
 
-def get_or_create(lib: Library, name: str) -> sqlite3.Row:
+def get_or_create(lib: Library, name: str) -> Row:
     """The project `name` names (found as every command finds one, see resolve_project), its
     folder laid out; a new project when there is none."""
     try:
@@ -248,13 +247,13 @@ def disk_usage(path: Path) -> int | None:
     return total
 
 
-def project_to_dict(row: sqlite3.Row) -> dict:
+def project_to_dict(row: Row) -> dict:
     from photojobs.engine.queue import iso
     return {"id": row["id"], "name": row["name"], "folder": row["folder"],
             "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
 
 
-def require(lib: Library, project: str | int) -> sqlite3.Row:
+def require(lib: Library, project: str | int) -> Row:
     row = resolve_project(lib.conn(), project, note=lib.note)
     if row is None:
         raise NotFound(f"no such project: {project}")

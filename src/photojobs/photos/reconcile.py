@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 from dataclasses import dataclass, field
 
 from photojobs.errors import PermanentJobError
 from photojobs.library import Library
-from photojobs.storage import atomic
+from photojobs.storage import Row, atomic
 from photojobs.storage.repos import not_photos as not_photos_repo
 from photojobs.storage.repos import photos as photos_repo
 
@@ -34,7 +33,7 @@ class UnsafeFolder(PermanentJobError):
     """The folder looks unmounted or wiped; reconciling now could empty the catalog."""
 
 
-def checked_scan(lib: Library, project: sqlite3.Row, *, force: bool = False,
+def checked_scan(lib: Library, project: Row, *, force: bool = False,
                  allow_empty: bool = False) -> FolderScan:
     """Scan a project's folder, refusing to go on if it is missing, unmarked, or empty while
     the catalog lists files there (a drive that is not plugged in is not a deleted shoot).
@@ -69,7 +68,7 @@ class ManifestResult:
                 "sidecars_changed": self.sidecars_changed}
 
 
-def manifest_check(lib: Library, project: sqlite3.Row, scan: FolderScan, *, missing: bool = True,
+def manifest_check(lib: Library, project: Row, scan: FolderScan, *, missing: bool = True,
                    rows: list[tuple] | None = None) -> ManifestResult:
     """Availability := presence on disk for every photo file; sidecar lists follow the disk.
     Idempotent. A file that comes back is kept (its keep flag set again).
@@ -138,7 +137,7 @@ class FolderResult:
         return bool(self.added or self.back or self.trashed or self.not_photos or self.clashes or self.swept)
 
 
-def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan, *,
+def folder_check(lib: Library, project: Row, scan: FolderScan, *,
                  trash_rejects: bool = True) -> FolderResult:
     """Files the catalog does not know: accepted ones (extension and content) become photos.
     The rest are not photos: left where they are and listed (maintenance.foreign_files "keep",
@@ -212,7 +211,7 @@ def folder_check(lib: Library, project: sqlite3.Row, scan: FolderScan, *,
     return result
 
 
-def manifest_cleaning(lib: Library, project: sqlite3.Row, scan: FolderScan) -> list[str]:
+def manifest_cleaning(lib: Library, project: Row, scan: FolderScan) -> list[str]:
     """Drop photos none of whose files (JPG, RAW or other image) is on disk.
 
     The seed dropped rows whose JPG and RAW were both gone; a PNG/TIFF-only photo is a photo

@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
 from photojobs.errors import NotFound, UsageError
 from photojobs.library import Library
-from photojobs.storage import atomic
+from photojobs.storage import Connection, Row, atomic
 from photojobs.storage.repos import photos as photos_repo
 
 from . import media
@@ -220,8 +219,8 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
     return {"project": row["folder"], "restored": restored, "conflicts": conflicts, "job": job}
 
 
-def _catalog_restored(conn: sqlite3.Connection, lib: Library, project_id: int, path: Path, name: str,
-                      rules: Rules) -> sqlite3.Row | None:
+def _catalog_restored(conn: Connection, lib: Library, project_id: int, path: Path, name: str,
+                      rules: Rules) -> Row | None:
     basename, role = rules.classify(name)
     if role is None:
         return None

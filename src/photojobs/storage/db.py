@@ -8,11 +8,16 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator, TypeAlias, TypeVar
 
-from ..errors import CatalogCorrupt, CatalogError, CatalogUnwritable, StorageFull
+from ..errors import CatalogCorrupt, CatalogError, CatalogUnwritable, StorageBusy, StorageFull
 
 T = TypeVar("T")
+
+# The types the rest of photojobs names in its hints: a row reads by column name (row["id"])
+# and turns into a dict with dict(row); a connection is what the repositories take.
+Row: TypeAlias = sqlite3.Row
+Connection: TypeAlias = sqlite3.Connection
 
 BUSY_TIMEOUT_MS = 30_000
 MAX_ROW_ID = (1 << 63) - 1   # SQLite's largest INTEGER; a bigger Python int cannot even be bound
@@ -25,6 +30,7 @@ _file_locks_guard = threading.Lock()
 
 # Primary SQLite result codes that say the catalog file, not the statement, is the problem.
 _SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 3, 8, 11, 14, 26
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 def catalog_error(exc: BaseException, path: str | Path | None) -> CatalogError | None:
@@ -64,8 +70,18 @@ def unwritable_reason(path: Path) -> str | None:
     return None
 
 
+def _sqlite_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked/busy" (SQLITE_BUSY, SQLITE_LOCKED): another writer holds the lock."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def _typed(method):
-    """`method` of a cursor, with a damaged or unwritable catalog's sqlite3 error made typed."""
+    """`method` of a cursor, with a busy, damaged or unwritable catalog's sqlite3 error made typed."""
     def call(self, *args):
         try:
             return method(self, *args)
@@ -76,7 +92,7 @@ def _typed(method):
 
 
 class CatalogCursor(sqlite3.Cursor):
-    """A cursor whose damaged- or unwritable-catalog errors come out typed (see catalog_error),
+    """A cursor whose busy, damaged- or unwritable-catalog errors come out typed (StorageBusy, catalog_error),
     from the statement's first step and from every later row alike."""
 
     execute = _typed(sqlite3.Cursor.execute)
@@ -88,6 +104,9 @@ class CatalogCursor(sqlite3.Cursor):
 
 
 def _raise_typed(exc: sqlite3.DatabaseError, path) -> None:
+    if _sqlite_busy(exc):
+        where = f"the catalog {path}" if path else "the catalog"
+        raise StorageBusy(f"{where} is busy: another process holds its write lock ({exc})") from exc
     typed = catalog_error(exc, path)
     if typed is None:
         raise exc
@@ -98,8 +117,8 @@ class CatalogConnection(sqlite3.Connection):
     """A catalog connection, carrying its process-wide write lock and its open transaction's
     nesting depth, after-commit hooks and scratch state (gone with the connection).
 
-    No sqlite3 error about the file itself leaves storage: a damaged or unwritable catalog
-    raises CatalogCorrupt / CatalogUnwritable naming the file (see catalog_error)."""
+    No sqlite3 error about the file itself leaves storage: a locked catalog raises StorageBusy,
+    a damaged or unwritable one CatalogCorrupt / CatalogUnwritable naming the file (see catalog_error)."""
 
     write_lock: threading.Lock | None = None
     busy_timeout_ms: int = BUSY_TIMEOUT_MS
@@ -149,10 +168,9 @@ def is_row_id(value: int) -> bool:
 
 
 def is_busy_error(exc: BaseException) -> bool:
-    """SQLite's "database is locked/busy": a slow disk or a long writer, retryable, never fatal."""
-    return isinstance(exc, sqlite3.OperationalError) and (
-        "locked" in str(exc) or "busy" in str(exc)
-    )
+    """A locked catalog (StorageBusy, or SQLite's own error on a plain connection): a slow disk or
+    a long writer, retryable, never fatal."""
+    return isinstance(exc, StorageBusy) or _sqlite_busy(exc)
 
 
 def is_full_error(exc: BaseException) -> bool:
@@ -189,7 +207,7 @@ def retry_when_busy(body: Callable[[], T], *, give_up: Callable[[], bool] = lamb
     while True:
         try:
             return body()
-        except sqlite3.OperationalError as exc:
+        except (StorageBusy, sqlite3.OperationalError) as exc:
             if not is_busy_error(exc) or give_up():
                 raise
             if on_retry is not None:
@@ -297,7 +315,7 @@ def _begin_immediate(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
             return
-        except sqlite3.OperationalError as exc:
+        except (StorageBusy, sqlite3.OperationalError) as exc:
             if not is_busy_error(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
@@ -308,6 +326,8 @@ def _commit(conn: sqlite3.Connection) -> None:
         try:
             conn.execute("COMMIT")
             return
+        except StorageBusy:
+            time.sleep(0.01)
         except sqlite3.OperationalError as exc:
             if not is_busy_error(exc):
                 if conn.in_transaction:  # a failed COMMIT may have rolled back already (SQLITE_FULL does)
