@@ -38,3 +38,36 @@ def test_folder_check_adds_a_photo_with_its_sidecars_as_the_import_does(cli, lib
     assert cli("maintenance", "run", "P", "--type", "folder_check").code == 0
     b = photos(lib, "P")["B"]
     assert b["raw_available"] and b["sidecars"] == ["B.DNG.xmp", "B.pp3"]
+
+
+def test_an_import_reads_each_file_s_content_kind_once(lib, tmp_path, monkeypatch):
+    """The kind sniffed when a file is accepted serves its metadata read too."""
+    from photojobs.photos import media
+    from photojobs.photos.importing import import_files
+    card = tmp_path / "card"
+    shoot(card, "A", seed=1)
+    shoot(card, "B", seed=2)
+    real, sniffed = media.sniff, []
+
+    def sniff(path):
+        sniffed.append(path.name)
+        return real(path)
+    monkeypatch.setattr(media, "sniff", sniff)
+    report = import_files(lib, [card], project="P")
+    assert sorted(report.imported) == ["A.DNG", "A.JPG", "B.DNG", "B.JPG"]
+    assert sorted(sniffed) == ["A.DNG", "A.JPG", "B.DNG", "B.JPG"]
+    assert photos(lib, "P")["A"]["date_time_original"]
+
+
+def test_derivatives_made_from_a_known_kind_do_not_read_it_again(lib, tmp_path, monkeypatch):
+    from photojobs.photos import media
+    from photojobs.photos.derivatives import imaging_settings
+    from photojobs.photos.imaging import make_derivatives
+    [jpg] = shoot(tmp_path, "A", raw=False)
+
+    def no_sniff(path):
+        raise AssertionError("sniffed again")
+    monkeypatch.setattr(media, "sniff", no_sniff)
+    out = make_derivatives(jpg, tmp_path / "t.jpg", tmp_path / "p.jpg", imaging_settings(lib.config),
+                           kind="jpeg")
+    assert out["source_kind"] == "jpeg" and (tmp_path / "t.jpg").is_file()
