@@ -71,3 +71,33 @@ def test_derivatives_made_from_a_known_kind_do_not_read_it_again(lib, tmp_path, 
     out = make_derivatives(jpg, tmp_path / "t.jpg", tmp_path / "p.jpg", imaging_settings(lib.config),
                            kind="jpeg")
     assert out["source_kind"] == "jpeg" and (tmp_path / "t.jpg").is_file()
+
+
+def test_manifest_check_writes_a_returning_photo_in_one_statement(cli, lib, tmp_path):
+    from photojobs.photos.reconcile import checked_scan, manifest_check
+    from photojobs.photos.projects import require
+    card = tmp_path / "card"
+    shoot(card, "A", seed=1)
+    (card / "A.xmp").write_text("<x:xmpmeta/>")
+    assert cli("upload", card, "-p", "P", "--no-wait").code == 0
+    folder, away = lib.root / "P", tmp_path / "away"
+    away.mkdir()
+    for name in ("A.JPG", "A.DNG", "A.xmp"):
+        (folder / name).rename(away / name)
+    row = require(lib, "P")
+    gone = manifest_check(lib, row, checked_scan(lib, row, force=True))
+    assert sorted(gone.now_missing) == ["A.DNG", "A.JPG"]
+    for name in ("A.JPG", "A.DNG", "A.xmp"):
+        (away / name).rename(folder / name)
+    statements: list[str] = []
+    lib.conn().set_trace_callback(statements.append)
+    try:
+        back = manifest_check(lib, row, checked_scan(lib, row))
+    finally:
+        lib.conn().set_trace_callback(None)
+    assert sorted(back.now_present) == ["A.DNG", "A.JPG"] and back.sidecars_changed == 1
+    writes = [s for s in statements if s.lstrip().upper().startswith("UPDATE PHOTOS")]
+    assert len(writes) <= 2, writes   # availability, keep and sidecars at once; the mirror if it moved
+    a = photos(lib, "P")["A"]
+    assert a["jpg_available"] and a["keep_jpg"] and a["raw_available"] and a["keep_raw"]
+    assert a["sidecars"] == ["A.xmp"]

@@ -107,14 +107,10 @@ def manifest_check(lib: Library, project: sqlite3.Row, scan: FolderScan, *, miss
         with atomic(conn):
             now = lib.now()
             for photo_id, flags, new_sidecars in changes[i:i + _BATCH]:
-                if flags:
-                    photos_repo.set_available(conn, photo_id, now=now, **flags)
-                    back = {r: True for r, v in flags.items() if v and r != "other"}
-                    if back:
-                        photos_repo.set_keep(conn, project["id"], [photo_id], now=now,
-                                             keep_jpg=back.get("jpg"), keep_raw=back.get("raw"))
+                # One statement per photo (two when its primary file changes): availability,
+                # a returning file kept again, and the sidecars, together.
+                photos_repo.set_presence(conn, photo_id, now=now, present=flags, sidecars=new_sidecars)
                 if new_sidecars is not None:
-                    photos_repo.set_sidecars(conn, photo_id, new_sidecars, now)
                     result.sidecars_changed += 1
     return result
 
