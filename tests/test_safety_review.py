@@ -90,7 +90,7 @@ def test_overwrite_import_that_fails_puts_the_old_file_back(cli, lib, project, t
 def test_move_syncs_the_copy_into_its_folder_before_dropping_the_source(cli, lib, tmp_path, monkeypatch):
     """--move to another filesystem: the copy's directory entry must be on disk before the source's
     unlink can be, or a power cut between them leaves neither."""
-    from photojobs.photos import importing as upload
+    from photojobs.photos.importing import placing as upload
     monkeypatch.setattr(upload, "move_within_filesystem", lambda *a, **k: None)  # as if on another drive
     card = tmp_path / "card"
     shoot(card, "M")

@@ -305,16 +305,18 @@ def _save_atomic(img: Image.Image, out: Path, spec: DerivativeSpec, fmt: str,
 
 
 def make_derivatives(source: Path, thumb_out: Path, preview_out: Path,
-                     settings: ImagingSettings) -> dict[str, Any]:
+                     settings: ImagingSettings, kind: str | None = None) -> dict[str, Any]:
     """Write an upright thumbnail and preview of `source` (format per settings) from one
     decode; the thumbnail is made from the preview. Returns source_kind ("jpeg", "png",
     "tiff", "webp", ..., "raw-embedded", "raw-bitmap", "raw-demosaic"), source_size
-    (as stored), preview_size and thumb_size. Raises ImagingError, or StorageFull when the disk is full."""
+    (as stored), preview_size and thumb_size. Raises ImagingError, or StorageFull when the disk is full.
+    `kind`: the content kind (media.sniff) the caller already read, else it is sniffed here."""
     source, thumb_out, preview_out = Path(source), Path(thumb_out), Path(preview_out)
-    try:
-        kind = media.sniff(source)
-    except OSError as e:
-        raise _open_error(e, source) from e
+    if kind is None:
+        try:
+            kind = media.sniff(source)
+        except OSError as e:
+            raise _open_error(e, source) from e
     if media.is_raw(source, kind):
         preview, icc, source_kind, source_size = _preview_from_raw(source, settings)
     elif kind in media.PILLOW_FORMAT:

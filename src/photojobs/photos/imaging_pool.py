@@ -4,6 +4,7 @@ crash fails only the photo it was decoding."""
 from __future__ import annotations
 
 import collections
+import inspect
 import multiprocessing
 import signal
 import threading
@@ -116,6 +117,9 @@ class DerivativePool:
             self._ctx.set_forkserver_preload(PRELOAD)
         # Resolved here, sent to each worker by name: a worker need not load the plugins itself.
         self._make = registry.get_derivative_maker()
+        # The content kind the caller sniffed spares the worker a second look, for a maker that
+        # takes it (a plugin's may not).
+        self._takes_kind = "kind" in inspect.signature(self._make).parameters
         self._item_timeout = item_timeout
         self._pending: collections.deque = collections.deque()
         self._lock = threading.Lock()
@@ -127,13 +131,13 @@ class DerivativePool:
         self._thread.start()
 
     def submit(self, source: Path, thumb_out: Path, preview_out: Path,
-               settings: ImagingSettings) -> Future:
+               settings: ImagingSettings, *, kind: str | None = None) -> Future:
         future: Future = Future()
+        task: tuple = (Path(source), Path(thumb_out), Path(preview_out), settings)
         with self._lock:
             if self._closing:
                 raise RuntimeError("pool is closed")
-            self._pending.append((future, (Path(source), Path(thumb_out),
-                                           Path(preview_out), settings)))
+            self._pending.append((future, (*task, kind) if self._takes_kind and kind else task))
         self._wake()
         return future
 

@@ -308,13 +308,15 @@ def stored_size(im, kind: str | None) -> tuple[int, int]:
     return im.size
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+def read_metadata(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
     """date_time_original (ISO 8601 or None), make, model, orientation (1-8 or None),
     width and height (as stored, before orientation). Never decodes pixels; a merely
-    odd file gives the fields that could be read. A missing file raises OSError."""
+    odd file gives the fields that could be read. A missing file raises OSError. `kind`: the
+    content kind the caller already sniffed (else it is sniffed here)."""
     path = Path(path)
     meta = empty_metadata()
-    kind = sniff(path)
+    if kind is None:
+        kind = sniff(path)
     if is_raw(path, kind):
         _raw_metadata(path, kind, meta)
         return meta

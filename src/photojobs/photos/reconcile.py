@@ -17,7 +17,7 @@ from photojobs.storage import Row, atomic
 from photojobs.storage.repos import not_photos as not_photos_repo
 from photojobs.storage.repos import photos as photos_repo
 
-from . import media
+from . import catalog, media
 from .filenames import FolderScan, Rules, scan_folder
 from .fileops import idle_for, sweep_temp_files
 from .projects import MARKER
@@ -39,7 +39,8 @@ def checked_scan(lib: Library, project: Row, *, force: bool = False,
     the catalog lists files there (a drive that is not plugged in is not a deleted shoot).
     `force` lifts only the last refusal."""
     path = lib.project_path(project["folder"])
-    scan = scan_folder(path, Rules.from_config(lib.config))
+    rules = Rules.from_config(lib.config)
+    scan = scan_folder(path, rules)
     # `force` vouches only for the emptiness: a missing or unmarked folder is still an unplugged drive.
     allow_empty = allow_empty or force
     conn = lib.conn()
@@ -49,7 +50,7 @@ def checked_scan(lib: Library, project: Row, *, force: bool = False,
     if not scan.marked:
         raise UnsafeFolder(f"project folder {path} has no {MARKER} marker (unmounted or not "
                            "this project?); the catalog was left unchanged")
-    if listed and not allow_empty and not scan.has_photos(Rules.from_config(lib.config)):
+    if listed and not allow_empty and not scan.has_photos(rules):
         raise UnsafeFolder(f"project folder {path} has no photos but the catalog lists {listed}; "
                            "refusing to mark them all missing (run with force if they were really deleted)")
     return scan
@@ -105,14 +106,10 @@ def manifest_check(lib: Library, project: Row, scan: FolderScan, *, missing: boo
         with atomic(conn):
             now = lib.now()
             for photo_id, flags, new_sidecars in changes[i:i + _BATCH]:
-                if flags:
-                    photos_repo.set_available(conn, photo_id, now=now, **flags)
-                    back = {r: True for r, v in flags.items() if v and r != "other"}
-                    if back:
-                        photos_repo.set_keep(conn, project["id"], [photo_id], now=now,
-                                             keep_jpg=back.get("jpg"), keep_raw=back.get("raw"))
+                # One statement per photo (two when its primary file changes): availability,
+                # a returning file kept again, and the sidecars, together.
+                photos_repo.set_presence(conn, photo_id, now=now, present=flags, sidecars=new_sidecars)
                 if new_sidecars is not None:
-                    photos_repo.set_sidecars(conn, photo_id, new_sidecars, now)
                     result.sidecars_changed += 1
     return result
 
@@ -183,7 +180,8 @@ def folder_check(lib: Library, project: Row, scan: FolderScan, *,
                 head = f.read(media.SNIFF_BYTES)
         except OSError:
             continue  # gone since the scan, or unreadable now: look again next time
-        if not media.content_matches(file.suffix, media.sniff_bytes(head)):
+        kind = media.sniff_bytes(head)
+        if not media.content_matches(file.suffix, kind):
             if not head.strip(b"\0") and idle_for(st, lib.now()) < SETTLE_SECONDS:
                 continue  # nothing written yet: maybe still being copied in; look again next time
             not_a_photo(name, "content does not match its extension")
@@ -192,16 +190,9 @@ def folder_check(lib: Library, project: Row, scan: FolderScan, *,
         if row is not None and row[f"{role}_available"] and row[f"{role}_name"] != name:
             result.clashes.append(name)
             continue
-        try:
-            meta = media.read_metadata(file)
-        except OSError:
-            continue
-        with atomic(conn):
-            photo = photos_repo.add_file(conn, project["id"], basename=row["basename"] if row else basename,
-                                         role=role, name=name, meta=meta, now=lib.now(), keep=True)
-            sidecars = scan.sidecars.get(basename.lower())
-            if sidecars:
-                photos_repo.set_sidecars(conn, photo["id"], sidecars, lib.now())
+        photo = catalog.add_file(lib, project["id"], path, name, basename=row["basename"] if row else basename,
+                                 role=role, rules=rules, kind=kind,
+                                 sidecars_on_disk=scan.sidecars.get(basename.lower(), []))
         touched[photo["id"]] = photos_repo.display_name(photo)
         result.added.append(name)
     with atomic(conn):
@@ -217,12 +208,7 @@ def manifest_cleaning(lib: Library, project: Row, scan: FolderScan) -> list[str]
     The seed dropped rows whose JPG and RAW were both gone; a PNG/TIFF-only photo is a photo
     too, so "other" counts as a file here (else folder_check would re-add it every time).
     Returns the dropped photos' basenames."""
-    conn = lib.conn()
     names = scan.names
-    gone = [photo_id for photo_id, _key, jpg, raw, other, *_ in photos_repo.files_for_project(conn, project["id"])
+    gone = [photo_id for photo_id, _key, jpg, raw, other, *_ in photos_repo.files_for_project(lib.conn(), project["id"])
             if jpg not in names and raw not in names and other not in names]
-    dropped: list[str] = []
-    for i in range(0, len(gone), _BATCH):
-        with atomic(conn):
-            dropped += photos_repo.delete_many(conn, gone[i:i + _BATCH])
-    return dropped
+    return catalog.drop_photos(lib, gone, batch=_BATCH)

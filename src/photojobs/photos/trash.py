@@ -18,10 +18,9 @@ from typing import Any, Iterable
 
 from photojobs.errors import NotFound, UsageError
 from photojobs.library import Library
-from photojobs.storage import Connection, Row, atomic
 from photojobs.storage.repos import photos as photos_repo
 
-from . import media
+from . import catalog
 from .filenames import Rules, is_ignored
 from .fileops import fsync_dir, move_unique, place_no_replace
 from .projects import ensure_layout, require
@@ -192,7 +191,6 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
                 seen[e["name"]] = e
         chosen = sorted(seen.values(), key=lambda e: (e["trashed_at"], e["name"]))
     restored, conflicts = [], []
-    conn = lib.conn()
     touched: dict[int, str] = {}
     # Photo files first, so the sidecars find their photo.
     chosen.sort(key=lambda e: rules.classify(e["original"])[1] == "sidecar")
@@ -207,8 +205,12 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
         _drop_info(path, e["name"])
         taken.add(original.lower())
         restored.append({"name": e["name"], "original": original})
-        photo = _catalog_restored(conn, lib, row["id"], path, original, rules)
-        if photo is not None:
+        basename, role = rules.classify(original)
+        if role == "sidecar":
+            catalog.add_sidecar(lib, row["id"], basename, original)
+        elif role is not None:
+            # Sidecars already on disk join it too, as they would join an imported file.
+            photo = catalog.add_file(lib, row["id"], path, original, basename=basename, role=role, rules=rules)
             touched[photo["id"]] = photos_repo.display_name(photo)
     fsync_dir(path)
     job = None
@@ -217,23 +219,3 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
         job = start_task(lib, "upload_postprocess", project=row["id"], items=sorted(touched.items()),
                          source=source)
     return {"project": row["folder"], "restored": restored, "conflicts": conflicts, "job": job}
-
-
-def _catalog_restored(conn: Connection, lib: Library, project_id: int, path: Path, name: str,
-                      rules: Rules) -> Row | None:
-    basename, role = rules.classify(name)
-    if role is None:
-        return None
-    with atomic(conn):
-        if role == "sidecar":
-            photo = photos_repo.get_by_basename(conn, project_id, basename)
-            if photo is not None:
-                sidecars = json.loads(photo["sidecars"] or "[]")
-                photos_repo.set_sidecars(conn, photo["id"], [*sidecars, name], lib.now())
-            return None
-        try:
-            meta = media.read_metadata(path / name)
-        except OSError:
-            meta = None
-        return photos_repo.add_file(conn, project_id, basename=basename, role=role, name=name, meta=meta,
-                                    now=lib.now(), keep=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from photojobs.engine.registry import handler
 from photojobs.storage.repos import photos as photos_repo
 
+from .. import catalog
 from ..culling import plan_for
 from ..derivatives import regenerate, remove_derivatives
 from ..reconcile import checked_scan
@@ -36,7 +37,7 @@ def _remove(ctx) -> None:
         if change is None:
             ctx.finish_item(item, "skipped", "nothing to remove (kept since the commit)")
             continue
-        moved, gone = [], {}
+        moved, gone = [], []
         for role in ("jpg", "raw"):
             name = change[role]
             if not name:
@@ -45,7 +46,7 @@ def _remove(ctx) -> None:
             # raise: the job fails and is retried, and this photo's flags stay as they are.
             if name in on_disk:
                 moved.append(move_to_trash(path, name, now=ctx.now(), reason=COMMIT))
-            gone[role] = False  # missing from a mounted folder (an attempt that crashed moved it): removed
+            gone.append(role)  # missing from a mounted folder (an attempt that crashed moved it): removed
         for name in change["sidecars"]:
             if name in on_disk:
                 moved.append(move_to_trash(path, name, now=ctx.now(), reason=COMMIT))
@@ -55,9 +56,7 @@ def _remove(ctx) -> None:
             from_raw.append(row["id"])
 
         def record(conn, photo_id=row["id"], gone=gone, change=change):
-            photos_repo.set_available(conn, photo_id, now=ctx.now(), **gone)
-            if change["sidecars"]:
-                photos_repo.set_sidecars(conn, photo_id, [], ctx.now())
+            catalog.drop_files(conn, photo_id, roles=gone, sidecars=change["sidecars"], now=ctx.now())
             if change["regenerate_from_raw"]:
                 photos_repo.mark_derivatives_pending(conn, [photo_id], ctx.now())
             elif change["jpg"]:  # derivatives came from the JPG and nothing replaces them

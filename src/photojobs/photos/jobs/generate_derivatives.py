@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from photojobs.engine.registry import handler
 
-from .. import derivatives
+from .. import derivatives, derivatives_work
 
 
 @handler("generate_derivatives", priority=50)
@@ -13,5 +13,5 @@ def run(ctx) -> None:
     photo when it starts (not when queued: what needs doing is decided as late as possible)."""
     force, filenames = derivatives.parse_payload(ctx.payload)
     if not ctx.has_items():
-        derivatives.create_items(ctx, filenames, force=force)
-    derivatives.process(ctx, force=force)
+        derivatives_work.create_items(ctx, filenames, force=force)
+    derivatives_work.process(ctx, force=force)

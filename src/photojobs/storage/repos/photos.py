@@ -198,6 +198,29 @@ def set_available(conn: sqlite3.Connection, photo_id: int, *, now: float, jpg: b
     return _refresh_mirror(conn, photo_id, now)
 
 
+def set_presence(conn: sqlite3.Connection, photo_id: int, *, now: float, present: dict[str, bool],
+                 sidecars: list[str] | None = None) -> None:
+    """Reconciliation's one write per photo: each role in `present` available or not, kept
+    again when it came back (a file that is gone cannot be kept), and the sidecar list."""
+    sets, args = [], []
+    for role, on_disk in present.items():
+        assert role in ROLES, role
+        sets.append(f"{role}_available = ?")
+        args.append(int(on_disk))
+        if role != "other":
+            sets.append(f"keep_{role} = ?")
+            args.append(int(on_disk))
+    if sidecars is not None:
+        sets.append("sidecars = ?")
+        args.append(json.dumps(sorted(set(sidecars))))
+    if not sets:
+        return
+    row = conn.execute(f"UPDATE photos SET {', '.join(sets)}, updated_at = ? WHERE id = ? RETURNING *",
+                       (*args, now, photo_id)).fetchone()
+    if present and row is not None:
+        _refresh_mirror(conn, photo_id, now, row=row)
+
+
 def set_sidecars(conn: sqlite3.Connection, photo_id: int, sidecars: list[str], now: float) -> None:
     conn.execute("UPDATE photos SET sidecars = ?, updated_at = ? WHERE id = ?",
                  (json.dumps(sorted(set(sidecars))), now, photo_id))
@@ -261,9 +284,11 @@ def delete_many(conn: sqlite3.Connection, photo_ids: list[int]) -> list[str]:
     return out
 
 
-def _refresh_mirror(conn: sqlite3.Connection, photo_id: int, now: float) -> sqlite3.Row:
-    """Copy the primary file's metadata into the orientation/date/width/height columns."""
-    row = get(conn, photo_id)
+def _refresh_mirror(conn: sqlite3.Connection, photo_id: int, now: float,
+                    row: sqlite3.Row | None = None) -> sqlite3.Row:
+    """Copy the primary file's metadata into the orientation/date/width/height columns (`row`:
+    the photo as the caller's write returned it, spares reading it again)."""
+    row = row if row is not None else get(conn, photo_id)
     metadata = json.loads(row["metadata"] or "{}")
     role = primary_role(row)
     # Each field from the primary file first, then from the others (a RAW may lack a date).
