@@ -12,11 +12,9 @@ import platformdirs
 
 from photojobs.config import Config, load_config
 from photojobs.errors import NotFound, PhotojobsError
+from photojobs.library_guard import CATALOG_DIR, CATALOG_FILE, refuse_if_no_projects, refuse_unusable_file
 from photojobs.storage import Catalog
 from photojobs.storage.migrations import migrate
-
-CATALOG_DIR = ".photojobs"
-CATALOG_FILE = "catalog.db"
 
 
 def default_library_path() -> Path:
@@ -68,7 +66,6 @@ class Library:
         """Open (or create) the library at `root`. A damaged catalog is refused before anything
         writes to it; so is a missing, empty or project-less one beside project folders, which a
         new catalog would orphan (`allow_lost`: the catalog rebuild, which re-creates it)."""
-        from photojobs.photos.catalog_care import refuse_if_no_projects, refuse_unusable_file  # it imports this module
         root = Path(root).expanduser() if root else default_library_path()
         if root.exists() and not root.is_dir():
             raise PhotojobsError(f"library path {root} exists and is not a folder")

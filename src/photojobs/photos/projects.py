@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 import sqlite3
@@ -13,12 +12,13 @@ from typing import Callable
 
 from photojobs.errors import NotFound, PhotojobsError, ProjectFolderMissing
 from photojobs.library import Library
+# The marker is the library's: it knows its project folders by it (the lost-catalog guard).
+from photojobs.library_guard import MARKER, write_marker
 from photojobs.storage import atomic
 from photojobs.storage.repos import not_photos as not_photos_repo
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo
 
-MARKER = ".photojobs-project"
 SUBFOLDERS = (".thumb", ".preview", ".trash")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
@@ -87,31 +87,6 @@ def ensure_layout(lib: Library, row: sqlite3.Row) -> Path:
         raise PhotojobsError(f"cannot lay out the folder of project {row['name']} ({exc.filename or path}): "
                              f"{exc.strerror}") from None
     return path
-
-
-def read_marker(folder: Path) -> dict:
-    """What a project folder's marker says ({} when it is missing or unreadable)."""
-    try:
-        data = json.loads((folder / MARKER).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def write_marker(folder: Path, row, *, deleted_at: float | None = None) -> None:
-    """Write the marker that makes `folder` a project folder (to a temp name, then replaced).
-    `deleted_at`: the project was deleted with its folder left in place; such a folder is no
-    sign of a lost catalog, and `project restore` adopts it again."""
-    data = {"project_id": row["id"], "name": row["name"], "folder": row["folder"]}
-    if deleted_at is not None:
-        data["deleted_at"] = deleted_at
-    tmp = folder / f".{MARKER}.tmp"
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, folder / MARKER)
-
-
-def is_deleted_marker(folder: Path) -> bool:
-    return "deleted_at" in read_marker(folder)
 
 
 def folder_problem(lib: Library, project: str | int) -> str | None:
