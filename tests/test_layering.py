@@ -16,3 +16,19 @@ def test_import_contracts_are_kept():
     out = subprocess.run([lint, "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "0 broken" in out.stdout, out.stdout
+
+
+def test_the_engine_names_no_job_type_or_task_of_the_photo_domain():
+    """The engine knows job types and tasks only by what the domain registers: no photo type or
+    task name appears in its source as a string."""
+    import ast
+
+    from photojobs.engine import tasks
+    from photojobs.photos.jobs import USER_TYPES
+    names = set(USER_TYPES) | set(tasks.definitions())
+    named = []
+    for path in sorted((ROOT / "src" / "photojobs" / "engine").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in names:
+                named.append(f"{path.name}:{node.lineno}: {node.value!r}")
+    assert "change_commit" in names and not named, named
