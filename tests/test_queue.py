@@ -226,7 +226,7 @@ def test_the_built_in_job_types_are_exactly_the_seeds_plus_file_removal():
     import os
     import subprocess
     import sys
-    from photojobs.engine.registry import USER_TYPES
+    from photojobs.photos.jobs import USER_TYPES
     env = {k: v for k, v in os.environ.items() if k != "PHOTOJOBS_PLUGINS"}
     out = subprocess.run([sys.executable, "-c", "from photojobs.engine.registry import known_types; "
                           "print(' '.join(known_types()))"], capture_output=True, text=True, env=env, check=True)

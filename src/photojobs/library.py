@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import threading
 import time
@@ -12,11 +13,10 @@ import platformdirs
 
 from photojobs.config import Config, load_config
 from photojobs.errors import NotFound, PhotojobsError
-from photojobs.storage import Catalog
+from photojobs.library_guard import CATALOG_DIR, CATALOG_FILE, refuse_if_no_projects, refuse_unusable_file
+from photojobs.storage import Catalog, Connection, Row
+from photojobs.storage.repos import projects as projects_repo
 from photojobs.storage.migrations import migrate
-
-CATALOG_DIR = ".photojobs"
-CATALOG_FILE = "catalog.db"
 
 
 def default_library_path() -> Path:
@@ -68,7 +68,6 @@ class Library:
         """Open (or create) the library at `root`. A damaged catalog is refused before anything
         writes to it; so is a missing, empty or project-less one beside project folders, which a
         new catalog would orphan (`allow_lost`: the catalog rebuild, which re-creates it)."""
-        from photojobs.photos.catalog_care import refuse_if_no_projects, refuse_unusable_file  # it imports this module
         root = Path(root).expanduser() if root else default_library_path()
         if root.exists() and not root.is_dir():
             raise PhotojobsError(f"library path {root} exists and is not a folder")
@@ -127,3 +126,65 @@ class Library:
 
     def close(self) -> None:
         self.catalog.close()
+
+
+def resolve_project(conn: Connection, project: str | int | None, *,
+                    note: Callable[[str], None] | None = None) -> Row | None:
+    """The project a user's words name; None for None. The one lookup every command uses.
+
+    An int is an id (what the code passes). Text is, in order: a project's exact name (a name
+    beats an id, so `--project 2` is the project named "2" when there is one), its folder, an
+    id, then a name or folder that differs only in case when just one project has it. Anything
+    but an exact name or folder is told to `note`, naming the project chosen. NotFound says
+    which names come close and where to see them all."""
+    if project is None:
+        return None
+    if isinstance(project, int):
+        row = projects_repo.get(conn, project)
+        if row is None:
+            raise NotFound(f"no such project: {project}")
+        return row
+    text = str(project)
+    named = projects_repo.all_named(conn, text)
+    if named:
+        if len(named) > 1 and note is not None:
+            note(f"{len(named)} projects are named {_quote(text)}; using the first, in folder {named[0]['folder']} "
+                 f"(name another by its folder: {', '.join(r['folder'] for r in named[1:])})")
+        return named[0]
+    row = projects_repo.by_folder(conn, text)
+    if row is not None:
+        return row
+    every = projects_repo.list_all(conn)
+    if text.isdigit():
+        row = next((r for r in every if r["id"] == int(text)), None)
+        if row is not None:
+            if note is not None:
+                note(f"no project is named {_quote(text)}: using project {row['id']}, {_quote(row['name'])} "
+                     f"(folder {row['folder']})")
+            return row
+    key = text.casefold()
+    alike = {r["id"]: r for r in every if key in (r["name"].casefold(), r["folder"].casefold())}
+    if len(alike) == 1:
+        [row] = alike.values()
+        if note is not None:
+            note(f"using project {_quote(row['name'])} (folder {row['folder']}) for {_quote(text)}")
+        return row
+    raise NotFound(f"no such project: {text}{_suggestion(text, every)}")
+
+
+def _quote(name: str) -> str:
+    return f"'{name}'"
+
+
+def _suggestion(text: str, every: list[Row]) -> str:
+    """"; did you mean 'X'?" for the names close to `text` (any case), and where to see them all."""
+    if not every:
+        return " (the library has no projects yet)"
+    names: dict[str, list[str]] = {}   # a spelling, any case -> the names of the projects it is
+    for r in every:
+        for spelling in {r["name"].casefold(), r["folder"].casefold()}:
+            names.setdefault(spelling, []).append(r["name"])
+    close = difflib.get_close_matches(text.casefold(), list(names), n=3, cutoff=0.6)
+    chosen = list(dict.fromkeys(name for c in close for name in names[c]))
+    hint = f"; did you mean {' or '.join(map(_quote, chosen))}?" if chosen else ""
+    return f"{hint} (`photojobs project list` shows them all)"

@@ -10,9 +10,10 @@ import signal
 import time
 from pathlib import Path
 
-from photojobs.engine.registry import derivative_maker, handler
+from photojobs.engine.registry import handler
 from photojobs.errors import PermanentJobError
 from photojobs.photos.imaging import make_derivatives
+from photojobs.photos.imaging_pool import derivative_maker
 
 
 @handler("test_noop", priority=50, needs_project=False)

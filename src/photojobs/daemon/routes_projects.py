@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..engine.registry import MAINTENANCE_TYPES
 from ..photos import culling, derivatives, library_trash
 from ..photos import importing as upload_flow
 from ..photos import maintenance as maintenance_flow
+from ..photos.maintenance import MAINTENANCE_TYPES
 from ..photos import projects as projects_engine
 from . import shapes
 from .params import ApiError, bool_param, daemon, filenames, in_thread, json_body, jsonable, project_of

@@ -18,7 +18,6 @@ from . import feed
 from .events import emit
 from .queue import ITEM_EVENT, emit_job, item_event, job_to_dict
 
-MANIFEST_CHANGED, ITEM_REMOVED = "manifest_changed", "item_removed"
 T = TypeVar("T")
 log = logging.getLogger("photojobs.jobs")
 
@@ -126,9 +125,9 @@ class JobContext:
                     photo_id: int | None = None) -> None:
         """Record an item's outcome, emit its item event and the job's progress, in one transaction.
 
-        `before_commit(conn)` lets the handler write its own result (e.g. photo statuses) in the
-        same transaction, so catalog and job never disagree after a crash. `photo_id` names the
-        photo of an item queued by name (the event describes that photo as it is after the write)."""
+        `before_commit(conn)` lets the handler write its own result in the same transaction, so
+        catalog and job never disagree after a crash. `photo_id` names the catalog row of an item
+        queued by name (the event describes it as it is after the write)."""
         assert status in ("done", "failed", "skipped")
 
         def write(conn: Connection) -> None:
@@ -178,17 +177,8 @@ class JobContext:
         self._write(lambda conn: emit(self.lib, conn, kind, data, project_id=self.row["project_id"],
                                       job_id=self.job_id))
 
-    def photos_changed(self, *, removed: Sequence[str] = (), **counts: int) -> None:
-        """Tell web clients this project's photos changed, with the original's events: one
-        item_removed per dropped photo (by basename), then one manifest_changed with `counts`
-        (changed, created) and the removed basenames; all in one transaction."""
-        folder = self.project_folder
-        events = [(ITEM_REMOVED, {"type": ITEM_REMOVED, "project_folder": folder, "filename": b}) for b in removed]
-        summary: dict[str, Any] = {"type": MANIFEST_CHANGED, "project_folder": folder, **counts}
-        if removed:
-            summary.update(removed=len(removed), removed_filenames=list(removed))
-        events.append((MANIFEST_CHANGED, summary))
-
+    def emit_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Emit (kind, data) events in one transaction: watchers see all of them or none."""
         def write(conn: Connection) -> None:
             for kind, data in events:
                 emit(self.lib, conn, kind, data, project_id=self.row["project_id"], job_id=self.job_id)

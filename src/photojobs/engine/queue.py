@@ -7,13 +7,11 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from ..errors import BadPayload, NotFound, PhotojobsError, UsageError
-from ..library import Library
-from ..photos.projects import resolve_project
+from ..library import Library, resolve_project
 from ..storage import Connection, Row
 from ..storage import atomic
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
-from ..storage.repos import photos as photos_repo
 from ..storage.repos import projects as projects_repo
 from . import registry, tasks
 from .events import emit
@@ -71,23 +69,15 @@ def job_event(row: Row | dict, project_folder: str | None) -> dict[str, Any]:
 def item_event(lib: Library, conn: Connection, job_id: int, item: Row | dict,
                project_folder: str | None, status: str, message: str | None, *,
                photo_id: int | None = None) -> dict[str, Any]:
-    """A job item's update: the original's {type:'item', project_folder, filename,
-    thumbnail_status, preview_status} and ours. `filename` is the photo's basename however the
-    item was queued (by photo, by file name or by basename), as web clients find photos by it;
-    the item's own name is `item_filename`. The photo's statuses are read as they are now."""
+    """A job item's update: the original's {type:'item', project_folder, filename, ...} and ours.
+    The item's own name is `item_filename`; `filename` and whatever else the event says of the
+    item's subject (its catalog row: `photo_id`, else the item's) come from the domain's
+    registered item describer, read as they are now."""
     photo_id = photo_id if photo_id is not None else item["photo_id"]
-    photo = photos_repo.get(conn, photo_id) if photo_id is not None else None
-    if photo is not None:
-        basename = photo["basename"]
-    else:
-        from ..photos.filenames import Rules
-        basename = Rules.from_config(lib.config).classify(item["filename"])[0]
     data: dict[str, Any] = {"type": "item", "job_id": job_id, "item_id": item["id"],
-                            "project_folder": project_folder, "filename": basename,
+                            "project_folder": project_folder, "filename": item["filename"],
                             "item_filename": item["filename"], "status": status, "message": message}
-    if photo is not None:
-        data["thumbnail_status"] = photo["thumbnail_status"]
-        data["preview_status"] = photo["preview_status"]
+    data.update(registry.describe_item(lib, conn, item, photo_id))
     return data
 
 
@@ -124,8 +114,8 @@ def enqueue(lib: Library, type: str, *, project: str | int | None = None, payloa
             _task: tuple[str, str, int] | None = None, conn: Connection | None = None) -> dict:
     """Queue one job (with its items, in the same transaction). Returns the job as a dict.
 
-    Unknown types are refused ("Unknown job type: X"); maintenance types are unique per
-    project while queued, so the queued twin is returned instead of a new row."""
+    Unknown types are refused ("Unknown job type: X"); a type registered `unique` has one
+    queued job per project at most, so the queued twin is returned instead of a new row."""
     spec = registry.get(type)
     if payload is None:
         payload = {}

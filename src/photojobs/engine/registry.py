@@ -6,8 +6,9 @@ in pyproject.toml, like any installed plugin, so every runner process finds them
 and benchmarks add their own handlers through a documented hook that also reaches runner
 subprocesses: the environment variable PHOTOJOBS_PLUGINS (comma-separated module names,
 imported after the entry points when the registry loads, so they may replace a built-in
-type). A plugin may also replace the function the derivative workers run
-(`derivative_maker`).
+type). Whatever else the domain defines for the engine (task chains, schedules, chores,
+what an item event says of its item) it registers while those modules are imported, so
+`load()` makes it all known, in every process alike.
 """
 
 from __future__ import annotations
@@ -17,18 +18,14 @@ import os
 import threading
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import UnknownJobType
+from ..storage import Connection, Row
 
 if TYPE_CHECKING:
+    from ..library import Library
     from .context import JobContext
-
-# Job types that a user may enqueue (the seed's, plus file_removal for commit).
-USER_TYPES = ("generate_derivatives", "upload_postprocess", "trash_maintenance", "manifest_check",
-              "folder_check", "manifest_cleaning", "file_removal")
-# Maintenance types are unique per (project, type) while queued.
-MAINTENANCE_TYPES = ("trash_maintenance", "manifest_check", "folder_check", "manifest_cleaning")
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,7 @@ class HandlerSpec:
 
 
 _HANDLERS: dict[str, HandlerSpec] = {}
-_DERIVATIVE_MAKER: list[Callable[..., dict]] = []   # the one a plugin registered, if any
+_ITEM_DESCRIBER: list[Callable[..., dict[str, Any]]] = []
 _loaded = False
 _load_lock = threading.RLock()  # re-entrant: a plugin may look up handlers while it is imported
 
@@ -54,25 +51,23 @@ def handler(type: str, *, priority: int = 50, unique: bool = False, needs_projec
     return register
 
 
-def derivative_maker(fn: Callable[..., dict]) -> Callable[..., dict]:
-    """Decorator: derivative workers call `fn(source, thumb_out, preview_out, settings)` instead of
-    imaging.make_derivatives (say, to wrap it with a decoder for a format Pillow lacks); the last
-    one registered wins. Workers are other processes: `fn` must be a module-level function, which
-    they import by name."""
-    _DERIVATIVE_MAKER[:] = [fn]
+def item_describer(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Decorator: `fn(lib, conn, item, subject_id)` returns what an item event tells of the
+    item's subject as it is now (merged over the engine's keys; the last one registered wins).
+    `subject_id` is the catalog row the item stands for (the job_items.photo_id), or None."""
+    _ITEM_DESCRIBER[:] = [fn]
     return fn
 
 
-def get_derivative_maker() -> Callable[..., dict]:
-    """What the derivative workers run: a plugin's derivative_maker, else imaging.make_derivatives."""
-    _load()
-    if _DERIVATIVE_MAKER:
-        return _DERIVATIVE_MAKER[0]
-    from ..photos.imaging import make_derivatives
-    return make_derivatives
+def describe_item(lib: "Library", conn: Connection, item: Row | dict,
+                  subject_id: int | None) -> dict[str, Any]:
+    """The registered describer's keys for an item event ({} when the domain registered none)."""
+    load()
+    return _ITEM_DESCRIBER[0](lib, conn, item, subject_id) if _ITEM_DESCRIBER else {}
 
 
-def _load() -> None:
+def load() -> None:
+    """Import the built-in job types and the plugins once per process (each registers itself)."""
     global _loaded
     if _loaded:
         return
@@ -90,7 +85,7 @@ def _load() -> None:
 
 
 def get(type: str) -> HandlerSpec:
-    _load()
+    load()
     spec = _HANDLERS.get(type)
     if spec is None:
         raise UnknownJobType(type)
@@ -98,5 +93,5 @@ def get(type: str) -> HandlerSpec:
 
 
 def known_types() -> list[str]:
-    _load()
+    load()
     return sorted(_HANDLERS)

@@ -1,13 +1,13 @@
-"""Per-project periodic maintenance: which jobs are due now, queued once each, last runs kept in the catalog."""
+"""Periodic work: the per-project schedules and library-wide chores the domain defines, each run once when due, last runs kept in the catalog."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any, Callable
 
-from ..errors import BackupFailed, CatalogCorrupt, UnknownJobType
+from ..errors import CatalogCorrupt, PhotojobsError, UnknownJobType
 from ..library import Library
-from ..photos import catalog_care
 from ..storage import Connection, atomic
 from ..storage.repos import projects as projects_repo
 from ..storage.repos import schedule_runs as runs_repo
@@ -19,18 +19,52 @@ log = logging.getLogger("photojobs.scheduler")
 
 @dataclass(frozen=True)
 class Schedule:
+    """A job queued for every project every `config_key` minutes."""
     job_type: str
     config_key: str    # interval in minutes; 0 turns the schedule off
     priority: int
 
 
-# The seed's schedule: trash hourly, checks every 6 h, cleaning daily (intervals in config).
-SCHEDULES = (
-    Schedule("trash_maintenance", "scheduler.trash_maintenance_minutes", 100),
-    Schedule("manifest_check", "scheduler.manifest_check_minutes", 95),
-    Schedule("folder_check", "scheduler.folder_check_minutes", 95),
-    Schedule("manifest_cleaning", "scheduler.manifest_cleaning_minutes", 80),
-)
+@dataclass(frozen=True)
+class Chore:
+    """Library-wide work the scheduler does itself, not through the queue (e.g. a backup).
+
+    `due_at(lib)` says when it next comes due (None: never); `run(lib, now)` does it when due
+    and keeps its own record of the last run, so a restart neither repeats nor skips one. A
+    failure of a `retry_on` type is logged and tried again `retry_seconds` later (the
+    schedules go on); CatalogCorrupt stops the scheduler, which would only write more into
+    a damaged catalog."""
+    name: str
+    due_at: Callable[[Library], float | None]
+    run: Callable[[Library, float], Any]
+    retry_on: tuple[type[PhotojobsError], ...] = ()
+    retry_seconds: float = 3600
+
+
+# What the domain defined (when its handlers were loaded, see registry.load).
+_SCHEDULES: dict[str, Schedule] = {}
+_CHORES: dict[str, Chore] = {}
+
+
+def define(job_type: str, config_key: str, priority: int) -> Schedule:
+    """Queue `job_type` for every project every `config_key` minutes (one schedule per type)."""
+    _SCHEDULES[job_type] = Schedule(job_type, config_key, priority)
+    return _SCHEDULES[job_type]
+
+
+def define_chore(chore: Chore) -> Chore:
+    _CHORES[chore.name] = chore
+    return chore
+
+
+def defined_schedules() -> tuple[Schedule, ...]:
+    registry.load()
+    return tuple(_SCHEDULES.values())
+
+
+def defined_chores() -> tuple[Chore, ...]:
+    registry.load()
+    return tuple(_CHORES.values())
 
 
 @dataclass(frozen=True)
@@ -47,13 +81,16 @@ class Scheduler:
     A project's first run of each job comes one interval after the project was created (an
     upload already checks what it imported). A run missed while the machine slept (or the
     daemon was down) is queued once when noticed, not once per missed interval, because the
-    next one is counted from the moment it was queued."""
+    next one is counted from the moment it was queued. `schedules` and `chores` default to
+    the ones the domain defined."""
 
-    def __init__(self, lib: Library, schedules: tuple[Schedule, ...] = SCHEDULES):
+    def __init__(self, lib: Library, schedules: tuple[Schedule, ...] | None = None,
+                 chores: tuple[Chore, ...] | None = None):
         self.lib = lib
-        self.schedules = schedules
+        self.schedules = defined_schedules() if schedules is None else schedules
+        self.chores = defined_chores() if chores is None else chores
         self._unknown_logged: set[str] = set()
-        self._backup_retry_at = 0.0
+        self._retry_at: dict[str, float] = {}   # chore name -> when a failed one is tried again
         self.damaged: str | None = None   # the catalog failed its check: queue nothing more
 
     def interval_seconds(self, schedule: Schedule) -> float | None:
@@ -92,35 +129,36 @@ class Scheduler:
         return [d for d in self.plan(self.lib.conn()) if d.due_at <= now]
 
     def next_due_at(self) -> float | None:
-        """When the earliest schedule (or the daily catalog backup) comes due (None when nothing is)."""
+        """When the earliest schedule or chore comes due (None when nothing is)."""
         if self.damaged:
             return None
-        plan = self.plan(self.lib.conn())
-        backup = catalog_care.next_backup_due(self.lib)
-        if backup is not None:
-            backup = max(backup, self._backup_retry_at)
-        return min([d.due_at for d in plan] + [backup] * (backup is not None), default=None)
+        times = [d.due_at for d in self.plan(self.lib.conn())]
+        for chore in self.chores:
+            at = chore.due_at(self.lib)
+            if at is not None:
+                times.append(max(at, self._retry_at.get(chore.name, 0.0)))
+        return min(times, default=None)
 
-    def backup(self, now: float) -> None:
-        """The daily catalog backup. One that cannot be written is retried in an hour (the
-        maintenance schedule goes on); a catalog found damaged stops the schedule, which would
-        only write more into it."""
-        if now < self._backup_retry_at:
-            return
-        try:
-            catalog_care.backup_if_due(self.lib, now)
-        except CatalogCorrupt as exc:
-            self.damaged = exc.message
-            log.error("scheduler stopped: %s", exc.message)
-        except BackupFailed as exc:
-            self._backup_retry_at = now + 3600
-            log.error("%s; trying again in an hour", exc.message)
+    def run_chores(self, now: float) -> None:
+        """Each chore that is due (and not waiting out a failure's retry)."""
+        for chore in self.chores:
+            if now < self._retry_at.get(chore.name, 0.0):
+                continue
+            try:
+                chore.run(self.lib, now)
+            except CatalogCorrupt as exc:
+                self.damaged = exc.message
+                log.error("scheduler stopped: %s", exc.message)
+                return
+            except chore.retry_on as exc:
+                self._retry_at[chore.name] = now + chore.retry_seconds
+                log.error("%s; trying again in %g minutes", exc.message, chore.retry_seconds / 60)
 
     def tick(self, now: float | None = None) -> list[dict]:
-        """Take the daily catalog backup when due, then queue every due job (unique jobs return
-        their queued twin); returns the jobs."""
+        """Run the chores that are due, then queue every due job (unique jobs return their
+        queued twin); returns the jobs."""
         now = self.lib.now() if now is None else now
-        self.backup(now)
+        self.run_chores(now)
         if self.damaged:
             return []
         queued = []
@@ -138,3 +176,4 @@ class Scheduler:
                 runs_repo.record(conn, d.project_id, d.schedule.job_type, now)
             queued.append(job)
         return queued
+

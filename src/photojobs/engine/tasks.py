@@ -3,33 +3,38 @@
 from __future__ import annotations
 
 import uuid
+from typing import Iterable
 
 from ..errors import PhotojobsError
+from . import registry
 
-# (job type, priority) per step, as the seed's task definitions.
-TASKS: dict[str, tuple[tuple[str, int], ...]] = {
-    "upload_postprocess": (("upload_postprocess", 90), ("manifest_check", 95), ("folder_check", 95)),
-    "change_commit": (("file_removal", 100), ("manifest_check", 95), ("folder_check", 95),
-                      ("manifest_cleaning", 80)),
-    "maintenance": (("trash_maintenance", 100), ("manifest_check", 95), ("folder_check", 95),
-                    ("manifest_cleaning", 80)),
-}
+# What the domain defined (when its handlers were loaded, see registry.load): the (job type,
+# priority) of each step, and how a web client names the task and whether it shows it to the
+# user (a background task is shown only on request).
+TASKS: dict[str, tuple[tuple[str, int], ...]] = {}
+LABELS: dict[str, tuple[str, bool]] = {}
 
 
-# How a web client names each task, and whether it shows it to the user (the original's task
-# definitions; maintenance runs in the background and is shown only on request).
-LABELS: dict[str, tuple[str, bool]] = {
-    "upload_postprocess": ("Upload Post-Process", True),
-    "change_commit": ("Commit Changes", True),
-    "maintenance": ("Maintenance", False),
-}
+def define(name: str, steps: Iterable[tuple[str, int]], *, label: str | None = None,
+           user_relevant: bool = True) -> None:
+    """Define task `name`: its steps (job type, priority), each queued when the one before it
+    completes."""
+    chain = tuple((str(t), int(p)) for t, p in steps)
+    if not chain:
+        raise ValueError(f"task {name} has no steps")
+    TASKS[name] = chain
+    LABELS[name] = (label or name, user_relevant)
 
 
 def definitions() -> dict[str, dict]:
     """Every task: its label, whether it is user_relevant, and its steps with their priorities."""
-    return {name: {"label": LABELS[name][0], "user_relevant": LABELS[name][1],
-                   "steps": [{"type": t, "priority": p} for t, p in chain]}
-            for name, chain in TASKS.items()}
+    registry.load()
+    out = {}
+    for name, chain in TASKS.items():
+        label, user_relevant = LABELS.get(name, (name, True))
+        out[name] = {"label": label, "user_relevant": user_relevant,
+                     "steps": [{"type": t, "priority": p} for t, p in chain]}
+    return out
 
 
 def new_task_id() -> str:
@@ -37,6 +42,7 @@ def new_task_id() -> str:
 
 
 def steps(task_type: str) -> tuple[tuple[str, int], ...]:
+    registry.load()
     try:
         return TASKS[task_type]
     except KeyError:
@@ -45,6 +51,7 @@ def steps(task_type: str) -> tuple[tuple[str, int], ...]:
 
 def next_step(task_type: str | None, step: int | None) -> tuple[int, str, int] | None:
     """(index, type, priority) of the step after `step`, or None at the end of the chain."""
+    registry.load()
     if not task_type or step is None or task_type not in TASKS:
         return None
     chain = TASKS[task_type]
@@ -56,6 +63,7 @@ def next_step(task_type: str | None, step: int | None) -> tuple[int, str, int] |
 
 def is_last_step(task_type: str, job_type: str | None) -> bool:
     """Whether a job of `job_type` ends a task of `task_type` (an unknown task: yes)."""
+    registry.load()
     chain = TASKS.get(task_type)
     return chain is None or chain[-1][0] == job_type
 

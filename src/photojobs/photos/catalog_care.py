@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from photojobs.config import Config
-from photojobs.errors import CatalogCorrupt, CatalogError, CatalogLost, NotFound, PhotojobsError
-from photojobs.library import CATALOG_DIR, CATALOG_FILE, Library
+from photojobs.errors import CatalogError, NotFound, PhotojobsError
+from photojobs.library import Library
+from photojobs.library_guard import CATALOG_DIR, MARKER, catalog_path, counted, marked_folders, read_marker
 from photojobs.storage import atomic
 from photojobs.storage import health
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo
 
 from .fileops import fsync_dir, place_no_replace
-from .projects import MARKER, is_deleted_marker, read_marker, validate_name
+from .projects import validate_name
 
 log = logging.getLogger("photojobs.catalog")
 
@@ -30,60 +31,8 @@ _STAMP = "%Y%m%d-%H%M%S"   # UTC, so a daylight-saving change neither repeats no
 _BACKUP_NAME = re.compile(r"^catalog-(\d{8}-\d{6})\.db$")
 
 
-def counted(n: int, word: str) -> str:
-    """"1 project", "2 projects"."""
-    return f"{n} {word}{'s' * (n != 1)}"
-
-
-def catalog_path(root: Path) -> Path:
-    return Path(root) / CATALOG_DIR / CATALOG_FILE
-
-
 def backups_dir(root: Path) -> Path:
     return Path(root) / CATALOG_DIR / BACKUP_DIR
-
-
-def marked_folders(root: Path) -> list[Path]:
-    """The library's project folders, known by their marker (the catalog is not asked)."""
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    # A folder a `project delete` left in place is marked deleted: no sign of a lost catalog.
-    return [Path(e.path) for e in entries
-            if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
-            and os.path.isfile(os.path.join(e.path, MARKER)) and not is_deleted_marker(Path(e.path))]
-
-
-# --- refusing to work on a lost or damaged catalog -----------------------------------------
-
-def refuse_unusable_file(root: Path) -> None:
-    """Before the catalog is opened (or created): a damaged file is reported, never written to;
-    a missing or empty one is not replaced by a new, empty catalog while project folders exist."""
-    path = catalog_path(root)
-    found = health.inspect_file(path)
-    if found.state == health.DAMAGED:
-        raise CatalogCorrupt(f"the catalog {path} is damaged ({found.reason}); nothing was written to it. "
-                             "`photojobs catalog rebuild` makes a new one from the project folders "
-                             "and keeps this one aside")
-    if found.state in (health.MISSING, health.EMPTY):
-        _refuse_if_folders(root, f"is {found.state}")
-
-
-def refuse_if_no_projects(lib: Library) -> None:
-    """After opening: a catalog that lists no project while project folders exist is a lost one
-    (replaced by an empty file, or restored from before they existed)."""
-    if not projects_repo.count(lib.conn()):
-        _refuse_if_folders(lib.root, "lists no projects")
-
-
-def _refuse_if_folders(root: Path, how: str) -> None:
-    folders = marked_folders(root)
-    if folders:
-        names = ", ".join(f.name for f in folders[:3]) + (", ..." if len(folders) > 3 else "")
-        raise CatalogLost(f"the catalog {catalog_path(root)} {how}, but {root} holds "
-                          f"{counted(len(folders), 'project folder')} ({names}); nothing was changed. "
-                          "`photojobs catalog rebuild` re-creates the catalog from them")
 
 
 # --- check ---------------------------------------------------------------------------------

@@ -16,7 +16,24 @@ from pathlib import Path
 from typing import Callable
 
 from photojobs.engine import registry
-from photojobs.photos.imaging import ImagingError, ImagingSettings
+from photojobs.photos.imaging import ImagingError, ImagingSettings, make_derivatives
+
+_DERIVATIVE_MAKER: list[Callable[..., dict]] = []   # the one a plugin registered, if any
+
+
+def derivative_maker(fn: Callable[..., dict]) -> Callable[..., dict]:
+    """Decorator: derivative workers call `fn(source, thumb_out, preview_out, settings)` instead of
+    imaging.make_derivatives (say, to wrap it with a decoder for a format Pillow lacks); the last
+    one registered wins. Workers are other processes: `fn` must be a module-level function, which
+    they import by name."""
+    _DERIVATIVE_MAKER[:] = [fn]
+    return fn
+
+
+def get_derivative_maker() -> Callable[..., dict]:
+    """What the derivative workers run: a plugin's derivative_maker, else imaging.make_derivatives."""
+    registry.load()   # the plugins register theirs when they are imported
+    return _DERIVATIVE_MAKER[0] if _DERIVATIVE_MAKER else make_derivatives
 
 
 class DecoderCrashed(ImagingError):
@@ -116,7 +133,7 @@ class DerivativePool:
             # the decoders once instead of once per worker.
             self._ctx.set_forkserver_preload(PRELOAD)
         # Resolved here, sent to each worker by name: a worker need not load the plugins itself.
-        self._make = registry.get_derivative_maker()
+        self._make = get_derivative_maker()
         # The content kind the caller sniffed spares the worker a second look, for a maker that
         # takes it (a plugin's may not).
         self._takes_kind = "kind" in inspect.signature(self._make).parameters

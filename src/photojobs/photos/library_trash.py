@@ -13,12 +13,13 @@ from typing import Any
 from photojobs.engine.queue import iso
 from photojobs.errors import NotFound, PhotojobsError
 from photojobs.library import Library
+from photojobs.library_guard import read_marker
 from photojobs.storage import atomic
 from photojobs.storage.repos import jobs as jobs_repo
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo
 
-from .projects import MARKER, ensure_layout, project_to_dict, read_marker, require, write_marker
+from .projects import MARKER, ensure_layout, project_to_dict, require, write_marker
 from .scan import request_checks
 from .trash import PROJECT_DELETE, entries, expire, move_to_trash, put_back, trash_dir
 

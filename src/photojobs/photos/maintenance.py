@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from photojobs.engine.queue import enqueue, start_task
-from photojobs.engine.registry import MAINTENANCE_TYPES
 from photojobs.errors import UsageError
 from photojobs.library import Library
 from photojobs.storage.repos import projects as projects_repo
 
 from .projects import require
 from .scan import reported
+
+# The maintenance job types: unique per project while queued (see their @handler), run on a
+# schedule and by `maintenance run`.
+MAINTENANCE_TYPES = ("trash_maintenance", "manifest_check", "folder_check", "manifest_cleaning")
 
 
 def start(lib: Library, project: str | int | None, type: str | None = None, *, force: bool = False,

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 import re
 import unicodedata
 from pathlib import Path
-from typing import Callable
 
 from photojobs.errors import NotFound, PhotojobsError, ProjectFolderMissing
-from photojobs.library import Library
+from photojobs.library import Library, resolve_project
+# The marker is the library's: it knows its project folders by it (the lost-catalog guard).
+from photojobs.library_guard import MARKER, write_marker
 from photojobs.storage import Connection, Row, atomic
 from photojobs.storage.repos import not_photos as not_photos_repo
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo
 
-MARKER = ".photojobs-project"
 SUBFOLDERS = (".thumb", ".preview", ".trash")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
@@ -88,31 +86,6 @@ def ensure_layout(lib: Library, row: Row) -> Path:
     return path
 
 
-def read_marker(folder: Path) -> dict:
-    """What a project folder's marker says ({} when it is missing or unreadable)."""
-    try:
-        data = json.loads((folder / MARKER).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def write_marker(folder: Path, row, *, deleted_at: float | None = None) -> None:
-    """Write the marker that makes `folder` a project folder (to a temp name, then replaced).
-    `deleted_at`: the project was deleted with its folder left in place; such a folder is no
-    sign of a lost catalog, and `project restore` adopts it again."""
-    data = {"project_id": row["id"], "name": row["name"], "folder": row["folder"]}
-    if deleted_at is not None:
-        data["deleted_at"] = deleted_at
-    tmp = folder / f".{MARKER}.tmp"
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, folder / MARKER)
-
-
-def is_deleted_marker(folder: Path) -> bool:
-    return "deleted_at" in read_marker(folder)
-
-
 def folder_problem(lib: Library, project: str | int) -> str | None:
     """Why the project's folder can't be trusted right now (gone, or not ours), or None."""
     row = require(lib, project)
@@ -122,68 +95,6 @@ def folder_problem(lib: Library, project: str | int) -> str | None:
     if not (path / MARKER).exists():
         return f"the project folder {path} has no {MARKER} marker (is its drive mounted?)"
     return None
-
-
-def resolve_project(conn: Connection, project: str | int | None, *,
-                    note: Callable[[str], None] | None = None) -> Row | None:
-    """The project a user's words name; None for None. The one lookup every command uses.
-
-    An int is an id (what the code passes). Text is, in order: a project's exact name (a name
-    beats an id, so `--project 2` is the project named "2" when there is one), its folder, an
-    id, then a name or folder that differs only in case when just one project has it. Anything
-    but an exact name or folder is told to `note`, naming the project chosen. NotFound says
-    which names come close and where to see them all."""
-    if project is None:
-        return None
-    if isinstance(project, int):
-        row = projects_repo.get(conn, project)
-        if row is None:
-            raise NotFound(f"no such project: {project}")
-        return row
-    text = str(project)
-    named = projects_repo.all_named(conn, text)
-    if named:
-        if len(named) > 1 and note is not None:
-            note(f"{len(named)} projects are named {_quote(text)}; using the first, in folder {named[0]['folder']} "
-                 f"(name another by its folder: {', '.join(r['folder'] for r in named[1:])})")
-        return named[0]
-    row = projects_repo.by_folder(conn, text)
-    if row is not None:
-        return row
-    every = projects_repo.list_all(conn)
-    if text.isdigit():
-        row = next((r for r in every if r["id"] == int(text)), None)
-        if row is not None:
-            if note is not None:
-                note(f"no project is named {_quote(text)}: using project {row['id']}, {_quote(row['name'])} "
-                     f"(folder {row['folder']})")
-            return row
-    key = text.casefold()
-    alike = {r["id"]: r for r in every if key in (r["name"].casefold(), r["folder"].casefold())}
-    if len(alike) == 1:
-        [row] = alike.values()
-        if note is not None:
-            note(f"using project {_quote(row['name'])} (folder {row['folder']}) for {_quote(text)}")
-        return row
-    raise NotFound(f"no such project: {text}{_suggestion(text, every)}")
-
-
-def _quote(name: str) -> str:
-    return f"'{name}'"
-
-
-def _suggestion(text: str, every: list[Row]) -> str:
-    """"; did you mean 'X'?" for the names close to `text` (any case), and where to see them all."""
-    if not every:
-        return " (the library has no projects yet)"
-    names: dict[str, list[str]] = {}   # a spelling, any case -> the names of the projects it is
-    for r in every:
-        for spelling in {r["name"].casefold(), r["folder"].casefold()}:
-            names.setdefault(spelling, []).append(r["name"])
-    close = difflib.get_close_matches(text.casefold(), list(names), n=3, cutoff=0.6)
-    chosen = list(dict.fromkeys(name for c in close for name in names[c]))
-    hint = f"; did you mean {' or '.join(map(_quote, chosen))}?" if chosen else ""
-    return f"{hint} (`photojobs project list` shows them all)"
 
 
 def get_or_create(lib: Library, name: str) -> Row:

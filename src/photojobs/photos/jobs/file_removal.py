@@ -8,6 +8,7 @@ from photojobs.storage.repos import photos as photos_repo
 from .. import catalog
 from ..culling import plan_for
 from ..derivatives import regenerate, remove_derivatives
+from ..events import photos_changed
 from ..reconcile import checked_scan
 from ..trash import COMMIT, move_to_trash
 from ..writing import writing
@@ -64,6 +65,6 @@ def _remove(ctx) -> None:
         ctx.finish_item(item, "done", f"to trash: {', '.join(moved)}" if moved else None, before_commit=record)
         changed += 1
     if changed:
-        ctx.photos_changed(changed=changed)
+        photos_changed(ctx, changed=changed)
     # The JPG was the derivatives' source; the RAW stays, so make them again from it.
     regenerate(ctx.lib, ctx.project["id"], from_raw, source=f"file_removal:{ctx.job_id}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from photojobs.engine.queue import enqueue
 from photojobs.engine.registry import handler
 
+from ..events import photos_changed
 from ..reconcile import checked_scan, folder_check
 from ..writing import writing
 
@@ -25,4 +26,4 @@ def run(ctx) -> None:
     if result.worth_telling():
         ctx.emit("folder_check", {"project_folder": ctx.project_folder, **result.to_dict()})
     if result.added:
-        ctx.photos_changed(created=len(result.added))
+        photos_changed(ctx, created=len(result.added))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from photojobs.engine.registry import handler
 
 from ..derivatives import queue_needed
+from ..events import photos_changed
 from ..reconcile import checked_scan, manifest_check
 
 
@@ -22,4 +23,4 @@ def run(ctx) -> None:
         ctx.emit("manifest_check", {"project_folder": ctx.project_folder, **result.to_dict(),
                                     "derivatives_queued": job["progress_total"] if job else 0})
     if changed:
-        ctx.photos_changed(changed=changed)
+        photos_changed(ctx, changed=changed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from photojobs.engine.registry import handler
 
+from ..events import photos_changed
 from ..reconcile import checked_scan, manifest_cleaning
 
 
@@ -15,4 +16,4 @@ def run(ctx) -> None:
     ctx.set_progress(len(dropped), len(dropped))
     if dropped:
         ctx.emit("manifest_cleaning", {"project_folder": ctx.project_folder, "dropped": dropped})
-        ctx.photos_changed(removed=dropped)
+        photos_changed(ctx, removed=dropped)
