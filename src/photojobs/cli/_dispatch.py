@@ -14,7 +14,6 @@ Either way the user sees the same output; `-v` says which happened.
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -22,7 +21,6 @@ from typing import Callable, Iterator
 import typer
 
 from ..engine.inline import FINAL, Alongside, is_done, outcome, paused_lane, run_inline
-from ..errors import PhotojobsError
 from ..library import Library
 from . import exit_codes
 from ._progress import bars
@@ -73,7 +71,7 @@ def find_daemon(lib: Library):
     from ..daemon import state
     if state.read_state(lib.root) is None:
         return None
-    from ..daemon.client import find_daemon as _find  # httpx is imported only when a daemon may run
+    from ..daemon.client import find_daemon as _find  # the HTTP client is imported only when a daemon may run
     return _find(lib.root, lib.config)
 
 
@@ -149,51 +147,23 @@ def _ends_a_step(data: dict, job: dict) -> bool:
 def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | None:
     """Follow the daemon's event stream until `job`'s task ends; None if the daemon went away first.
 
-    The stream is open before the catalog is checked, so no event after the check is missed;
-    a dropped stream is resumed from the last event id it delivered (from a restarted daemon
-    too). The caller closes `client`; clients opened here are closed here."""
-    import httpx
-    keepalive = float(lib.config.get("daemon.sse_keepalive_seconds"))
-    after = None
-    own = None
-    try:
-        while True:
-            failed = False
-            try:
-                with client.events(after=after, project=job.get("project_folder"),
-                                   read_timeout=max(30.0, 3 * keepalive)) as stream:
-                    if is_done(lib, job) or paused_lane(lib, job):
-                        return outcome(lib, job)
-                    for ev in stream:
-                        after = stream.last_id
-                        if ev is None or not ev.logged:
-                            continue
-                        if on_event is not None:
-                            on_event({"id": ev.id, "kind": ev.data["kind"], "job_id": ev.data.get("job_id"),
-                                      "project_id": ev.data.get("project_id"), "data": ev.data})
-                        if _ends_a_step(ev.data, job) and is_done(lib, job):
-                            return outcome(lib, job)
-                        # A pause, or a step of ours queued again: does it now wait on a paused lane?
-                        if (ev.data["kind"] == "pause" or (_is_ours(ev.data, job)
-                                                                and ev.data.get("status") == "queued")) \
-                                and paused_lane(lib, job):
-                            return outcome(lib, job)   # don't wait with it
-            except (httpx.HTTPError, PhotojobsError):
-                failed = True   # refused (e.g. 429), reset, or the daemon died
-            if is_done(lib, job):
+    The catalog is checked each time the stream (re)connects, so no event after the check is
+    missed; the client resumes a dropped stream itself (see daemon.client.Following)."""
+    for ev in client.follow(project=job.get("project_folder")):
+        if ev is None:   # (re)connected or idle: did it end, or wait on a paused lane, meanwhile?
+            if is_done(lib, job) or paused_lane(lib, job):
                 return outcome(lib, job)
-            # The stream ended: an idle timeout (resume), or the daemon stopped (take over).
-            found = find_daemon(lib)
-            if found is None:
-                return None
-            if own is not None:
-                own.close()
-            own = client = found[1]
-            if failed:
-                time.sleep(0.25)   # not a tight loop against a daemon that keeps refusing
-    finally:
-        if own is not None:
-            own.close()
+            continue
+        if on_event is not None:
+            on_event({"id": ev.id, "kind": ev.data["kind"], "job_id": ev.data.get("job_id"),
+                      "project_id": ev.data.get("project_id"), "data": ev.data})
+        if _ends_a_step(ev.data, job) and is_done(lib, job):
+            return outcome(lib, job)
+        # A pause, or a step of ours queued again: does it now wait on a paused lane?
+        if (ev.data["kind"] == "pause" or (_is_ours(ev.data, job) and ev.data.get("status") == "queued")) \
+                and paused_lane(lib, job):
+            return outcome(lib, job)   # don't wait with it
+    return outcome(lib, job) if is_done(lib, job) else None
 
 
 @contextmanager
