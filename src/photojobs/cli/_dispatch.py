@@ -1,8 +1,8 @@
 """The one decision of commands that queue work: hand it to the library's running daemon, else run it here.
 
 `upload`, `process`, `commit`, `maintenance run` and `jobs enqueue` queue their jobs in the
-catalog (one engine call), then call `run_or_hand_off(lib, job, wait=...)` (or `finish`, which
-also renders):
+catalog (one engine call), then call `finish(lib, job, wait)` (run_or_hand_off with progress;
+`finish_and_print` also renders the task's outcome):
 
 - a daemon runs for this library: its runner claims the jobs within pipeline.poll_ms; the
   command returns at once, or with --wait follows the daemon's event stream until the task
@@ -173,13 +173,27 @@ def progress(enabled: bool = True) -> Iterator[OnEvent | None]:
         yield shown.on_event if shown is not None else None
 
 
-def finish(lib: Library, job: dict, *, wait: bool | None, json_out: bool = False,
-           inline_by_default: bool = True, say_where: bool = False) -> Outcome:
-    """run_or_hand_off, then the standard output: the job id when it returns at once (with
-    `say_where`, a line saying where the job is), the task's outcome when it waited; exit 6
-    if the task failed or was canceled."""
-    with progress(not json_out) as on_event:
-        result = run_or_hand_off(lib, job, wait=wait, inline_by_default=inline_by_default, on_event=on_event)
+def finish(lib: Library, job: dict, wait: bool | None, *, quiet: bool = False,
+           inline_by_default: bool = True, alongside: Alongside | None = None,
+           on_event: OnEvent | None = None) -> Outcome:
+    """run_or_hand_off with a progress display on stderr (unless `quiet`): what upload, commit,
+    restore and maintenance call before rendering their own result. A caller that already shows
+    progress passes its `on_event`; `alongside` is a runner that started the task while the
+    caller was still busy (see engine.inline.Alongside)."""
+    if on_event is not None:
+        return run_or_hand_off(lib, job, wait=wait, inline_by_default=inline_by_default,
+                               on_event=on_event, alongside=alongside)
+    with progress(enabled=not quiet) as shown:
+        return run_or_hand_off(lib, job, wait=wait, inline_by_default=inline_by_default,
+                               on_event=shown, alongside=alongside)
+
+
+def finish_and_print(lib: Library, job: dict, *, wait: bool | None, json_out: bool = False,
+                     inline_by_default: bool = True, say_where: bool = False) -> Outcome:
+    """`finish`, then the standard output of `jobs enqueue|retry`: the job id when it returns at
+    once (with `say_where`, a line saying where the job is), the task's outcome when it waited;
+    exit 6 if the task failed or was canceled."""
+    result = finish(lib, job, wait, quiet=json_out, inline_by_default=inline_by_default)
     if not result.waited:
         if json_out:
             print_json(job)
@@ -199,3 +213,29 @@ def finish(lib: Library, job: dict, *, wait: bool | None, json_out: bool = False
     if not result.ok:
         raise typer.Exit(exit_codes.JOB_FAILED)
     return result
+
+
+def runs_here(lib: Library, wait: bool | None) -> bool:
+    """Whether a task queued now would run in this process (no daemon, and not --no-wait):
+    then it may as well start while the command is still busy."""
+    return wait is not False and find_daemon(lib) is None
+
+
+def failed_steps(outcome: dict | None) -> list[dict]:
+    if not outcome:
+        return []
+    return [j for j in outcome.get("jobs", []) if j["status"] in ("failed", "canceled")]
+
+
+def exit_code(outcome: dict | None) -> int:
+    """A task's outcome as the command's exit code: 6 when a step failed or was canceled."""
+    return exit_codes.JOB_FAILED if failed_steps(outcome) else exit_codes.OK
+
+
+def describe(outcome: dict | None) -> str | None:
+    """One line for a task that did not complete, naming the step and its error."""
+    bad = failed_steps(outcome)
+    if not bad:
+        return None
+    j = bad[0]
+    return f"{j['type']} (job {j['id']}) {j['status']}: {j['error_message'] or 'no message'}"

@@ -31,8 +31,6 @@ from .trash import REPLACED_BY_IMPORT, move_to_trash, put_back
 from .writing import writes
 
 DUPLICATE_POLICIES = ("skip", "overwrite", "rename")
-EXIT_OK = 0
-EXIT_SOME_FILES = 5   # some files were rejected or failed; the rest were imported
 
 
 @dataclass
@@ -69,11 +67,12 @@ class ImportReport:
     project_named_after: str | None = None
 
     @property
-    def exit_code(self) -> int:
-        return EXIT_SOME_FILES if self.rejected or self.failed else EXIT_OK
+    def partly_done(self) -> bool:
+        """Some files were rejected or failed; the rest were imported."""
+        return bool(self.rejected or self.failed)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "exit_code": self.exit_code}
+        return {**asdict(self), "partly_done": self.partly_done}
 
 
 @dataclass
