@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Iterator, Optional
 
@@ -330,7 +331,6 @@ def _finished_line(task: dict) -> Text:
 
 def _clock(at: str) -> str:
     """An event's ISO time as local HH:MM:SS."""
-    from datetime import datetime
     try:
         return datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
     except ValueError:

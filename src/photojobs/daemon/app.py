@@ -7,6 +7,7 @@ import logging
 import os
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -210,8 +211,6 @@ class TokenGate:
 
 
 def create_app(daemon: DaemonContext):
-    from contextlib import asynccontextmanager
-
     @asynccontextmanager
     async def lifespan(app):
         daemon.hub.start()
