@@ -22,7 +22,8 @@ from typing import AsyncIterator
 import anyio
 
 from ..engine import events as events_engine
-from ..engine.queue import ITEM_EVENT, JOB_EVENT, iso
+from ..engine.queue import ITEM_EVENT, JOB_EVENT
+from ..timefmt import iso
 from ..library import Library
 
 log = logging.getLogger("photojobs.daemon.sse")

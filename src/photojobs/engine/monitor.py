@@ -20,7 +20,8 @@ from ..storage.repos import jobs as jobs_repo
 from . import tasks
 from .events import row_to_event
 from .pause import PAUSE_EVENT, paused_state
-from .queue import JOB_EVENT, iso, job_event, resolve_project
+from ..timefmt import iso
+from .queue import JOB_EVENT, job_event, resolve_project
 
 LANES = ("priority", "normal")
 STATUSES = ("queued", "running", "completed", "failed", "canceled")

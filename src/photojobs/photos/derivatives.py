@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from photojobs.config import Config
-from photojobs.engine.queue import enqueue, iso
+from photojobs.engine.queue import enqueue
+from photojobs.timefmt import iso
 from photojobs.errors import BadPayload, ConfigError, NotFound, PermanentJobError, StorageFull
 from photojobs.library import Library
 from photojobs.storage import atomic

@@ -17,6 +17,7 @@ from photojobs.storage import atomic
 from photojobs.storage.repos import not_photos as not_photos_repo
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo
+from photojobs.timefmt import iso
 
 MARKER = ".photojobs-project"
 SUBFOLDERS = (".thumb", ".preview", ".trash")
@@ -249,9 +250,18 @@ def disk_usage(path: Path) -> int | None:
 
 
 def project_to_dict(row: sqlite3.Row) -> dict:
-    from photojobs.engine.queue import iso
     return {"id": row["id"], "name": row["name"], "folder": row["folder"],
             "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
+
+
+def in_folder(lib: Library, folder: str) -> sqlite3.Row | None:
+    """The project whose folder is exactly `folder`, or None."""
+    return projects_repo.by_folder(lib.conn(), folder)
+
+
+def folders(lib: Library) -> set[str]:
+    """Every catalogued project's folder name."""
+    return projects_repo.folders(lib.conn())
 
 
 def require(lib: Library, project: str | int) -> sqlite3.Row:
