@@ -274,3 +274,30 @@ def test_a_cli_hand_off_wakes_the_daemon_instead_of_waiting_for_its_poll(start_d
     assert r.code == 0, r
     job_id = int(r.out.split()[0])
     assert wait_for(lambda: queue.get_job(lib, job_id)["status"] == "completed", timeout=10)
+
+
+def test_follow_resumes_dropped_streams_and_ends_when_the_daemon_is_gone(start_daemon, library_path, lib):
+    from photojobs.daemon.client import DaemonUnreachable, find_daemon
+    from photojobs.engine import pause
+    pause.pause(lib, None)   # an event in the log to follow
+    d = start_daemon({"daemon": {"sse_keepalive_seconds": 0.1, "sse_idle_timeout_seconds": 0.3}})
+    found = find_daemon(library_path, load_config(d.config_path))
+    assert found is not None
+    client = found[1]
+    resumed: list = []
+    seen: list[int] = []
+    following = client.follow(0, on_resume=resumed.append)
+    for ev in following:
+        if ev is not None:
+            seen.append(ev.id)
+        if resumed:           # the idle timeout dropped the stream; it came back at the cursor
+            break
+    assert seen and resumed[0] == seen[-1] == following.cursor
+    d.stop()
+    # The daemon stopped: iteration ends (no transport error escapes); the cursor stays put.
+    assert [ev for ev in following if ev is not None] == []
+    assert following.cursor == seen[-1]
+    client.close()
+    with pytest.raises(DaemonUnreachable):
+        with client.__class__(d.url).events(after=0, read_timeout=1):
+            pass

@@ -88,9 +88,6 @@ class Config:
             node = node[part]
         return node
 
-    def section(self, name: str) -> Mapping[str, Any]:
-        return self.data[name]
-
 
 def user_config_path() -> Path:
     return platformdirs.user_config_path("photojobs") / "config.json"

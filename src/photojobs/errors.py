@@ -57,10 +57,6 @@ class BadPayload(PermanentJobError):
     pass
 
 
-class ProjectMissing(PermanentJobError):
-    http_status = 404
-
-
 class ProjectFolderMissing(PhotojobsError):
     """A catalogued project's folder (or its marker) is gone: most likely an unmounted drive."""
 

@@ -1,8 +1,8 @@
 """The one decision of commands that queue work: hand it to the library's running daemon, else run it here.
 
 `upload`, `process`, `commit`, `maintenance run` and `jobs enqueue` queue their jobs in the
-catalog (one engine call), then call `run_or_hand_off(lib, job, wait=...)` (or `finish`, which
-also renders):
+catalog (one engine call), then call `finish(lib, job, wait)` (run_or_hand_off with progress;
+`finish_and_print` also renders the task's outcome):
 
 - a daemon runs for this library: its runner claims the jobs within pipeline.poll_ms; the
   command returns at once, or with --wait follows the daemon's event stream until the task
@@ -14,7 +14,6 @@ Either way the user sees the same output; `-v` says which happened.
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -22,7 +21,6 @@ from typing import Callable, Iterator
 import typer
 
 from ..engine.inline import FINAL, Alongside, is_done, outcome, paused_lane, run_inline
-from ..errors import PhotojobsError
 from ..library import Library
 from . import exit_codes
 from ._progress import bars
@@ -73,7 +71,7 @@ def find_daemon(lib: Library):
     from ..daemon import state
     if state.read_state(lib.root) is None:
         return None
-    from ..daemon.client import find_daemon as _find  # httpx is imported only when a daemon may run
+    from ..daemon.client import find_daemon as _find  # the HTTP client is imported only when a daemon may run
     return _find(lib.root, lib.config)
 
 
@@ -149,51 +147,23 @@ def _ends_a_step(data: dict, job: dict) -> bool:
 def follow(lib: Library, client, job: dict, on_event: OnEvent | None) -> dict | None:
     """Follow the daemon's event stream until `job`'s task ends; None if the daemon went away first.
 
-    The stream is open before the catalog is checked, so no event after the check is missed;
-    a dropped stream is resumed from the last event id it delivered (from a restarted daemon
-    too). The caller closes `client`; clients opened here are closed here."""
-    import httpx
-    keepalive = float(lib.config.get("daemon.sse_keepalive_seconds"))
-    after = None
-    own = None
-    try:
-        while True:
-            failed = False
-            try:
-                with client.events(after=after, project=job.get("project_folder"),
-                                   read_timeout=max(30.0, 3 * keepalive)) as stream:
-                    if is_done(lib, job) or paused_lane(lib, job):
-                        return outcome(lib, job)
-                    for ev in stream:
-                        after = stream.last_id
-                        if ev is None or not ev.logged:
-                            continue
-                        if on_event is not None:
-                            on_event({"id": ev.id, "kind": ev.data["kind"], "job_id": ev.data.get("job_id"),
-                                      "project_id": ev.data.get("project_id"), "data": ev.data})
-                        if _ends_a_step(ev.data, job) and is_done(lib, job):
-                            return outcome(lib, job)
-                        # A pause, or a step of ours queued again: does it now wait on a paused lane?
-                        if (ev.data["kind"] == "pause" or (_is_ours(ev.data, job)
-                                                                and ev.data.get("status") == "queued")) \
-                                and paused_lane(lib, job):
-                            return outcome(lib, job)   # don't wait with it
-            except (httpx.HTTPError, PhotojobsError):
-                failed = True   # refused (e.g. 429), reset, or the daemon died
-            if is_done(lib, job):
+    The catalog is checked each time the stream (re)connects, so no event after the check is
+    missed; the client resumes a dropped stream itself (see daemon.client.Following)."""
+    for ev in client.follow(project=job.get("project_folder")):
+        if ev is None:   # (re)connected or idle: did it end, or wait on a paused lane, meanwhile?
+            if is_done(lib, job) or paused_lane(lib, job):
                 return outcome(lib, job)
-            # The stream ended: an idle timeout (resume), or the daemon stopped (take over).
-            found = find_daemon(lib)
-            if found is None:
-                return None
-            if own is not None:
-                own.close()
-            own = client = found[1]
-            if failed:
-                time.sleep(0.25)   # not a tight loop against a daemon that keeps refusing
-    finally:
-        if own is not None:
-            own.close()
+            continue
+        if on_event is not None:
+            on_event({"id": ev.id, "kind": ev.data["kind"], "job_id": ev.data.get("job_id"),
+                      "project_id": ev.data.get("project_id"), "data": ev.data})
+        if _ends_a_step(ev.data, job) and is_done(lib, job):
+            return outcome(lib, job)
+        # A pause, or a step of ours queued again: does it now wait on a paused lane?
+        if (ev.data["kind"] == "pause" or (_is_ours(ev.data, job) and ev.data.get("status") == "queued")) \
+                and paused_lane(lib, job):
+            return outcome(lib, job)   # don't wait with it
+    return outcome(lib, job) if is_done(lib, job) else None
 
 
 @contextmanager
@@ -203,13 +173,27 @@ def progress(enabled: bool = True) -> Iterator[OnEvent | None]:
         yield shown.on_event if shown is not None else None
 
 
-def finish(lib: Library, job: dict, *, wait: bool | None, json_out: bool = False,
-           inline_by_default: bool = True, say_where: bool = False) -> Outcome:
-    """run_or_hand_off, then the standard output: the job id when it returns at once (with
-    `say_where`, a line saying where the job is), the task's outcome when it waited; exit 6
-    if the task failed or was canceled."""
-    with progress(not json_out) as on_event:
-        result = run_or_hand_off(lib, job, wait=wait, inline_by_default=inline_by_default, on_event=on_event)
+def finish(lib: Library, job: dict, wait: bool | None, *, quiet: bool = False,
+           inline_by_default: bool = True, alongside: Alongside | None = None,
+           on_event: OnEvent | None = None) -> Outcome:
+    """run_or_hand_off with a progress display on stderr (unless `quiet`): what upload, commit,
+    restore and maintenance call before rendering their own result. A caller that already shows
+    progress passes its `on_event`; `alongside` is a runner that started the task while the
+    caller was still busy (see engine.inline.Alongside)."""
+    if on_event is not None:
+        return run_or_hand_off(lib, job, wait=wait, inline_by_default=inline_by_default,
+                               on_event=on_event, alongside=alongside)
+    with progress(enabled=not quiet) as shown:
+        return run_or_hand_off(lib, job, wait=wait, inline_by_default=inline_by_default,
+                               on_event=shown, alongside=alongside)
+
+
+def finish_and_print(lib: Library, job: dict, *, wait: bool | None, json_out: bool = False,
+                     inline_by_default: bool = True, say_where: bool = False) -> Outcome:
+    """`finish`, then the standard output of `jobs enqueue|retry`: the job id when it returns at
+    once (with `say_where`, a line saying where the job is), the task's outcome when it waited;
+    exit 6 if the task failed or was canceled."""
+    result = finish(lib, job, wait, quiet=json_out, inline_by_default=inline_by_default)
     if not result.waited:
         if json_out:
             print_json(job)
@@ -229,3 +213,29 @@ def finish(lib: Library, job: dict, *, wait: bool | None, json_out: bool = False
     if not result.ok:
         raise typer.Exit(exit_codes.JOB_FAILED)
     return result
+
+
+def runs_here(lib: Library, wait: bool | None) -> bool:
+    """Whether a task queued now would run in this process (no daemon, and not --no-wait):
+    then it may as well start while the command is still busy."""
+    return wait is not False and find_daemon(lib) is None
+
+
+def failed_steps(outcome: dict | None) -> list[dict]:
+    if not outcome:
+        return []
+    return [j for j in outcome.get("jobs", []) if j["status"] in ("failed", "canceled")]
+
+
+def exit_code(outcome: dict | None) -> int:
+    """A task's outcome as the command's exit code: 6 when a step failed or was canceled."""
+    return exit_codes.JOB_FAILED if failed_steps(outcome) else exit_codes.OK
+
+
+def describe(outcome: dict | None) -> str | None:
+    """One line for a task that did not complete, naming the step and its error."""
+    bad = failed_steps(outcome)
+    if not bad:
+        return None
+    j = bad[0]
+    return f"{j['type']} (job {j['id']}) {j['status']}: {j['error_message'] or 'no message'}"

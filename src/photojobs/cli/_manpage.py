@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -69,7 +70,6 @@ class Cmd:
     help: str
     params: list[Param] = field(default_factory=list)
     group: bool = False
-    hidden: bool = False
 
     @property
     def name(self) -> str:
@@ -111,8 +111,7 @@ def walk(command: Any, path: list[str] | None = None) -> Iterator[Cmd]:
     sub = getattr(command, "commands", None)
     params = [_param(p) for p in command.params if not getattr(p, "hidden", False)
               and (p.name or "") != "help"]
-    yield Cmd(path=path, help=(command.help or "").strip(), params=params, group=sub is not None,
-              hidden=bool(getattr(command, "hidden", False)))
+    yield Cmd(path=path, help=(command.help or "").strip(), params=params, group=sub is not None)
     for name, child in (sub or {}).items():
         if not getattr(child, "hidden", False):
             yield from walk(child, [*path, name])
@@ -255,7 +254,6 @@ def pages(app: typer.Typer | None = None) -> dict[str, str]:
 
 def write(directory: Path, generated: dict[str, str]) -> list[str]:
     """Write the pages (temp name, then replace); remove stale photojobs*.1 pages. Returns changed names."""
-    import os
     directory.mkdir(parents=True, exist_ok=True)
     changed = []
     for name, text in generated.items():

@@ -10,6 +10,7 @@ from ..daemon.state import lock_holder
 from ..errors import PhotojobsError
 from ..photos import catalog_care
 from ..photos.catalog_care import counted
+from . import exit_codes
 from ._options import JsonOpt
 from ._render import console, err_console, print_json, state
 
@@ -46,7 +47,7 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
                           markup=False, soft_wrap=True)
         console.print(f"backups: {len(report.backups)}" + (f", newest {report.backups[0]}" if report.backups else ""),
                       markup=False)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(exit_codes.OK if report.ok else exit_codes.ERROR)
 
 
 @app.command("rebuild")

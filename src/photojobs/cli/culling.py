@@ -10,7 +10,7 @@ import typer
 
 from ..errors import PhotojobsError
 from ..photos import culling
-from . import _wait, exit_codes
+from . import _dispatch, exit_codes
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, print_json, state, table, warn
 
@@ -81,12 +81,12 @@ def commit(ctx: typer.Context, project: ProjectArg,
         if not typer.confirm(f"Move {len(plan['jpgs']) + len(plan['raws'])} files to .trash?"):
             raise typer.Exit(exit_codes.ERROR)
     result = culling.commit(lib, project)
-    outcome = _wait.finish(lib, result["job"], wait, quiet=json_out)
-    code = exit_codes.JOB_FAILED if _wait.failed_steps(outcome) else exit_codes.OK
+    outcome = _dispatch.finish(lib, result["job"], wait, quiet=json_out).result
+    code = _dispatch.exit_code(outcome)
     if json_out:
         print_json({**result, "task": outcome, "dry_run": False})
         raise typer.Exit(code)
-    problem = _wait.describe(outcome)
+    problem = _dispatch.describe(outcome)
     if problem:
         warn(f"commit did not complete: {problem}")
     elif outcome is None:

@@ -10,6 +10,7 @@ import typer
 
 from ..daemon import control
 from ..library import default_library_path
+from . import exit_codes
 from ._options import JsonOpt
 from ._render import console, print_json, state
 
@@ -91,7 +92,7 @@ def status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     else:
         console.print("daemon not running", markup=False)
     if not result["running"]:
-        raise typer.Exit(3)
+        raise typer.Exit(exit_codes.NOT_FOUND)
 
 
 @app.command("stop")

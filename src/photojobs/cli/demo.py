@@ -13,6 +13,7 @@ import typer
 from ..photos.culling import list_photos
 from ..photos.projects import get_project
 from ..photos.sample import make_sample_shoot
+from . import exit_codes
 from ._render import console, state
 from .upload import upload
 
@@ -34,9 +35,9 @@ def demo(ctx: typer.Context,
         except typer.Exit as done:
             # Upload exits 5 for the broken file planted on the card: that failure is the demo's
             # point, so only an unplanted one (or any other error) makes the demo fail.
-            if done.exit_code in (0, 5):
+            if done.exit_code in (exit_codes.OK, exit_codes.PARTLY_DONE):
                 unplanned = _tell(state(ctx).library(), project, broken)
-                raise typer.Exit(5 if unplanned else 0) from None
+                raise typer.Exit(exit_codes.PARTLY_DONE if unplanned else exit_codes.OK) from None
             raise
 
 

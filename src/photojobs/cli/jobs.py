@@ -10,7 +10,7 @@ import typer
 from ..engine import queue
 from ..engine.runner import Runner
 from ..errors import UsageError
-from ._dispatch import finish
+from ._dispatch import finish_and_print
 from ._options import JsonOpt, WaitOpt
 from ._render import console, fields, print_json, state, table
 
@@ -86,7 +86,7 @@ def enqueue(ctx: typer.Context,
     lib = state(ctx).library()
     job = queue.enqueue(lib, type, project=project, payload=data, priority=priority)
     # Without --wait and without a daemon the job just stays queued, as it always did.
-    finish(lib, job, wait=wait, json_out=json_out, inline_by_default=False)
+    finish_and_print(lib, job, wait=wait, json_out=json_out, inline_by_default=False)
 
 
 @app.command("cancel")
@@ -111,7 +111,7 @@ def retry(ctx: typer.Context, job_id: Annotated[int, typer.Argument(help="Job id
     Exit codes: 0 done, handed to the daemon or queued; 6 it failed again; 3 no such job; 1 a
     job that is not failed or canceled."""
     lib = state(ctx).library()
-    finish(lib, queue.retry(lib, job_id), wait=wait, json_out=json_out, say_where=True)
+    finish_and_print(lib, queue.retry(lib, job_id), wait=wait, json_out=json_out, say_where=True)
 
 
 @app.command("run")

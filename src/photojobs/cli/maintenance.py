@@ -10,7 +10,7 @@ from ..engine import queue
 from ..errors import BackupFailed, UsageError
 from ..photos import catalog_care
 from ..photos import maintenance as maintenance_engine
-from . import _wait, exit_codes
+from . import _dispatch, exit_codes
 from ._options import JsonOpt, WaitOpt
 from ._render import console, err_console, print_json, state
 
@@ -44,13 +44,13 @@ def run(ctx: typer.Context,
     results = []
     code = 0
     for job in jobs:
-        outcome = _wait.finish(lib, job, wait, quiet=True)
+        outcome = _dispatch.finish(lib, job, wait, quiet=True).result
         # The job as it is now, not as it was queued: its status agrees with the task's.
         results.append({"job": queue.get_job(lib, job["id"]), "task": outcome})
         if not json_out:
             for line in maintenance_engine.news(lib, outcome):  # e.g. files that are not photos, once
                 console.print(line, markup=False, soft_wrap=True)
-        problem = _wait.describe(outcome)
+        problem = _dispatch.describe(outcome)
         if problem:
             code = exit_codes.JOB_FAILED
             if not json_out:

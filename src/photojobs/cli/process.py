@@ -9,12 +9,9 @@ import typer
 from ..engine import queue
 from ..photos import derivatives
 from . import exit_codes
-from ._dispatch import progress, run_or_hand_off
+from ._dispatch import finish
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, print_json, state, table
-
-EXIT_SOME_FAILED = exit_codes.PARTLY_DONE   # the job completed, but some photos' derivatives could not be made
-EXIT_JOB_FAILED = exit_codes.JOB_FAILED
 
 HELP = (
     "Make thumbnails (.thumb/) and previews (.preview/) of a project's photos.\n\n"
@@ -23,8 +20,9 @@ HELP = (
     "file name) are always remade, as is everything with --force.\n\n"
     "A running daemon takes the job; without one it runs here with a progress bar (--no-wait "
     "leaves it queued). While its lane is paused the job waits, and the command says so.\n\n"
-    f"Exit codes: 0 done (or queued); {EXIT_SOME_FAILED} some photos failed (see `photojobs jobs show`); "
-    f"{EXIT_JOB_FAILED} the job failed or was canceled; 3 unknown project or photo; 1 other errors.")
+    f"Exit codes: {exit_codes.OK} done (or queued); {exit_codes.PARTLY_DONE} some photos failed (see "
+    f"`photojobs jobs show`); {exit_codes.JOB_FAILED} the job failed or was canceled; {exit_codes.NOT_FOUND} "
+    f"unknown project or photo; {exit_codes.ERROR} other errors.")
 
 
 def process(ctx: typer.Context, project: ProjectArg,
@@ -34,8 +32,7 @@ def process(ctx: typer.Context, project: ProjectArg,
             wait: WaitOpt = None, json_out: JsonOpt = False) -> None:
     lib = state(ctx).library()
     job = derivatives.request(lib, project, names or None, force=force, source="cli")
-    with progress(not json_out) as on_event:
-        result = run_or_hand_off(lib, job, wait=wait, on_event=on_event)
+    result = finish(lib, job, wait, quiet=json_out)
     if not result.waited:
         if json_out:
             print_json({"mode": result.mode, "paused_lane": result.paused_lane, "job": job})
@@ -61,7 +58,8 @@ def process(ctx: typer.Context, project: ProjectArg,
 
 
 def _exit_code(job: dict) -> int:
+    """The job completed, but some photos' derivatives could not be made: partly done."""
     if job["status"] != "completed":
-        return EXIT_JOB_FAILED
-    return EXIT_SOME_FAILED if job["items_summary"]["failed"] else exit_codes.OK
+        return exit_codes.JOB_FAILED
+    return exit_codes.PARTLY_DONE if job["items_summary"]["failed"] else exit_codes.OK
 

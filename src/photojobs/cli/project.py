@@ -11,7 +11,7 @@ import typer
 from ..errors import PhotojobsError
 from ..photos import library_trash
 from ..photos import projects as projects_engine
-from . import _wait, exit_codes
+from . import _dispatch, exit_codes
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, fields, human_size, local_time, print_json, state, table, warn
 
@@ -86,7 +86,7 @@ def delete(ctx: typer.Context, project: ProjectArg,
             raise PhotojobsError("project delete forgets the project: confirm with --yes when not at a terminal")
         what = "and move its folder to the library's trash" if files else "(its folder stays on disk)"
         if not typer.confirm(f"Forget project {p['name']} {what}?"):
-            raise typer.Exit(1)
+            raise typer.Exit(exit_codes.ERROR)
     result = library_trash.delete_project(lib, p["id"], files=files)
     if json_out:
         print_json(result)
@@ -111,14 +111,14 @@ def restore(ctx: typer.Context,
     Exit codes: 0 done; 3 no such deleted project; 6 restored but cataloguing failed; 1 other errors."""
     lib = state(ctx).library()
     result = library_trash.restore_project(lib, name)
-    outcome = _wait.finish(lib, result["job"], wait, quiet=json_out)
-    code = exit_codes.JOB_FAILED if _wait.failed_steps(outcome) else 0
+    outcome = _dispatch.finish(lib, result["job"], wait, quiet=json_out).result
+    code = _dispatch.exit_code(outcome)
     if json_out:
         print_json({**result, "task": outcome})
         raise typer.Exit(code)
     console.print(f"restored project {result['project']['name']} in folder {result['project']['folder']}",
                   markup=False)
-    problem = _wait.describe(outcome)
+    problem = _dispatch.describe(outcome)
     if problem:
         warn(f"cataloguing did not complete: {problem}")
     raise typer.Exit(code)

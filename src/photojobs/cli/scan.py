@@ -12,8 +12,6 @@ from ._dispatch import progress, run_or_hand_off
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, err_console, print_json, state
 
-EXIT_CHECK_FAILED = exit_codes.JOB_FAILED
-
 
 def scan(ctx: typer.Context, project: ProjectArg,
          manifest: Annotated[bool, typer.Option(
@@ -60,4 +58,4 @@ def scan(ctx: typer.Context, project: ProjectArg,
                 err_console.print(f"photojobs: {job['type']} #{job['id']} {r['status']}: "
                                   f"{r['error'] or 'no message'}", markup=False, soft_wrap=True)
     if failed:
-        raise typer.Exit(EXIT_CHECK_FAILED)
+        raise typer.Exit(exit_codes.JOB_FAILED)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..photos import trash as trash_engine
-from . import _wait, exit_codes
+from . import _dispatch, exit_codes
 from ._options import JsonOpt, ProjectArg, WaitOpt
 from ._render import console, human_size, local_time, print_json, state, table, warn
 
@@ -45,16 +45,15 @@ def restore(ctx: typer.Context, project: ProjectArg,
     and no --all, or both; 1 other errors."""
     lib = state(ctx).library()
     result = trash_engine.restore(lib, project, names or [], all=all_)
-    outcome = _wait.finish(lib, result["job"], wait, quiet=json_out)
-    code = (exit_codes.PARTLY_DONE if result["conflicts"]
-            else exit_codes.JOB_FAILED if _wait.failed_steps(outcome) else exit_codes.OK)
+    outcome = _dispatch.finish(lib, result["job"], wait, quiet=json_out).result
+    code = exit_codes.PARTLY_DONE if result["conflicts"] else _dispatch.exit_code(outcome)
     if json_out:
         print_json({**result, "task": outcome})
         raise typer.Exit(code)
     console.print(f"restored {len(result['restored'])} files", markup=False)
     for c in result["conflicts"]:
         warn(f"{c['name']}: {c['reason']}")
-    problem = _wait.describe(outcome)
+    problem = _dispatch.describe(outcome)
     if problem:
         warn(f"processing did not complete: {problem}")
     raise typer.Exit(code)

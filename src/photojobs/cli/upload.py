@@ -9,9 +9,9 @@ import typer
 
 from ..engine.inline import Alongside
 from ..photos.imaging_pool import warm_up
-from ..photos.importing import (DUPLICATE_POLICIES, EXIT_SOME_FILES, check_sources, import_files,
+from ..photos.importing import (DUPLICATE_POLICIES, check_sources, import_files,
                                 processing_failures)
-from . import _progress, _wait
+from . import _dispatch, _progress, exit_codes
 from ._options import JsonOpt, WaitOpt
 from ._render import console, print_json, state, table, warn
 
@@ -29,9 +29,9 @@ Without --project, the project is named after the source folder; for a camera's 
 (DCIM, 100CANON...) after the shoot's date from EXIF, else after the card's name.
 
 Exit codes: 0 every photo file is in the project (or listed as not imported by
---on-duplicate skip); {EXIT_SOME_FILES} some photo files were rejected or failed (the rest were imported),
-or some photos could not be processed; {_wait.EXIT_TASK_FAILED} files imported but a processing job failed;
-1 usage or library error, or a source that is not there; 3 unknown project."""
+--on-duplicate skip); {exit_codes.PARTLY_DONE} some photo files were rejected or failed (the rest were imported),
+or some photos could not be processed; {exit_codes.JOB_FAILED} files imported but a processing job failed;
+{exit_codes.ERROR} usage or library error, or a source that is not there; {exit_codes.NOT_FOUND} unknown project."""
 
 
 def upload(ctx: typer.Context,
@@ -50,7 +50,7 @@ def upload(ctx: typer.Context,
     lib = state(ctx).library(create=True)
     # Without a daemon the processing runs here: start it with the first photo in place, so
     # previews are made while the rest copies (a daemon does the same on its own).
-    here = not dry_run and _wait.runs_here(lib, wait)
+    here = not dry_run and _dispatch.runs_here(lib, wait)
     if here:
         warm_up()  # the decoders load while the card is scanned
     with _progress.bars(not json_out) as shown, \
@@ -60,14 +60,13 @@ def upload(ctx: typer.Context,
                               on_job=alongside.start if here else None)
         if shown:
             shown.copy_done()
-        mode, outcome = _wait.finish_with_mode(lib, report.job, wait, quiet=json_out, alongside=alongside,
-                                               on_event=shown.on_event if shown else None)
+        handed = None if report.job is None else _dispatch.finish(
+            lib, report.job, wait, quiet=json_out, alongside=alongside, on_event=shown.on_event if shown else None)
+    mode, outcome = (handed.mode, handed.result) if handed else (None, None)
     not_processed = processing_failures(lib, outcome)
-    code = report.exit_code
-    if code == 0 and _wait.failed_steps(outcome):
-        code = _wait.EXIT_TASK_FAILED
-    elif code == 0 and not_processed:
-        code = EXIT_SOME_FILES
+    code = _dispatch.exit_code(outcome)   # a failed job, unless some files were left out as well
+    if report.partly_done or (code == exit_codes.OK and not_processed):
+        code = exit_codes.PARTLY_DONE
     if json_out:
         print_json({**report.to_dict(), "task": outcome, "processing": mode, "processing_failed": not_processed,
                     "exit_code": code})
@@ -79,7 +78,7 @@ def upload(ctx: typer.Context,
         n = len(not_processed)
         console.print(f"{n} photo{'s' if n > 1 else ''} could not be processed: imported, but without "
                       "thumbnails and previews", markup=False)
-    problem = _wait.describe(outcome)
+    problem = _dispatch.describe(outcome)
     job_id = report.job["id"] if report.job else None
     if problem:
         warn(f"processing did not complete: {problem}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 import queue as queue_mod
 import signal
 import sys
 import threading
 from contextlib import contextmanager
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Iterator, Optional
 
@@ -22,14 +22,12 @@ from rich.text import Text
 from ..engine import monitor as watch_engine
 from ..engine import pause as pause_engine
 from ..engine.lanes import LANES
-from ..errors import PhotojobsError
 from ..library import Library
 from ._dispatch import find_daemon
 from ._options import JsonOpt
 from ._progress import duration
 from ._render import console, err_console, print_json, state
 
-log = logging.getLogger("photojobs.cli.watch")
 
 
 Lane = Enum("Lane", {name: name for name in LANES}, type=str)
@@ -115,7 +113,7 @@ def _event_batches(lib: Library, model: watch_engine.QueueModel, stop: "_StopFla
     found = find_daemon(lib)
     if found is not None:
         say(f"following the daemon's event stream at {found[0]['url']}")
-        yield from _daemon_batches(lib, found[1], model, stop, say)
+        yield from _daemon_batches(found[1], model, stop, say)
         if stop.is_set():
             return
         say(f"the daemon went away; following the event log from event {model.last_event_id}")
@@ -125,42 +123,20 @@ def _event_batches(lib: Library, model: watch_engine.QueueModel, stop: "_StopFla
 _GONE = object()
 
 
-def _daemon_batches(lib: Library, client, model: watch_engine.QueueModel, stop: "_StopFlag", say: _Say,
+def _daemon_batches(client, model: watch_engine.QueueModel, stop: "_StopFlag", say: _Say,
                     tick_seconds: float = 0.5) -> Iterator[list[dict]]:
     """Events from the daemon's SSE stream, read on a thread so Ctrl-C and redraws never wait on
     the socket. A dropped stream is reopened with Last-Event-ID = the last event received, so
     nothing is lost or repeated; when the daemon is gone, the caller tails the log instead."""
-    import httpx
     inbox: queue_mod.Queue = queue_mod.Queue()
-    keepalive = float(lib.config.get("daemon.sse_keepalive_seconds"))
     envelope = watch_engine.stream_envelope
 
     def read() -> None:
-        nonlocal client
-        after = model.last_event_id
         try:
-            while not stop.is_set():
-                try:
-                    with client.events(after=after, read_timeout=max(30.0, 3 * keepalive)) as stream:
-                        for ev in stream:
-                            if stop.is_set():
-                                return
-                            if ev is None or not ev.logged or ev.id is None:
-                                continue
-                            inbox.put(envelope(ev.id, ev.data))
-                            after = ev.id
-                except (httpx.HTTPError, PhotojobsError) as exc:
-                    log.debug("event stream dropped: %r", exc)
-                if stop.is_set():
-                    return
-                # The stream ended (idle timeout, a network hiccup) or the daemon stopped.
-                again = find_daemon(lib)
-                if again is None:
-                    return
-                client.close()
-                client = again[1]
-                stop.wait(0.2)  # a daemon that refuses streams (429) must not be asked in a tight loop
-                say(f"event stream resumed after event {after}")
+            for ev in client.follow(model.last_event_id, should_stop=stop.is_set,
+                                    on_resume=lambda after: say(f"event stream resumed after event {after}")):
+                if ev is not None and ev.id is not None:
+                    inbox.put(envelope(ev.id, ev.data))
         finally:
             client.close()
             inbox.put(_GONE)
@@ -354,7 +330,6 @@ def _finished_line(task: dict) -> Text:
 
 def _clock(at: str) -> str:
     """An event's ISO time as local HH:MM:SS."""
-    from datetime import datetime
     try:
         return datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
     except ValueError:

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +26,7 @@ from ..engine.runner import Runner
 from ..errors import PhotojobsError
 from ..library import CATALOG_DIR, Library
 from ..photos import importing as upload_flow
+from ..timefmt import iso
 from . import assets, routes_jobs, routes_projects, shapes
 from .guard import RequestGuard
 from .params import ApiError
@@ -68,7 +70,7 @@ async def health(request: Request) -> JSONResponse:
     lanes = [{"name": lane.name, "slots": lane.slots, "busy": lane.busy} for lane in runner.lanes] if runner else []
     return JSONResponse({
         "status": "ok", "version": __version__, "pid": os.getpid(), "library": str(d.lib.root.resolve()),
-        "host": d.host, "port": d.port, "url": d.url, "started_at": queue.iso(d.started_at),
+        "host": d.host, "port": d.port, "url": d.url, "started_at": iso(d.started_at),
         "uptime_seconds": round(time.time() - d.started_at, 3), "token_required": bool(d.token),
         "stopping": bool(runner and runner.stopping), "lanes": lanes, "queue": counts,
         "last_event_id": d.hub.last_id, "streams": sum(d.hub.streams.values()),
@@ -210,8 +212,6 @@ class TokenGate:
 
 
 def create_app(daemon: DaemonContext):
-    from contextlib import asynccontextmanager
-
     @asynccontextmanager
     async def lifespan(app):
         daemon.hub.start()

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 
 from ..config import Config
 from ..errors import NotFound, PhotojobsError
 from . import state
+
+
+class DaemonUnreachable(PhotojobsError):
+    """The daemon did not answer, or its connection broke (a transport error, not an answer)."""
 
 
 @dataclass
@@ -69,6 +74,9 @@ class DaemonClient:
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, trust_env=False)
+        # The library this daemon serves, once find_daemon found it: `follow` finds a
+        # restarted daemon of the same library through it.
+        self.found_for: tuple[Path, Config] | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -98,6 +106,71 @@ class DaemonClient:
         """Open the event stream (replaying after `after`); use as a context manager and iterate."""
         return EventStream(self, after=after, project=project, read_timeout=read_timeout)
 
+    def follow(self, cursor: int | None = None, *, project: str | None = None,
+               should_stop: Callable[[], bool] = lambda: False,
+               on_resume: Callable[[int | None], None] | None = None) -> "Following":
+        """The library's events after `cursor` (None: from now on), for as long as a daemon
+        serves them; see Following. `on_resume(cursor)` is told of each reconnection."""
+        return Following(self, cursor, project=project, should_stop=should_stop, on_resume=on_resume)
+
+
+class Following:
+    """Iterate for the logged events (SseEvent) after a cursor, and None each time the stream
+    (re)connects or idles: a moment for the caller to look at the catalog itself.
+
+    A dropped stream (idle timeout, a network hiccup, a refusal such as 429) is reopened with
+    Last-Event-ID = `cursor`, from a restarted daemon of the same library too, so nothing is
+    lost or repeated; transport errors never escape. Iteration ends when no daemon serves the
+    library any more (or `should_stop()`): the caller takes over from `cursor`."""
+
+    RETRY_SECONDS = 0.25   # after a refused or broken stream: not a tight loop against the daemon
+
+    def __init__(self, client: DaemonClient, cursor: int | None, *, project: str | None,
+                 should_stop: Callable[[], bool], on_resume: Callable[[int | None], None] | None = None):
+        self.client = client
+        self.cursor = cursor
+        self.project = project
+        self.should_stop = should_stop
+        self.on_resume = on_resume
+
+    def __iter__(self) -> Iterator[SseEvent | None]:
+        while not self.should_stop():
+            failed = False
+            try:
+                with self.client.events(after=self.cursor, project=self.project,
+                                        read_timeout=self._read_timeout()) as stream:
+                    for ev in stream:
+                        if self.should_stop():
+                            return
+                        self.cursor = stream.last_id
+                        yield ev if ev is None or ev.logged else None
+            except PhotojobsError:
+                failed = True
+            if self.should_stop() or not self._reconnect():
+                return
+            if failed:
+                time.sleep(self.RETRY_SECONDS)
+            if self.on_resume is not None:
+                self.on_resume(self.cursor)
+
+    def _read_timeout(self) -> float:
+        # The daemon sends a keep-alive at least this often: silence for three means it is gone.
+        found = self.client.found_for
+        keepalive = float(found[1].get("daemon.sse_keepalive_seconds")) if found else 10.0
+        return max(30.0, 3 * keepalive)
+
+    def _reconnect(self) -> bool:
+        """Point the client at the library's live daemon (the same one, or its successor)."""
+        if self.client.found_for is None:
+            return False
+        found = find_daemon(*self.client.found_for)
+        if found is None:
+            return False
+        fresh = found[1]
+        self.client.http.close()
+        self.client.url, self.client.http = fresh.url, fresh.http
+        return True
+
 
 class EventStream:
     """An open /api/jobs/stream: iterate for SseEvent (None for keep-alives and the opening block);
@@ -114,7 +187,10 @@ class EventStream:
         self._events: Iterator[SseEvent | None] | None = None
 
     def __enter__(self) -> "EventStream":
-        self.response = self._cm.__enter__()
+        try:
+            self.response = self._cm.__enter__()
+        except httpx.HTTPError as exc:
+            raise DaemonUnreachable(f"the daemon's event stream could not be opened: {exc}") from exc
         if self.response.status_code >= 400:
             self.response.read()
             status = self.response.status_code
@@ -140,10 +216,13 @@ class EventStream:
     def _generate(self) -> Iterator[SseEvent | None]:
         assert self.response is not None, "use the stream as a context manager"
         parser = SseParser()
-        for ev in parser.parse(self.response.iter_lines()):
-            if parser.last_id is not None:
-                self.last_id = parser.last_id
-            yield ev
+        try:
+            for ev in parser.parse(self.response.iter_lines()):
+                if parser.last_id is not None:
+                    self.last_id = parser.last_id
+                yield ev
+        except httpx.HTTPError as exc:
+            raise DaemonUnreachable(f"the daemon's event stream broke off: {exc}") from exc
 
 
 def find_daemon(root: Path, config: Config, *, timeout: float = 2.0) -> tuple[dict, DaemonClient] | None:
@@ -159,6 +238,7 @@ def find_daemon(root: Path, config: Config, *, timeout: float = 2.0) -> tuple[di
     except (httpx.HTTPError, PhotojobsError):
         client.close()
         return None
+    client.found_for = (Path(root), config)
     if health.get("pid") != info["pid"] or Path(health.get("library", "")).resolve() != Path(root).resolve() \
             or health.get("stopping"):
         client.close()

@@ -18,10 +18,6 @@ from .client import find_daemon
 POLL = 0.02
 
 
-class NotRunning(NotFound):
-    pass
-
-
 def status(root: Path, config: Config) -> dict:
     """{"running": True, pid, url, ...health} for a live daemon, else {"running": False, ...}."""
     found = find_daemon(root, config)

@@ -10,7 +10,7 @@ import anyio
 from starlette.requests import Request
 
 from ..errors import NotFound, PhotojobsError
-from ..storage.repos import projects as projects_repo
+from ..photos import projects
 
 JSON_BODY_LIMIT = 1 << 20
 MAX_LIST_LIMIT = 1000
@@ -58,7 +58,7 @@ async def json_body(request: Request, *, required: bool = False) -> dict[str, An
 
 def project_row(lib, folder: str):
     """The project in `folder` (exactly its folder name); never a path outside the library."""
-    row = projects_repo.by_folder(lib.conn(), folder)
+    row = projects.in_folder(lib, folder)
     if row is None:
         raise NotFound(f"no such project: {folder}")
     return row

@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -201,7 +202,6 @@ class Daemon:
 
     def _clean_staging(self) -> None:
         """Staging folders left by a daemon that died mid-upload (the import never took them)."""
-        import shutil
         root = staging_root(self.lib)
         if root.is_dir():
             for child in root.iterdir():

@@ -21,8 +21,9 @@ from typing import AsyncIterator
 import anyio
 
 from ..engine import events as events_engine
-from ..engine.queue import ITEM_EVENT, JOB_EVENT, iso
+from ..engine.queue import ITEM_EVENT, JOB_EVENT
 from ..errors import StorageBusy
+from ..timefmt import iso
 from ..library import Library
 from ..storage import Connection
 

@@ -37,7 +37,7 @@ from ..errors import NotFound, PhotojobsError
 from ..library import Library
 from ..photos.scan import request_checks
 from ..photos.writing import OwnWrites
-from ..storage.repos import projects as projects_repo
+from ..photos import projects
 
 log = logging.getLogger("photojobs.watcher")
 
@@ -234,7 +234,7 @@ class ProjectWatcher:
     # --- the default reaction ---------------------------------------------------------------
     def enqueue_checks(self, folder: str, kind: str) -> None:
         """Queue a unique manifest_check for "removed", a folder_check for "added"."""
-        if projects_repo.by_folder(self.lib.conn(), folder) is None:
+        if projects.in_folder(self.lib, folder) is None:
             log.debug("watcher: %s is not a project folder; ignored", folder)
             return
         request_checks(self.lib, folder, manifest=kind == REMOVED, folder=kind == ADDED, source=self.source)
@@ -347,7 +347,7 @@ class ProjectWatcher:
         project in polling mode, and in native mode the projects whose folder is a symbolic link
         (to another drive, say), which a recursive inotify watch does not follow."""
         try:
-            wanted = {f for f in projects_repo.folders(self.lib.conn()) if (self.root / f).is_dir()
+            wanted = {f for f in projects.folders(self.lib) if (self.root / f).is_dir()
                       and (self.mode == "polling" or (self.root / f).is_symlink())}
         except Exception:  # noqa: BLE001
             log.exception("watcher: cannot list projects; keeping the current watches")

@@ -21,7 +21,8 @@ from . import tasks
 from .events import row_to_event
 from .lanes import LANES, lane_of
 from .pause import PAUSE_EVENT, paused_state
-from .queue import JOB_EVENT, iso, job_event, resolve_project
+from ..timefmt import iso
+from .queue import JOB_EVENT, job_event, resolve_project
 
 STATUSES = ("queued", "running", "completed", "failed", "canceled")
 OPEN = ("queued", "running")

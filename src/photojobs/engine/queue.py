@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from ..errors import BadPayload, NotFound, PhotojobsError, UsageError
@@ -13,17 +12,12 @@ from ..storage import atomic
 from ..storage.repos import job_items as items_repo
 from ..storage.repos import jobs as jobs_repo
 from ..storage.repos import projects as projects_repo
+from ..timefmt import iso
 from . import registry, tasks
 from .events import emit
 
 JOB_EVENT = "job"
 ITEM_EVENT = "item"
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def task_payload(r: Row | dict) -> dict[str, Any] | None:

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from photojobs.engine.queue import iso, start_task
+from photojobs.engine.queue import start_task
+from photojobs.timefmt import iso
 from photojobs.errors import NotFound, PhotojobsError, UsageError
 from photojobs.library import Library
 from photojobs.storage import Row, atomic

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from photojobs.engine.queue import iso
+from photojobs.timefmt import iso
 from photojobs.errors import ConfigError, PermanentJobError, StorageFull
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage import Row, Connection

@@ -8,6 +8,7 @@ import re
 import stat
 import uuid
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -43,7 +44,6 @@ class CopyError(OSError):
 @dataclass(frozen=True)
 class Copied:
     size: int
-    crc32: int | None  # None when the file was moved by renaming: the very same bytes, nothing to check
 
 
 def place_no_replace(src: Path, dst: Path) -> None:
@@ -176,7 +176,6 @@ def copy_verified(src: Path, folder: Path, name: str, *, on_bytes: Callable[[int
     the name is taken). On any failure the temp file is removed and a
     CopyError names the source."""
     tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}"
-    crc = 0
     size = 0
     try:
         fd_in = os.open(src, os.O_RDONLY)
@@ -215,7 +214,7 @@ def copy_verified(src: Path, folder: Path, name: str, *, on_bytes: Callable[[int
         raise CopyError(exc.errno, f"cannot copy {src}: {what}") from None
     finally:
         os.close(fd_in)
-    return Copied(size=size, crc32=crc)
+    return Copied(size=size)
 
 
 def move_within_filesystem(src: Path, folder: Path, name: str) -> Copied | None:
@@ -236,7 +235,7 @@ def move_within_filesystem(src: Path, folder: Path, name: str) -> Copied | None:
     except OSError:
         return None  # e.g. a read-only source: copying still works
     fsync_dir(folder)
-    return Copied(size=st.st_size, crc32=None)
+    return Copied(size=st.st_size)
 
 
 def _copy_bytes(fd_in: int, fd_out: int, on_bytes: Callable[[int], None] | None) -> int:
@@ -277,6 +276,5 @@ _executor = None
 def _pool():
     global _executor
     if _executor is None:
-        from concurrent.futures import ThreadPoolExecutor
         _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="photojobs-verify")
     return _executor

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from photojobs.engine.queue import iso
+from photojobs.timefmt import iso
 from photojobs.errors import NotFound, PhotojobsError
 from photojobs.library import Library
 from photojobs.library_guard import read_marker

@@ -15,6 +15,7 @@ from photojobs.storage import Connection, Row, atomic
 from photojobs.storage.repos import not_photos as not_photos_repo
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo
+from photojobs.timefmt import iso
 
 SUBFOLDERS = (".thumb", ".preview", ".trash")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
@@ -159,9 +160,18 @@ def disk_usage(path: Path) -> int | None:
 
 
 def project_to_dict(row: Row) -> dict:
-    from photojobs.engine.queue import iso
     return {"id": row["id"], "name": row["name"], "folder": row["folder"],
             "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
+
+
+def in_folder(lib: Library, folder: str) -> Row | None:
+    """The project whose folder is exactly `folder`, or None."""
+    return projects_repo.by_folder(lib.conn(), folder)
+
+
+def folders(lib: Library) -> set[str]:
+    """Every catalogued project's folder name."""
+    return projects_repo.folders(lib.conn())
 
 
 def require(lib: Library, project: str | int) -> Row:

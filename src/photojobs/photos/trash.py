@@ -19,6 +19,7 @@ from typing import Any, Iterable
 from photojobs.errors import NotFound, UsageError
 from photojobs.library import Library
 from photojobs.storage.repos import photos as photos_repo
+from photojobs.timefmt import iso
 
 from . import catalog
 from .filenames import Rules, is_ignored
@@ -110,7 +111,6 @@ def list_trash(lib: Library, project: str | int) -> list[dict[str, Any]]:
     None: never, it was not put there by a commit or an overwriting import)."""
     row = require(lib, project)
     ttl = float(lib.config.get("maintenance.trash_ttl_hours", 24)) * 3600
-    from photojobs.engine.queue import iso
     out = []
     for e in entries(lib.project_path(row["folder"])):
         out.append({**e, "trashed_at": iso(e["trashed_at"]),

@@ -9,8 +9,8 @@ planning (what to do with each file), placing (doing it), run (the whole import)
 from .accepting import check_sources
 from .naming import default_project_name
 from .planning import DUPLICATE_POLICIES, PlannedFile, plan_names
-from .report import EXIT_OK, EXIT_SOME_FILES, ImportProgress, ImportReport, processing_failures
+from .report import ImportProgress, ImportReport, processing_failures
 from .run import import_files
 
-__all__ = ["DUPLICATE_POLICIES", "EXIT_OK", "EXIT_SOME_FILES", "ImportProgress", "ImportReport", "PlannedFile",
+__all__ = ["DUPLICATE_POLICIES", "ImportProgress", "ImportReport", "PlannedFile",
            "check_sources", "default_project_name", "import_files", "plan_names", "processing_failures"]

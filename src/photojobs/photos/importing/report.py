@@ -8,8 +8,6 @@ from typing import Any
 from photojobs.library import Library
 from photojobs.storage.repos import job_items as items_repo
 
-EXIT_OK = 0
-EXIT_SOME_FILES = 5   # some files were rejected or failed; the rest were imported
 
 
 @dataclass
@@ -46,11 +44,12 @@ class ImportReport:
     project_named_after: str | None = None
 
     @property
-    def exit_code(self) -> int:
-        return EXIT_SOME_FILES if self.rejected or self.failed else EXIT_OK
+    def partly_done(self) -> bool:
+        """Some files were rejected or failed; the rest were imported."""
+        return bool(self.rejected or self.failed)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "exit_code": self.exit_code}
+        return {**asdict(self), "partly_done": self.partly_done}
 
 
 def processing_failures(lib: Library, task: dict[str, Any] | None) -> list[dict[str, str]]:

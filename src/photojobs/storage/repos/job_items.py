@@ -5,8 +5,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Iterable
 
-OPEN = ("pending", "running")
-
 
 def insert_many(conn: sqlite3.Connection, job_id: int, items: Iterable[tuple[int | None, str]],
                 now: float) -> int:

@@ -36,10 +36,6 @@ def folders(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT folder FROM projects")}
 
 
-def touch(conn: sqlite3.Connection, project_id: int, now: float) -> None:
-    conn.execute("UPDATE projects SET updated_at = ? WHERE id = ?", (now, project_id))
-
-
 def delete(conn: sqlite3.Connection, project_id: int) -> bool:
     """Forget a project; its photos, jobs (with their items) and schedule go with it (ON DELETE CASCADE)."""
     return conn.execute("DELETE FROM projects WHERE id = ?", (project_id,)).rowcount == 1

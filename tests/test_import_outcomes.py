@@ -1,4 +1,4 @@
-"""Import review: every file that lands is tracked, a missing card is not a rejected file, failures
+"""What an import does and says: every file that lands is tracked, a missing card is not a rejected file, failures
 in processing are reported, and a camera folder does not name the project."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Engine and daemon correctness: regressions found in review (races, lost jobs, signals)."""
+"""Retries, cancels and shutdown: no job is lost or stuck in a race, a dead worker or a second signal."""
 
 from __future__ import annotations
 

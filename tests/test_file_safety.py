@@ -1,4 +1,4 @@
-"""Safety review: file-touching paths that must never lose, overwrite or strand a photographer's file."""
+"""File safety: the paths that must never lose, overwrite or strand a photographer's file."""
 
 from __future__ import annotations
 
