@@ -1,45 +1,52 @@
 #!/usr/bin/env python3
-"""Regenerate the man pages from the Typer app (src/photojobs/man/*.1, installed, linked from man/ here)
-and the README's exit-code table; `--check` only says whether they are up to date."""
+"""The one man-page generator: the pages in man/ and their copy installed with the package, and the README's exit-code table, from the Typer app."""
 
+from __future__ import annotations
+
+import argparse
 import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PACKAGE_MAN = HERE.parent / "src" / "photojobs" / "man"
-sys.path.insert(0, str(HERE.parent / "src"))
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "src"))
 
 from photojobs.cli import _manpage  # noqa: E402
 
-README = HERE.parent / "README.md"
+README = ROOT / "README.md"
+# man/ is what a checkout reads (`man -l man/photojobs.1`); the package ships a copy
+# (package-data), so an installed photojobs has its pages too. One run writes both.
+OUTPUTS = (HERE, ROOT / "src" / "photojobs" / "man")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python man/generate.py", description=__doc__)
+    ap.add_argument("--output", type=Path, action="append",
+                    help="write the pages only into this folder (repeatable); default: man/ and src/photojobs/man/")
+    ap.add_argument("--check", action="store_true",
+                    help="write nothing; exit 1 if a page or the README's exit codes are out of date")
+    args = ap.parse_args(argv)
+    outputs = [d.expanduser() for d in args.output] if args.output else list(OUTPUTS)
+    generated = _manpage.pages()
     readme = README.read_text()
     current = _manpage.readme_with_exit_codes(readme)
-    if "--check" in sys.argv[1:]:
+    if args.check:
+        stale = [d / name for d in outputs for name in _manpage.stale(d, generated)]
         if current != readme:
-            print(f"out of date: {README} (its exit codes)", file=sys.stderr)
-        return max(_manpage.main(["--check", "--output", str(PACKAGE_MAN)]), int(current != readme))
+            stale.append(README)
+        for path in stale:
+            print(f"out of date: {path}", file=sys.stderr)
+        return 1 if stale else 0
     if current != readme:
         tmp = README.with_name(f".{README.name}.tmp")
         tmp.write_text(current)
         os.replace(tmp, README)
         print(f"wrote {README}")
-    code = _manpage.main(["--output", str(PACKAGE_MAN)])
-    # man/ holds links, so `man -l man/photojobs.1` works from a checkout; the files live in the package.
-    wanted = {p.name for p in PACKAGE_MAN.glob("photojobs*.1")}
-    for link in HERE.glob("photojobs*.1"):
-        if link.name not in wanted:
-            link.unlink()
-    for name in sorted(wanted):
-        link = HERE / name
-        if not link.is_symlink():
-            if link.exists():
-                link.unlink()
-            os.symlink(os.path.relpath(PACKAGE_MAN / name, HERE), link)
-    return code
+    for directory in outputs:
+        for name in _manpage.write(directory, generated):
+            print(f"wrote {directory / name}")
+    return 0
 
 
 if __name__ == "__main__":

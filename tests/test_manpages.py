@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -13,8 +15,18 @@ import typer
 
 from photojobs.cli import _manpage, app
 
-MAN_DIR = Path(resources.files("photojobs")) / "man"
-HINT = "the man pages are out of date: run `python man/generate.py` and commit src/photojobs/man/"
+ROOT = Path(__file__).resolve().parent.parent
+MAN_DIR = ROOT / "man"                                    # what `man -l man/photojobs.1` reads
+PACKAGED = Path(resources.files("photojobs")) / "man"     # the copy installed with the package
+HINT = "the man pages are out of date: run `python man/generate.py` and commit man/ and src/photojobs/man/"
+
+
+def generator():
+    """man/generate.py, the one generator, loaded as a module."""
+    spec = importlib.util.spec_from_file_location("man_generate", MAN_DIR / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def real_commands():
@@ -110,15 +122,27 @@ def test_every_command_and_option_has_help():
     assert not undocumented, f"commands or options without help text: {undocumented}"
 
 
-def test_generator_writes_what_is_installed_and_check_mode_agrees(tmp_path):
-    assert _manpage.main(["--output", str(tmp_path)]) == 0
-    assert _manpage.main(["--check", "--output", str(tmp_path)]) == 0
-    (tmp_path / "photojobs.1").write_text("stale")
-    (tmp_path / "photojobs-gone.1").write_text("a group that no longer exists")
-    assert _manpage.main(["--check", "--output", str(tmp_path)]) == 1
-    _manpage.main(["--output", str(tmp_path)])
-    assert not (tmp_path / "photojobs-gone.1").exists()
-    assert sorted(p.name for p in tmp_path.glob("*.1")) == sorted(p.name for p in MAN_DIR.glob("*.1")), HINT
+def test_one_run_writes_the_pages_and_check_mode_agrees(tmp_path):
+    gen = generator()
+    assert gen.OUTPUTS == (MAN_DIR, ROOT / "src" / "photojobs" / "man")   # by default: man/ and the package copy
+    out = ["--output", str(tmp_path / "a"), "--output", str(tmp_path / "b")]
+    assert gen.main(out) == 0
+    assert gen.main(["--check", *out]) == 0
+    (tmp_path / "b" / "photojobs.1").write_text("stale")
+    (tmp_path / "a" / "photojobs-gone.1").write_text("a group that no longer exists")
+    assert gen.main(["--check", *out]) == 1
+    gen.main(out)
+    assert not (tmp_path / "a" / "photojobs-gone.1").exists()
+    for folder in (tmp_path / "a", tmp_path / "b"):
+        assert sorted(p.name for p in folder.glob("*.1")) == sorted(p.name for p in MAN_DIR.glob("*.1")), HINT
+        assert (folder / "photojobs.1").read_text() == (MAN_DIR / "photojobs.1").read_text(), HINT
+
+
+def test_the_pages_in_man_and_the_installed_copy_are_current():
+    proc = subprocess.run([sys.executable, str(MAN_DIR / "generate.py"), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, f"{HINT}: {proc.stderr}"
+    assert sorted(p.name for p in PACKAGED.glob("*.1")) == sorted(p.name for p in MAN_DIR.glob("*.1"))
+    assert all(not p.is_symlink() for p in MAN_DIR.glob("*.1"))     # real files: man -l needs no package
 
 
 @pytest.mark.skipif(shutil.which("groff") is None, reason="groff is not installed")

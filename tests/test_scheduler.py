@@ -42,42 +42,47 @@ def _jobs(lib, type_):
 def test_first_run_one_interval_after_creation_then_each_interval(slib, clock):
     p = projects.create_project(slib, "Wedding")
     sched = Scheduler(slib, (HOURLY, SIX_HOURLY))
-    assert sched.tick() == []                       # a new project is not swept at once
-    assert sched.next_due_at() == T0 + HOUR
+    first = sched.tick()
+    assert first.queued == []                       # a new project is not swept at once
+    assert first.next_due_at == T0 + HOUR
     clock.t = T0 + HOUR - 1
-    assert sched.tick() == []
+    assert sched.tick().queued == []
     clock.t = T0 + HOUR
-    jobs = sched.tick()
+    jobs = sched.tick().queued
     assert [(j["type"], j["priority"], j["project_id"], j["source"]) for j in jobs] == [
         ("test_unique", 100, p["id"], "scheduler")]
     assert schedule_runs.get(slib.conn(), p["id"], "test_unique") == T0 + HOUR
     clock.t = T0 + 6 * HOUR
-    assert sorted(j["type"] for j in sched.tick()) == ["test_noop", "test_unique"]
+    assert sorted(j["type"] for j in sched.tick().queued) == ["test_noop", "test_unique"]
 
 
 def test_restart_neither_repeats_nor_skips(open_library, clock, library_path):
     lib1 = open_library(clock=clock)
     p = projects.create_project(lib1, "A")
     clock.t = T0 + HOUR
-    assert len(Scheduler(lib1, (HOURLY,)).tick()) == 1
+    assert len(Scheduler(lib1, (HOURLY,)).tick().queued) == 1
     lib1.close()
     # A "restarted daemon": a new library object and scheduler on the same catalog.
     clock.t = T0 + HOUR + 60
     lib2 = open_library(clock=clock)
     sched = Scheduler(lib2, (HOURLY,))
-    assert sched.tick() == []                       # not re-run just because we restarted
-    assert sched.next_due_at() == T0 + 2 * HOUR
+    after_restart = sched.tick()
+    assert after_restart.queued == []               # not re-run just because we restarted
+    assert after_restart.next_due_at == T0 + 2 * HOUR
     clock.t = T0 + 2 * HOUR
-    assert [j["project_id"] for j in sched.tick()] == [p["id"]]   # and not skipped either
+    assert [j["project_id"] for j in sched.tick().queued] == [p["id"]]   # and not skipped either
 
 
 def test_missed_runs_while_asleep_run_once(slib, clock):
     projects.create_project(slib, "A")
     sched = Scheduler(slib, (HOURLY, SIX_HOURLY))
     clock.t = T0 + 50 * HOUR                         # the machine slept for two days
-    assert sorted(j["type"] for j in sched.tick()) == ["test_noop", "test_unique"]
-    assert sched.tick() == []                       # once, not once per missed interval
-    assert sched.next_due_at() == T0 + 51 * HOUR    # counted from the wake-up, not from the past
+    woken = sched.tick()
+    assert sorted(j["type"] for j in woken.queued) == ["test_noop", "test_unique"]
+    assert woken.next_due_at == T0 + 51 * HOUR      # counted from the wake-up, not from the past
+    again = sched.tick()
+    assert again.queued == []                       # once, not once per missed interval
+    assert again.next_due_at == T0 + 51 * HOUR
     assert len(_jobs(slib, "test_noop")) == 1
 
 
@@ -97,9 +102,9 @@ def test_each_project_has_its_own_schedule(slib, clock):
     b = projects.create_project(slib, "B")
     sched = Scheduler(slib, (HOURLY,))
     clock.t = T0 + HOUR
-    assert [j["project_id"] for j in sched.tick()] == [a["id"]]
+    assert [j["project_id"] for j in sched.tick().queued] == [a["id"]]
     clock.t = T0 + 1.5 * HOUR
-    assert [j["project_id"] for j in sched.tick()] == [b["id"]]
+    assert [j["project_id"] for j in sched.tick().queued] == [b["id"]]
 
 
 def test_zero_interval_disables_and_unknown_types_are_skipped(open_library, clock):
@@ -109,8 +114,8 @@ def test_zero_interval_disables_and_unknown_types_are_skipped(open_library, cloc
     ghost = Schedule("no_such_handler", "scheduler.folder_check_minutes", 95)
     sched = Scheduler(lib, (HOURLY, ghost))
     clock.t = T0 + 100 * HOUR
-    assert sched.tick() == []
-    assert sched.next_due_at() is None
+    idle = sched.tick()
+    assert idle.queued == [] and idle.next_due_at is None
 
 
 def test_default_schedule_matches_the_seed():

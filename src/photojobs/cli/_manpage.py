@@ -1,19 +1,14 @@
 """Man pages generated from the Typer command tree, so they list exactly the commands and options the CLI has.
 
-Regenerate after changing a command: `python -m photojobs.cli._manpage` (or `man/generate.py`)
-writes photojobs.1 (every command) and photojobs-<group>.1 (one per command group) into the
-package's man/ folder, which is installed with the package. `--output DIR` writes them
-elsewhere, e.g. `--output ~/.local/share/man/man1` to make `man photojobs` work; `--check`
-only reports whether the pages in the folder are up to date.
+photojobs.1 (every command) and photojobs-<group>.1 (one per command group); `man/generate.py`
+in the repository is the one command that writes them (and the README's exit-code table).
 """
 
 from __future__ import annotations
 
-import argparse
 import enum
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,7 +18,6 @@ import typer
 from .. import __version__
 from . import exit_codes
 
-PACKAGE_MAN_DIR = Path(__file__).resolve().parent.parent / "man"
 DESCRIPTION = ("photojobs imports shoots of JPG+RAW pairs into projects, keeps a SQLite catalog of them, makes "
                "thumbnails and previews in the background, lets the photographer cull (keep the JPG, the RAW, "
                "both or neither) and commit, and keeps the catalog and the disk consistent. It never overwrites or "
@@ -44,7 +38,7 @@ FILES = [
                          "removed, .photojobs-project marks the folder as the project's."),
     ("~/.config/photojobs/config.json", "User configuration (see config.default.json in the package)."),
     ("PACKAGE/man/*.1", "These pages, installed with the package; copy or link them into a man1 folder on "
-                        "MANPATH, or run python -m photojobs.cli._manpage --output ~/.local/share/man/man1."),
+                        "MANPATH (e.g. ~/.local/share/man/man1) to make man photojobs work."),
 ]
 EXIT_STATUS = [(str(code), meaning) for code, meaning in exit_codes.TABLE]
 
@@ -253,12 +247,13 @@ def pages(app: typer.Typer | None = None) -> dict[str, str]:
 
 
 def write(directory: Path, generated: dict[str, str]) -> list[str]:
-    """Write the pages (temp name, then replace); remove stale photojobs*.1 pages. Returns changed names."""
+    """Write the pages (temp name, then replace; a link becomes a file); remove stale photojobs*.1 pages.
+    Returns the changed names."""
     directory.mkdir(parents=True, exist_ok=True)
     changed = []
     for name, text in generated.items():
         target = directory / name
-        if target.exists() and target.read_text() == text:
+        if target.exists() and not target.is_symlink() and target.read_text() == text:
             continue
         tmp = directory / f".{name}.tmp"
         tmp.write_text(text)
@@ -271,6 +266,13 @@ def write(directory: Path, generated: dict[str, str]) -> list[str]:
     return changed
 
 
+def stale(directory: Path, generated: dict[str, str]) -> list[str]:
+    """The pages in `directory` that `write` would change: missing, different or no longer generated."""
+    out = [n for n, t in generated.items() if not (directory / n).exists() or (directory / n).is_symlink()
+           or (directory / n).read_text() != t]
+    return out + [p.name for p in directory.glob("photojobs*.1") if p.name not in generated]
+
+
 def readme_with_exit_codes(text: str) -> str:
     """`text` (the README) with the exit-code table between its markers made current."""
     if README_START not in text or README_END not in text:
@@ -278,25 +280,3 @@ def readme_with_exit_codes(text: str) -> str:
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
     return f"{head}{README_START}\n{exit_codes.markdown()}{README_END}{tail}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m photojobs.cli._manpage", description=__doc__.split("\n")[0])
-    ap.add_argument("--output", type=Path, default=PACKAGE_MAN_DIR, help="folder to write the pages into")
-    ap.add_argument("--check", action="store_true", help="exit 1 if the pages in --output are not up to date")
-    args = ap.parse_args(argv)
-    generated = pages()
-    if args.check:
-        stale = [n for n, t in generated.items()
-                 if not (args.output / n).exists() or (args.output / n).read_text() != t]
-        stale += [p.name for p in args.output.glob("photojobs*.1") if p.name not in generated]
-        for name in stale:
-            print(f"out of date: {args.output / name}", file=sys.stderr)
-        return 1 if stale else 0
-    for name in write(args.output.expanduser(), generated):
-        print(f"wrote {args.output / name}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

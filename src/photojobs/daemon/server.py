@@ -178,10 +178,10 @@ class Daemon:
         scheduler = Scheduler(self.lib)
         while not self._stop.is_set():
             try:
-                jobs = scheduler.tick()
-                if jobs:
-                    log.info("scheduler queued %s", ", ".join(f"{j['type']}#{j['id']}" for j in jobs))
-                next_due = scheduler.next_due_at()
+                tick = scheduler.tick()
+                if tick.queued:
+                    log.info("scheduler queued %s", ", ".join(f"{j['type']}#{j['id']}" for j in tick.queued))
+                next_due = tick.next_due_at
             except Exception:  # noqa: BLE001 - a busy catalog: try again shortly
                 log.exception("scheduler tick failed")
                 next_due = None

@@ -72,7 +72,16 @@ class Due:
     project_id: int
     project_folder: str
     schedule: Schedule
+    interval: float
     due_at: float
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one tick did: the jobs it queued, and when the earliest schedule or chore next comes
+    due (None when nothing is), so the caller knows how long to sleep."""
+    queued: list[dict]
+    next_due_at: float | None
 
 
 class Scheduler:
@@ -121,23 +130,8 @@ class Scheduler:
         for p in projects_repo.list_all(conn):
             for s, interval in active:
                 base = last.get((p["id"], s.job_type), p["created_at"])
-                out.append(Due(p["id"], p["folder"], s, base + interval))
+                out.append(Due(p["id"], p["folder"], s, interval, base + interval))
         return out
-
-    def due(self, now: float | None = None) -> list[Due]:
-        now = self.lib.now() if now is None else now
-        return [d for d in self.plan(self.lib.conn()) if d.due_at <= now]
-
-    def next_due_at(self) -> float | None:
-        """When the earliest schedule or chore comes due (None when nothing is)."""
-        if self.damaged:
-            return None
-        times = [d.due_at for d in self.plan(self.lib.conn())]
-        for chore in self.chores:
-            at = chore.due_at(self.lib)
-            if at is not None:
-                times.append(max(at, self._retry_at.get(chore.name, 0.0)))
-        return min(times, default=None)
 
     def run_chores(self, now: float) -> None:
         """Each chore that is due (and not waiting out a failure's retry)."""
@@ -154,20 +148,25 @@ class Scheduler:
                 self._retry_at[chore.name] = now + chore.retry_seconds
                 log.error("%s; trying again in %g minutes", exc.message, chore.retry_seconds / 60)
 
-    def tick(self, now: float | None = None) -> list[dict]:
+    def tick(self, now: float | None = None) -> Tick:
         """Run the chores that are due, then queue every due job (unique jobs return their
-        queued twin); returns the jobs."""
+        queued twin), from one plan of the catalog."""
         now = self.lib.now() if now is None else now
         self.run_chores(now)
         if self.damaged:
-            return []
-        queued = []
-        for d in self.due(now):
+            return Tick([], None)
+        queued: list[dict] = []
+        next_times: list[float] = []
+        for d in self.plan(self.lib.conn()):
+            if d.due_at > now:
+                next_times.append(d.due_at)
+                continue
             conn = self.lib.conn()
             with atomic(conn):
                 # Re-check inside the write lock: another scheduler may have just queued it.
                 last = runs_repo.get(conn, d.project_id, d.schedule.job_type)
-                if last is not None and last + self.interval_seconds(d.schedule) > now:
+                if last is not None and last + d.interval > now:
+                    next_times.append(last + d.interval)
                     continue
                 if projects_repo.get(conn, d.project_id) is None:
                     continue
@@ -175,5 +174,9 @@ class Scheduler:
                               source="scheduler", conn=conn)
                 runs_repo.record(conn, d.project_id, d.schedule.job_type, now)
             queued.append(job)
-        return queued
-
+            next_times.append(now + d.interval)
+        for chore in self.chores:
+            at = chore.due_at(self.lib)
+            if at is not None:
+                next_times.append(max(at, self._retry_at.get(chore.name, 0.0)))
+        return Tick(queued, min(next_times, default=None))

@@ -17,11 +17,7 @@ from photojobs.storage.repos import photos as photos_repo
 from .derivatives import derivative_paths, imaging_settings
 from .projects import project_to_dict, require
 from .reconcile import checked_scan
-
-
-def photo_to_dict(row: Row) -> dict[str, Any]:
-    """A photo as --json output and the HTTP API show it."""
-    return {**photos_repo.to_dict(row), "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"])}
+from .shapes import photo_to_dict
 
 
 def list_photos(lib: Library, project: str | int) -> list[dict[str, Any]]:
@@ -67,7 +63,7 @@ def photo_detail(lib: Library, project: str | int, name: str, *, job_limit: int 
     jobs = [{"job_id": r["job_id"], "job_type": r["job_type"], "job_status": r["job_status"],
              "item_status": r["status"], "message": r["message"], "updated_at": iso(r["updated_at"])}
             for r in items_repo.of_photo(conn, photo["id"], limit=job_limit)]
-    return {**photos_repo.to_dict(photo), "project": row["folder"], "files": files,
+    return {**photo_to_dict(photo, timestamps=False), "project": row["folder"], "files": files,
             "metadata": json.loads(photo["metadata"] or "{}"),
             "thumbnail": str(thumb) if thumb.exists() else None, "preview": str(preview) if preview.exists() else None,
             "jobs": jobs}

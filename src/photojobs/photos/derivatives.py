@@ -19,6 +19,7 @@ from photojobs.storage.repos import photos as photos_repo
 
 from .imaging import DerivativeSpec, ImagingSettings
 from .projects import MARKER, require
+from .shapes import display_name
 
 THUMB_DIR, PREVIEW_DIR = ".thumb", ".preview"
 EXTENSIONS = {"jpeg": "jpg", "webp": "webp"}
@@ -156,7 +157,7 @@ def request(lib: Library, project: str | int, filenames: Iterable[str] | None = 
         if unknown:
             raise NotFound(f"no such photo in {row['folder']}: {', '.join(unknown)}")
         payload["filenames"] = names
-        items = [(p["id"], photos_repo.display_name(p)) for p in photos]
+        items = [(p["id"], display_name(p)) for p in photos]
     return enqueue(lib, "generate_derivatives", project=row["id"], payload=payload, items=items, source=source)
 
 
@@ -174,7 +175,7 @@ def regenerate(lib: Library, project_id: int, photo_ids: list[int], *, source: s
         if not rows:
             return None
         return enqueue(lib, "generate_derivatives", project=project_id,
-                       items=[(r["id"], photos_repo.display_name(r)) for r in rows], source=source, conn=conn)
+                       items=[(r["id"], display_name(r)) for r in rows], source=source, conn=conn)
 
 
 def needing_a_job(lib: Library, project_id: int) -> dict[int, str]:
@@ -200,7 +201,7 @@ def needing_a_job(lib: Library, project_id: int) -> dict[int, str]:
         statuses = (row["thumbnail_status"], row["preview_status"])
         if any(s in UNMADE_STATUSES for s in statuses) or ("generated" in statuses and not (
                 made(thumbs, row["basename"]) and made(previews, row["basename"]))):
-            out[row["id"]] = photos_repo.display_name(row)
+            out[row["id"]] = display_name(row)
     return out
 
 

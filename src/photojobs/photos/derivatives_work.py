@@ -19,6 +19,7 @@ from .derivatives import (candidates, derivative_paths, imaging_settings, remove
 from .imaging import ImagingError, ImagingSettings
 from .imaging_pool import DerivativePool
 from .projects import MARKER
+from .shapes import display_name
 
 if TYPE_CHECKING:
     from photojobs.engine.context import JobContext
@@ -66,7 +67,7 @@ def create_items(ctx: "JobContext", filenames: list[str] | None, *, force: bool 
         raise PermanentJobError(exc.message) from None
     rows = candidates(ctx.conn, ctx.project["id"], settings, filenames, force=force)
     if rows:
-        ctx.add_items([(r["id"], photos_repo.display_name(r)) for r in rows])
+        ctx.add_items([(r["id"], display_name(r)) for r in rows])
 
 
 def process(ctx: "JobContext", *, force: bool = False) -> None:

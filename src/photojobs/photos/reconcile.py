@@ -21,6 +21,7 @@ from . import catalog, media
 from .filenames import FolderScan, Rules, scan_folder
 from .fileops import idle_for, sweep_temp_files
 from .projects import MARKER
+from .shapes import display_name
 
 log = logging.getLogger("photojobs.reconcile")
 _BATCH = 2000  # rows per write transaction: short locks, so imports and the UI are not starved
@@ -156,7 +157,7 @@ def folder_check(lib: Library, project: Row, scan: FolderScan, *,
         known.update((jpg, raw, other))
     touched: dict[int, str] = {}
     for photo_id in back.back_photos:  # the file their derivatives come from may be another now
-        touched[photo_id] = photos_repo.display_name(photos_repo.get(conn, photo_id))
+        touched[photo_id] = display_name(photos_repo.get(conn, photo_id))
 
     def not_a_photo(name: str, why: str) -> None:
         if to_trash:
@@ -193,7 +194,7 @@ def folder_check(lib: Library, project: Row, scan: FolderScan, *,
         photo = catalog.add_file(lib, project["id"], path, name, basename=row["basename"] if row else basename,
                                  role=role, rules=rules, kind=kind,
                                  sidecars_on_disk=scan.sidecars.get(basename.lower(), []))
-        touched[photo["id"]] = photos_repo.display_name(photo)
+        touched[photo["id"]] = display_name(photo)
         result.added.append(name)
     with atomic(conn):
         result.new_not_photos = not_photos_repo.replace(conn, project["id"], result.not_photos, lib.now())

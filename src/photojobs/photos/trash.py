@@ -18,13 +18,13 @@ from typing import Any, Iterable
 
 from photojobs.errors import NotFound, UsageError
 from photojobs.library import Library
-from photojobs.storage.repos import photos as photos_repo
 from photojobs.timefmt import iso
 
 from . import catalog
 from .filenames import Rules, is_ignored
 from .fileops import fsync_dir, move_unique, place_no_replace
 from .projects import ensure_layout, require
+from .shapes import display_name
 from .writing import writes
 
 TRASH = ".trash"
@@ -211,7 +211,7 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
         elif role is not None:
             # Sidecars already on disk join it too, as they would join an imported file.
             photo = catalog.add_file(lib, row["id"], path, original, basename=basename, role=role, rules=rules)
-            touched[photo["id"]] = photos_repo.display_name(photo)
+            touched[photo["id"]] = display_name(photo)
     fsync_dir(path)
     job = None
     if touched:

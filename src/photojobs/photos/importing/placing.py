@@ -13,6 +13,7 @@ from photojobs.storage.repos import photos as photos_repo
 from .. import catalog
 from ..filenames import Rules
 from ..fileops import copy_verified, fsync_dir, move_within_filesystem
+from ..shapes import display_name
 from ..trash import REPLACED_BY_IMPORT, move_to_trash, put_back
 from .accepting import Candidate
 from .planning import Action, Placement
@@ -123,7 +124,7 @@ def place(run: ImportRun, p: Placement) -> None:
 def _catalog(run: ImportRun, p: Placement, pair_before: bool | None) -> None:
     photo = catalog.add_file(run.lib, run.project["id"], run.path, p.target, basename=p.basename,
                              role=p.cand.role, rules=run.rules, kind=p.cand.kind)
-    run.touched[photo["id"]] = photos_repo.display_name(photo)
+    run.touched[photo["id"]] = display_name(photo)
     if pair_before:
         run.report.completed_pairs.append(photo["basename"])
 

@@ -36,11 +36,6 @@ def primary_role(row: sqlite3.Row | dict) -> str | None:
     return None
 
 
-def display_name(row: sqlite3.Row | dict) -> str:
-    """The name a photo goes by in lists and job items: its JPG, else its RAW, else other file."""
-    return row["jpg_name"] or row["raw_name"] or row["other_name"] or row["basename"]
-
-
 # --- reads ---------------------------------------------------------------------------------
 
 def get(conn: sqlite3.Connection, photo_id: int) -> sqlite3.Row | None:
@@ -303,24 +298,3 @@ def _refresh_mirror(conn: sqlite3.Connection, photo_id: int, now: float,
             """UPDATE photos SET orientation = ?, date_time_original = ?, width = ?, height = ?
                WHERE id = ? RETURNING *""", (*values, photo_id)).fetchone()
     return row
-
-
-def to_dict(row: sqlite3.Row) -> dict[str, Any]:
-    """A photo as --json output and the HTTP API show it."""
-    metadata = json.loads(row["metadata"] or "{}")
-    role = primary_role(row)
-    primary = metadata.get(role or "", {}) if role else {}
-    return {
-        "id": row["id"], "basename": row["basename"],
-        "filename": display_name(row),
-        "jpg_name": row["jpg_name"], "raw_name": row["raw_name"], "other_name": row["other_name"],
-        "sidecars": json.loads(row["sidecars"] or "[]"),
-        "jpg_available": bool(row["jpg_available"]), "raw_available": bool(row["raw_available"]),
-        "other_available": bool(row["other_available"]),
-        "keep_jpg": bool(row["keep_jpg"]), "keep_raw": bool(row["keep_raw"]),
-        "thumbnail_status": row["thumbnail_status"], "preview_status": row["preview_status"],
-        "derivative_error": row["derivative_error"],
-        "date_time_original": row["date_time_original"], "orientation": row["orientation"],
-        "width": row["width"], "height": row["height"],
-        "make": primary.get("make"), "model": primary.get("model"),
-    }
