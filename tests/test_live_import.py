@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 
 from photo_fixtures import items_of, photos, project_jobs, shoot
@@ -85,9 +87,32 @@ def test_with_the_feed_off_the_job_is_queued_at_the_end_with_every_photo(cli, li
     assert (first["status"], first["progress_total"]) == ("queued", 1)   # fed: queued with the first photo
 
 
+def stop_between_transactions(proc: subprocess.Popen, lib) -> None:
+    """SIGSTOP `proc` at a moment it holds no write lock on the catalog. A process stopped inside
+    one of its short transactions keeps every other writer out until it goes on, as a process
+    stopped inside any database transaction would; that is not what these tests look at."""
+    for _ in range(200):
+        proc.send_signal(signal.SIGSTOP)
+        # (a signal is delivered asynchronously: look only once it has stopped)
+        assert wait_for(lambda: open(f"/proc/{proc.pid}/stat").read().rpartition(")")[2].split()[0] == "T",
+                        timeout=10)
+        probe = sqlite3.connect(lib.catalog.path, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:   # locked: let it finish that transaction first
+            pass
+        finally:
+            probe.close()
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(0.01)
+    raise AssertionError("the import held the catalog's write lock at every stop")
+
+
 def test_daemon_processes_a_cli_upload_while_it_copies_and_a_killed_import_ends_the_job(
         lib, library_path, start_daemon, tmp_path):
-    start_daemon({"daemon": {"watch_mode": "off"}})   # only the import's own job may make previews
+    d = start_daemon({"daemon": {"watch_mode": "off"}})   # only the import's own job may make previews
     src = card(tmp_path / "card", 40, size=(1200, 900))
     proc = subprocess.Popen([sys.executable, "-m", "photojobs", "--library", str(library_path), "upload", str(src),
                              "-p", "Wedding", "--no-wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -96,13 +121,10 @@ def test_daemon_processes_a_cli_upload_while_it_copies_and_a_killed_import_ends_
             return lib.conn().execute("SELECT COUNT(*) FROM job_items i JOIN jobs j ON j.id = i.job_id "
                                       "WHERE j.type = 'upload_postprocess'").fetchone()[0]
         assert wait_for(lambda: given() >= 1, timeout=60)
-        proc.send_signal(signal.SIGSTOP)   # the import stops mid-card...
-        # (a signal is delivered asynchronously: look at the folder only once it has stopped)
-        assert wait_for(lambda: open(f"/proc/{proc.pid}/stat").read().rpartition(")")[2].split()[0] == "T",
-                        timeout=10)
+        stop_between_transactions(proc, lib)   # the import stops mid-card...
         copied = {p.name for p in (library_path / "Wedding").glob("*.JPG")}
         # ...and the daemon makes the first thumbnail of what is in place meanwhile.
-        assert wait_for(lambda: thumb(lib, "Wedding", "DSC0000").exists(), timeout=60)
+        assert wait_for(lambda: thumb(lib, "Wedding", "DSC0000").exists(), timeout=60), d.log_text()[-4000:]
         assert len(copied) < 40
         proc.kill()   # a stopped process dies of SIGKILL at once
         proc.wait(30)
