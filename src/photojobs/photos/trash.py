@@ -34,6 +34,8 @@ COMMIT = "commit"
 REPLACED_BY_IMPORT = "replaced by import (--on-duplicate overwrite)"
 PROJECT_DELETE = "project delete --files"
 EXPIRING_REASONS = frozenset({COMMIT, REPLACED_BY_IMPORT, PROJECT_DELETE})
+# An import moved the file aside to overwrite it, but no new file took its name: never expires.
+NOT_REPLACED = "kept: an import was to replace it, but did not"
 
 
 def trash_dir(project_path: Path) -> Path:
@@ -52,11 +54,19 @@ def move_to_trash(project_path: Path, name: str, *, now: float, reason: str) -> 
     folder.mkdir(exist_ok=True)
     (folder / INFO).mkdir(exist_ok=True)
     trash_name = move_unique(project_path / name, folder, name)
+    _write_info(project_path, trash_name, {"original": name, "trashed_at": now, "reason": reason})
+    return trash_name
+
+
+def _write_info(project_path: Path, trash_name: str, record: dict[str, Any]) -> None:
     info = _info_path(project_path, trash_name)
     tmp = info.with_name(f".{info.name}.tmp")
-    tmp.write_text(json.dumps({"original": name, "trashed_at": now, "reason": reason}))
-    os.replace(tmp, info)
-    return trash_name
+    try:
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, info)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def put_back(project_path: Path, trash_name: str, name: str) -> bool:
@@ -68,6 +78,20 @@ def put_back(project_path: Path, trash_name: str, name: str) -> bool:
         return False
     _drop_info(project_path, trash_name)
     return True
+
+
+def keep(project_path: Path, trash_name: str, name: str, *, now: float, reason: str) -> None:
+    """Give a trashed file (once `name`) a `reason` that never expires: it stays in the trash
+    until the photographer restores or deletes it (what was to justify its removal failed)."""
+    record: dict[str, Any] = {"original": name, "trashed_at": now}
+    try:
+        record.update(json.loads(_info_path(project_path, trash_name).read_text()))
+    except (OSError, ValueError):
+        pass
+    try:
+        _write_info(project_path, trash_name, {**record, "reason": reason})
+    except OSError:
+        _drop_info(project_path, trash_name)   # a file without a record never expires either (a full disk)
 
 
 def entries(project_path: Path, *, folders: bool = False) -> list[dict[str, Any]]:
