@@ -74,3 +74,18 @@ def test_trash_maintenance_deletes_only_entries_past_the_ttl(cli, open_library, 
     [job] = start(lib, "P", "trash_maintenance")
     run_inline(lib, job, install_signals=False)
     assert visible(proj / ".trash") == set()
+
+
+def test_restoring_files_that_are_no_photos_queues_nothing(cli, lib, tmp_path):
+    """A file folder_check or a user put in .trash (no photo of the catalog): restored, no job."""
+    _project(cli, tmp_path)
+    from photojobs.photos.trash import move_to_trash
+    proj = lib.root / "P"
+    (proj / "notes.txt").write_text("shot list")
+    move_to_trash(proj, "notes.txt", now=lib.now(), reason="not an accepted file type")
+    r = cli("trash", "restore", "P", "notes.txt", "--json")
+    assert r.code == 0, r.err
+    assert [x["name"] for x in r.json()["restored"]] == ["notes.txt"] and r.json()["job"] is None
+    assert (proj / "notes.txt").read_text() == "shot list"
+    r = cli("trash", "restore", "P", "--all")
+    assert r.code == 0 and "restored 0 files" in r.out, r
