@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 from photo_fixtures import photos, shoot, visible
 
 
@@ -89,3 +92,38 @@ def test_restoring_files_that_are_no_photos_queues_nothing(cli, lib, tmp_path):
     assert (proj / "notes.txt").read_text() == "shot list"
     r = cli("trash", "restore", "P", "--all")
     assert r.code == 0 and "restored 0 files" in r.out, r
+
+
+def test_a_symlink_in_the_trash_is_restored_and_expired_as_a_link(cli, open_library, tmp_path):
+    """A link in .trash is an entry like a file: restore moves the link itself, expiry unlinks the
+    link; the file it points to, outside the trash, is never touched."""
+    _project(cli, tmp_path)
+    clock = [1_000_000.0]
+    lib = open_library({"maintenance": {"trash_ttl_hours": 2}}, clock=lambda: clock[0])
+    from photojobs.photos.trash import COMMIT, entries, expire, move_to_trash
+    proj = lib.root / "P"
+    outside = tmp_path / "elsewhere" / "C.JPG"
+    outside.parent.mkdir()
+    outside.write_bytes(b"\xff\xd8\xff a photo that lives elsewhere")
+    (proj / ".trash").mkdir(exist_ok=True)
+    os.symlink(outside, proj / ".trash" / "C.JPG")
+    assert [(e["name"], e["reason"]) for e in entries(proj)] == [("C.JPG", None)]
+
+    r = cli("trash", "restore", "P", "C.JPG", "--json")
+    assert r.code == 0 and [x["name"] for x in r.json()["restored"]] == ["C.JPG"], r.err
+    assert os.path.islink(proj / "C.JPG") and os.readlink(proj / "C.JPG") == str(outside)
+    assert visible(proj / ".trash") == set()
+    assert "C" not in photos(lib, "P")          # a link is no photo of the catalog
+
+    move_to_trash(proj, "C.JPG", now=clock[0] - 3 * 3600, reason=COMMIT)
+    os.symlink(tmp_path / "gone.JPG", proj / ".trash" / "D.JPG")    # dangling, not due yet
+    (proj / ".trash" / ".info" / "D.JPG.json").write_text(
+        json.dumps({"original": "D.JPG", "trashed_at": clock[0], "reason": COMMIT}))
+    removed, kept = expire(proj, now=clock[0], ttl_hours=2)
+    assert removed == ["C.JPG"] and kept == []
+    assert not os.path.lexists(proj / ".trash" / "C.JPG")
+    assert outside.read_bytes() == b"\xff\xd8\xff a photo that lives elsewhere"
+    assert [e["name"] for e in entries(proj)] == ["D.JPG"]                   # its record kept
+    clock[0] += 3 * 3600
+    assert expire(proj, now=clock[0], ttl_hours=2) == (["D.JPG"], [])
+    assert os.listdir(proj / ".trash" / ".info") == []

@@ -97,8 +97,9 @@ def keep(project_path: Path, trash_name: str, name: str, *, now: float, reason: 
 def entries(project_path: Path, *, folders: bool = False) -> list[dict[str, Any]]:
     """What is in the trash: name, original name, trashed_at, size, reason. Oldest first.
     Files only, unless `folders` (the library's trash holds deleted projects' folders, whose
-    size is not counted: None). A folder without our record is not ours (a `.trash` the user
-    made, say): never listed, so never expired."""
+    size is not counted: None). A symlink is a file entry, the link itself: restored and
+    expired as a link, never followed. A folder without our record is not ours (a `.trash`
+    the user made, say): never listed, so never expired."""
     folder = trash_dir(project_path)
     out = []
     try:
@@ -108,7 +109,8 @@ def entries(project_path: Path, *, folders: bool = False) -> list[dict[str, Any]
     with it:
         for entry in it:
             is_folder = folders and entry.is_dir(follow_symlinks=False)
-            if is_ignored(entry.name) or not (is_folder or entry.is_file(follow_symlinks=False)):
+            is_file = entry.is_file(follow_symlinks=False) or entry.is_symlink()
+            if is_ignored(entry.name) or not (is_folder or is_file):
                 continue
             st = entry.stat(follow_symlinks=False)
             record: dict[str, Any] = {}
@@ -167,7 +169,7 @@ def expire(project_path: Path, *, now: float, ttl_hours: float, folders: bool = 
     if info_dir.is_dir():
         for record in info_dir.iterdir():
             name = record.name[:-len(".json")] if record.name.endswith(".json") else None
-            if name and not (trash_dir(project_path) / name).exists():
+            if name and not os.path.lexists(trash_dir(project_path) / name):   # a link's record stays
                 record.unlink(missing_ok=True)
     return removed, kept
 
@@ -225,11 +227,14 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
             conflicts.append({"name": e["name"], "original": original,
                               "reason": f"{original} exists in the project again; left in the trash"})
             continue
-        place_no_replace(trash_dir(path) / e["name"], path / original)
+        link = os.path.islink(trash_dir(path) / e["name"])
+        place_no_replace(trash_dir(path) / e["name"], path / original)   # a link moves as a link
         _drop_info(path, e["name"])
         taken.add(original.lower())
         restored.append({"name": e["name"], "original": original})
         basename, role = rules.classify(original)
+        if link:
+            continue   # back in its place; the catalog holds files, never links (scans skip them)
         if role == "sidecar":
             catalog.add_sidecar(lib, row["id"], basename, original)
         elif role is not None:
