@@ -11,6 +11,7 @@ photographer restores or deletes it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -26,6 +27,8 @@ from .fileops import fsync_dir, move_unique, place_no_replace
 from .projects import ensure_layout, require
 from .shapes import display_name
 from .writing import writes
+
+log = logging.getLogger("photojobs.trash")
 
 TRASH = ".trash"
 INFO = ".info"
@@ -146,8 +149,10 @@ def list_trash(lib: Library, project: str | int) -> list[dict[str, Any]]:
 
 def expire(project_path: Path, *, now: float, ttl_hours: float, folders: bool = False) -> tuple[list[str], list[str]]:
     """Delete the expiring trash entries older than the TTL (and records whose file is gone).
-    Returns (names deleted, names that never expire and stay). With `folders`, trashed folders
-    expire too, whole (links inside are removed, never followed)."""
+    Returns (names deleted, names that stay: they never expire, or could not be deleted). With
+    `folders`, trashed folders expire too, whole (links inside are removed, never followed).
+    An entry that cannot be deleted (immutable, on a read-only mount...) is logged and kept with
+    its record, to be tried again next time; it never stops the others."""
     removed, kept = [], []
     for e in entries(project_path, folders=folders):
         if not expires(e):
@@ -163,6 +168,11 @@ def expire(project_path: Path, *, now: float, ttl_hours: float, folders: bool = 
                 os.unlink(path)
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            log.warning("could not delete %s from the trash (%s); it stays until the next expiry",
+                        path, exc.strerror or exc)
+            kept.append(e["name"])
+            continue
         _drop_info(project_path, e["name"])
         removed.append(e["name"])
     info_dir = trash_dir(project_path) / INFO
