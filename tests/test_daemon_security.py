@@ -68,6 +68,32 @@ def test_a_page_on_another_site_cannot_overwrite_commit_or_enqueue(start_daemon,
     assert culling.plan(lib, folder)["jpgs"] == ["IMG_0001.JPG"]   # still uncommitted
 
 
+def test_a_multipart_body_is_taken_only_by_the_upload(start_daemon, shoot, lib, tmp_path):
+    """A page can post a multipart form without asking first: only the upload route may take one."""
+    folder, original, before = shoot
+    d = start_daemon()
+    form = {"files": [("photos", ("IMG_0001.JPG", b"not a photo", "image/jpeg"))], "data": {"type": "test_noop"}}
+    with d.http() as http:
+        for method, path in (("POST", f"/api/projects/{folder}/commit-changes"),
+                             ("POST", f"/api/projects/{folder}/jobs"),
+                             ("POST", f"/api/projects/{folder}/maintenance"),
+                             ("PUT", f"/api/projects/{folder}/keep"),
+                             ("DELETE", f"/api/projects/{folder}"),
+                             ("PUT", f"/api/projects/{folder}/upload"),
+                             ("POST", f"/api/projects/{folder}/upload/more"),
+                             ("POST", f"/api/projects/{folder}/x/upload")):
+            r = http.request(method, path, **form)
+            assert "application/json" in _refused(r, 415), (method, path)
+        r = http.post(f"/api/projects/{folder}/upload",
+                      files=[("photos", ("IMG_0002.JPG", make_jpeg(tmp_path / "b.jpg", size=(32, 32)).read_bytes(),
+                                         "image/jpeg"))])
+        assert r.status_code == 201 and r.json()["imported"] == ["IMG_0002.JPG"], r.text
+    assert original.read_bytes() == before
+    assert [j["type"] for j in queue.list_jobs(lib)] == ["upload_postprocess"]   # the upload's own
+    assert culling.plan(lib, folder)["jpgs"] == ["IMG_0001.JPG"]   # still uncommitted
+    assert projects.require(lib, folder)["folder"] == folder
+
+
 def test_dns_rebinding_cannot_read_the_api(start_daemon):
     d = start_daemon()
     port = d.info["port"]

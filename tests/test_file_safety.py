@@ -87,6 +87,40 @@ def test_overwrite_import_that_fails_puts_the_old_file_back(cli, lib, project, t
     assert a["jpg_available"] and a["keep_jpg"]
 
 
+def test_overwrite_import_beaten_to_the_name_keeps_the_old_file_for_good(cli, open_library, project, tmp_path):
+    """--on-duplicate overwrite moved the project's A.JPG to .trash; before the new copy took the
+    name, another program put a file there. Nothing replaced the old A.JPG: it must not expire
+    with the trash's TTL, and the file that appeared is left alone."""
+    from photojobs.engine.inline import run_inline
+    from photojobs.photos.importing import import_files
+    from photojobs.photos.maintenance import start
+    from photojobs.photos.trash import list_trash
+    clock = [2_000_000_000.0]
+    lib = open_library({"maintenance": {"trash_ttl_hours": 1}}, clock=lambda: clock[0])
+    old = sha(project / "A.JPG")
+    new = tmp_path / "new"
+    shoot(new, "A", raw=False, seed=42)
+    racing = b"another program's file"
+
+    def progress(state):
+        # Bytes of the new A.JPG are being copied: the old one is in .trash, its name free.
+        if state.stage == "copy" and state.bytes_done and not (project / "A.JPG").exists():
+            (project / "A.JPG").write_bytes(racing)
+    report = import_files(lib, [new], project="P", on_duplicate="overwrite", progress=progress)
+    assert (project / "A.JPG").read_bytes() == racing
+    assert report.imported == [] and report.overwritten == []
+    [skipped] = report.skipped
+    assert "appeared in the project during the import" in skipped["reason"]
+    assert "kept in .trash as A.JPG" in skipped["reason"]
+    [entry] = list_trash(lib, "P")
+    assert entry["original"] == "A.JPG" and entry["expires_at"] is None, entry
+    clock[0] += 30 * 24 * 3600
+    for job in start(lib, "P", "trash_maintenance"):
+        assert run_inline(lib, job, install_signals=False)["status"] == "completed"
+    assert sha(project / ".trash" / "A.JPG") == old
+    assert (project / "A.JPG").read_bytes() == racing
+
+
 def test_move_syncs_the_copy_into_its_folder_before_dropping_the_source(cli, lib, tmp_path, monkeypatch):
     """--move to another filesystem: the copy's directory entry must be on disk before the source's
     unlink can be, or a power cut between them leaves neither."""

@@ -45,7 +45,8 @@ def restore(ctx: typer.Context, project: ProjectArg,
     and no --all, or both; 1 other errors."""
     lib = state(ctx).library()
     result = trash_engine.restore(lib, project, names or [], all=all_)
-    outcome = _dispatch.finish(lib, result["job"], wait, quiet=json_out).result
+    # No photo among them (a sidecar, a file that is not a photo): nothing to process.
+    outcome = _dispatch.finish(lib, result["job"], wait, quiet=json_out).result if result["job"] else None
     code = exit_codes.PARTLY_DONE if result["conflicts"] else _dispatch.exit_code(outcome)
     if json_out:
         print_json({**result, "task": outcome})

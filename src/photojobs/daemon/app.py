@@ -85,6 +85,9 @@ async def wake(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
+UPLOAD_PATH = "/api/projects/{folder}/upload"   # the one route that takes a multipart body
+
+
 async def upload(request: Request) -> JSONResponse:
     d = _d(request)
     project = await _project_async(request)
@@ -224,7 +227,7 @@ def create_app(daemon: DaemonContext):
         Route("/api/health", health),
         Route("/api/wake", wake, methods=["POST"]),
         *routes_projects.ROUTES,
-        Route("/api/projects/{folder}/upload", upload, methods=["POST"]),
+        Route(UPLOAD_PATH, upload, methods=["POST"]),
         *assets.ROUTES,
         Route("/api/jobs/stream", stream),
         *routes_jobs.ROUTES,
@@ -236,7 +239,8 @@ def create_app(daemon: DaemonContext):
     # A token is what a rebound page cannot send, so with one the daemon answers to any Host
     # name (a LAN client may use the machine's name); the Origin and body checks stay.
     return RequestGuard(gated, host=daemon.host, port=daemon.port, check_host=not daemon.token,
-                        allowed_origins=daemon.lib.config.get("daemon.allowed_origins") or ())
+                        allowed_origins=daemon.lib.config.get("daemon.allowed_origins") or (),
+                        multipart_paths=[UPLOAD_PATH])
 
 
 def staging_root(lib: Library) -> Path:

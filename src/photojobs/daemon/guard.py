@@ -6,8 +6,9 @@ rebinding (evil.example resolving to 127.0.0.1) still sends `Host: evil.example:
 request whose Origin is not the daemon's own address or one the user allowed
 (daemon.allowed_origins) is refused, and without a token so is a Host that is not the
 daemon's own name. Scripts and the CLI send no Origin and are unaffected. Bodies must be
-application/json (or multipart/form-data for uploads): the types a page can send without
-asking first (text/plain, form encoding) are refused, so no "simple" request acts.
+application/json: the types a page can send without asking first (text/plain, form encoding,
+multipart) are refused, so no "simple" request acts. multipart/form-data is taken only by the
+routes that upload files (POST to one of `multipart_paths`), which act on nothing else.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse, Response
+from starlette.routing import compile_path
 
 from ..config import web_origin
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 WILDCARDS = ("0.0.0.0", "::", "")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-BODY_TYPES = ("application/json", "multipart/form-data")
+JSON = "application/json"
+MULTIPART = "multipart/form-data"
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE"
 CORS_HEADERS = "Authorization, Content-Type, Last-Event-ID"
 
@@ -43,8 +46,10 @@ class RequestGuard:
     carries no Authorization header)."""
 
     def __init__(self, app, *, host: str, port: int, allowed_origins: Iterable[str] = (),
-                 check_host: bool = True):
+                 check_host: bool = True, multipart_paths: Iterable[str] = ()):
         self.app = app
+        # Route paths as Starlette writes them ("/api/projects/{folder}/upload"), matched as it does.
+        self.multipart_paths = [compile_path(p)[0] for p in multipart_paths]
         names = {*LOOPBACK_NAMES}
         if host not in WILDCARDS:
             names.add(_bracketed(host).lower())
@@ -54,7 +59,10 @@ class RequestGuard:
         self.cors_origins = {o for o in map(web_origin, allowed_origins) if o}
         self.check_host = check_host
 
-    def refusal(self, method: str, headers: Headers, origin: str | None) -> tuple[int, str] | None:
+    def _takes_multipart(self, method: str, path: str) -> bool:
+        return method == "POST" and any(regex.match(path) for regex in self.multipart_paths)
+
+    def refusal(self, method: str, path: str, headers: Headers, origin: str | None) -> tuple[int, str] | None:
         """(status, message) when the request must not reach the API, else None."""
         if origin is not None and origin not in self.own_origins and origin not in self.cors_origins:
             return 403, (f"requests from the web page at {headers['origin']} are refused; to let a web client "
@@ -67,7 +75,8 @@ class RequestGuard:
                          "another name is refused)")
         if method not in SAFE_METHODS:
             content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-            if (content_type and content_type not in BODY_TYPES) or (not content_type and _has_body(headers)):
+            allowed = (JSON, MULTIPART) if self._takes_multipart(method, path) else (JSON,)
+            if (content_type and content_type not in allowed) or (not content_type and _has_body(headers)):
                 return 415, ("send the request body as JSON with 'Content-Type: application/json' "
                              f"(got {content_type or 'no Content-Type'})")
         return None
@@ -83,7 +92,7 @@ class RequestGuard:
             origin = raw_origin  # "null" and other non-origins: never allowed
         cors = {"Access-Control-Allow-Origin": raw_origin, "Vary": "Origin"} \
             if origin in self.cors_origins else {}
-        refused = self.refusal(scope["method"], headers, origin)
+        refused = self.refusal(scope["method"], scope["path"], headers, origin)
         if refused is not None:
             status, message = refused
             await JSONResponse({"error": message}, status_code=status, headers=cors)(scope, receive, send)

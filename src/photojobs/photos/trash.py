@@ -11,6 +11,7 @@ photographer restores or deletes it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -27,6 +28,8 @@ from .projects import ensure_layout, require
 from .shapes import display_name
 from .writing import writes
 
+log = logging.getLogger("photojobs.trash")
+
 TRASH = ".trash"
 INFO = ".info"
 # Why a file went to the trash, for the removals the photographer asked for: these expire.
@@ -34,6 +37,8 @@ COMMIT = "commit"
 REPLACED_BY_IMPORT = "replaced by import (--on-duplicate overwrite)"
 PROJECT_DELETE = "project delete --files"
 EXPIRING_REASONS = frozenset({COMMIT, REPLACED_BY_IMPORT, PROJECT_DELETE})
+# An import moved the file aside to overwrite it, but no new file took its name: never expires.
+NOT_REPLACED = "kept: an import was to replace it, but did not"
 
 
 def trash_dir(project_path: Path) -> Path:
@@ -52,11 +57,19 @@ def move_to_trash(project_path: Path, name: str, *, now: float, reason: str) -> 
     folder.mkdir(exist_ok=True)
     (folder / INFO).mkdir(exist_ok=True)
     trash_name = move_unique(project_path / name, folder, name)
+    _write_info(project_path, trash_name, {"original": name, "trashed_at": now, "reason": reason})
+    return trash_name
+
+
+def _write_info(project_path: Path, trash_name: str, record: dict[str, Any]) -> None:
     info = _info_path(project_path, trash_name)
     tmp = info.with_name(f".{info.name}.tmp")
-    tmp.write_text(json.dumps({"original": name, "trashed_at": now, "reason": reason}))
-    os.replace(tmp, info)
-    return trash_name
+    try:
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, info)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def put_back(project_path: Path, trash_name: str, name: str) -> bool:
@@ -70,11 +83,26 @@ def put_back(project_path: Path, trash_name: str, name: str) -> bool:
     return True
 
 
+def keep(project_path: Path, trash_name: str, name: str, *, now: float, reason: str) -> None:
+    """Give a trashed file (once `name`) a `reason` that never expires: it stays in the trash
+    until the photographer restores or deletes it (what was to justify its removal failed)."""
+    record: dict[str, Any] = {"original": name, "trashed_at": now}
+    try:
+        record.update(json.loads(_info_path(project_path, trash_name).read_text()))
+    except (OSError, ValueError):
+        pass
+    try:
+        _write_info(project_path, trash_name, {**record, "reason": reason})
+    except OSError:
+        _drop_info(project_path, trash_name)   # a file without a record never expires either (a full disk)
+
+
 def entries(project_path: Path, *, folders: bool = False) -> list[dict[str, Any]]:
     """What is in the trash: name, original name, trashed_at, size, reason. Oldest first.
     Files only, unless `folders` (the library's trash holds deleted projects' folders, whose
-    size is not counted: None). A folder without our record is not ours (a `.trash` the user
-    made, say): never listed, so never expired."""
+    size is not counted: None). A symlink is a file entry, the link itself: restored and
+    expired as a link, never followed. A folder without our record is not ours (a `.trash`
+    the user made, say): never listed, so never expired."""
     folder = trash_dir(project_path)
     out = []
     try:
@@ -84,7 +112,8 @@ def entries(project_path: Path, *, folders: bool = False) -> list[dict[str, Any]
     with it:
         for entry in it:
             is_folder = folders and entry.is_dir(follow_symlinks=False)
-            if is_ignored(entry.name) or not (is_folder or entry.is_file(follow_symlinks=False)):
+            is_file = entry.is_file(follow_symlinks=False) or entry.is_symlink()
+            if is_ignored(entry.name) or not (is_folder or is_file):
                 continue
             st = entry.stat(follow_symlinks=False)
             record: dict[str, Any] = {}
@@ -120,8 +149,10 @@ def list_trash(lib: Library, project: str | int) -> list[dict[str, Any]]:
 
 def expire(project_path: Path, *, now: float, ttl_hours: float, folders: bool = False) -> tuple[list[str], list[str]]:
     """Delete the expiring trash entries older than the TTL (and records whose file is gone).
-    Returns (names deleted, names that never expire and stay). With `folders`, trashed folders
-    expire too, whole (links inside are removed, never followed)."""
+    Returns (names deleted, names that stay: they never expire, or could not be deleted). With
+    `folders`, trashed folders expire too, whole (links inside are removed, never followed).
+    An entry that cannot be deleted (immutable, on a read-only mount...) is logged and kept with
+    its record, to be tried again next time; it never stops the others."""
     removed, kept = [], []
     for e in entries(project_path, folders=folders):
         if not expires(e):
@@ -137,13 +168,18 @@ def expire(project_path: Path, *, now: float, ttl_hours: float, folders: bool = 
                 os.unlink(path)
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            log.warning("could not delete %s from the trash (%s); it stays until the next expiry",
+                        path, exc.strerror or exc)
+            kept.append(e["name"])
+            continue
         _drop_info(project_path, e["name"])
         removed.append(e["name"])
     info_dir = trash_dir(project_path) / INFO
     if info_dir.is_dir():
         for record in info_dir.iterdir():
             name = record.name[:-len(".json")] if record.name.endswith(".json") else None
-            if name and not (trash_dir(project_path) / name).exists():
+            if name and not os.path.lexists(trash_dir(project_path) / name):   # a link's record stays
                 record.unlink(missing_ok=True)
     return removed, kept
 
@@ -201,11 +237,14 @@ def restore(lib: Library, project: str | int, names: Iterable[str] = (), *, all:
             conflicts.append({"name": e["name"], "original": original,
                               "reason": f"{original} exists in the project again; left in the trash"})
             continue
-        place_no_replace(trash_dir(path) / e["name"], path / original)
+        link = os.path.islink(trash_dir(path) / e["name"])
+        place_no_replace(trash_dir(path) / e["name"], path / original)   # a link moves as a link
         _drop_info(path, e["name"])
         taken.add(original.lower())
         restored.append({"name": e["name"], "original": original})
         basename, role = rules.classify(original)
+        if link:
+            continue   # back in its place; the catalog holds files, never links (scans skip them)
         if role == "sidecar":
             catalog.add_sidecar(lib, row["id"], basename, original)
         elif role is not None:

@@ -14,7 +14,7 @@ from .. import catalog
 from ..filenames import Rules
 from ..fileops import copy_verified, fsync_dir, move_within_filesystem
 from ..shapes import display_name
-from ..trash import REPLACED_BY_IMPORT, move_to_trash, put_back
+from ..trash import NOT_REPLACED, REPLACED_BY_IMPORT, keep, move_to_trash, put_back
 from .accepting import Candidate
 from .planning import Action, Placement
 from .report import ImportReport
@@ -93,15 +93,14 @@ def place(run: ImportRun, p: Placement) -> None:
             copied = copy_verified(cand.path, run.path, target, on_bytes=run.on_bytes)
     except FileExistsError:
         # Someone put a file there since we looked; never overwrite it.
-        report.skipped.append({"name": cand.name, "path": cand.shown,
-                               "reason": f"{target} appeared in the project during the import", "identical": False})
-        if replaced is not None:
-            report.overwritten.append(target)  # the old file is in .trash all the same
+        why = f"{target} appeared in the project during the import"
+        if replaced is not None and not _unreplaced(run, replaced, target):
+            why += f"; the previous {target} is kept in .trash as {replaced}"
+        report.skipped.append({"name": cand.name, "path": cand.shown, "reason": why, "identical": False})
         return
     except BaseException:
-        # No replacement arrived (disk full, say): the old file goes back, it must not expire in .trash.
         if replaced is not None:
-            put_back(run.path, replaced, target)
+            _unreplaced(run, replaced, target)
         raise
     if replaced is not None:
         report.overwritten.append(target)
@@ -119,6 +118,16 @@ def place(run: ImportRun, p: Placement) -> None:
         _catalog(run, p, pair_before=pair_before)
         report.imported.append(target)
     _finish_move(run, cand, run.path / target)
+
+
+def _unreplaced(run: ImportRun, replaced: str, target: str) -> bool:
+    """No new file took `target`'s place (disk full, or another file appeared there): the old
+    one must not expire in .trash. It goes back (True), or, its name being taken, stays in the
+    trash for good, until the photographer restores or deletes it."""
+    if put_back(run.path, replaced, target):
+        return True
+    keep(run.path, replaced, target, now=run.lib.now(), reason=NOT_REPLACED)
+    return False
 
 
 def _catalog(run: ImportRun, p: Placement, pair_before: bool | None) -> None:
