@@ -53,6 +53,7 @@ A second backend provides the same functions in repos/ with these promises, its 
 `after_commit`, `data_version`, `read_snapshot`, and maps its driver's errors to the typed ones.
 """
 
+from .backend import URL_ENV, catalog_url, open_catalog
 from .db import Catalog, Connection, Row, after_commit, atomic
 
-__all__ = ["Catalog", "Connection", "Row", "atomic", "after_commit"]
+__all__ = ["Catalog", "Connection", "Row", "atomic", "after_commit", "open_catalog", "catalog_url", "URL_ENV"]
