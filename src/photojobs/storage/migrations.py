@@ -229,8 +229,18 @@ def _where(conn) -> str:
 
 
 def schema_version(conn) -> list[str]:
-    """The migrations a catalog has applied, in order (what `catalog check` reports on a server)."""
-    return _applied(conn)
+    """The migrations a catalog has applied, in order (what `catalog check` reports on a
+    server); reads only, so [] for a catalog never migrated."""
+    exists = ("SELECT to_regclass('schema_migrations') IS NOT NULL" if is_postgres(conn) else
+              "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations')")
+    if not conn.execute(exists).fetchone()[0]:
+        return []
+    return [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+
+
+def latest() -> str:
+    """The newest migration this photojobs knows."""
+    return MIGRATIONS[-1].name
 
 
 def _statements(sql: str) -> list[str]:
