@@ -9,6 +9,8 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+
 from waiting import wait_for
 from photojobs.engine import queue
 from photojobs.engine.runner import Runner
