@@ -23,6 +23,16 @@ if str(TESTS) not in sys.path:
 os.environ["PHOTOJOBS_PLUGINS"] = "testjobs"
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGINS), os.environ.get("PYTHONPATH")]))
 
+from pg_fixtures import backend, parametrize_backends, pg_database  # noqa: E402,F401 - fixtures
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: runs on the SQLite catalog only (raw SQLite, the file)")
+
+
+def pytest_generate_tests(metafunc):
+    parametrize_backends(metafunc)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
@@ -35,6 +45,7 @@ def _isolated_home(tmp_path, monkeypatch):
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.delenv("PHOTOJOBS_CONFIG", raising=False)
     monkeypatch.delenv("PHOTOJOBS_LIBRARY", raising=False)
+    monkeypatch.delenv("PHOTOJOBS_DATABASE_URL", raising=False)   # the `backend` fixture sets it
 
 
 @pytest.fixture
@@ -53,7 +64,7 @@ def make_config(tmp_path):
 
 
 @pytest.fixture
-def open_library(library_path):
+def open_library(library_path, backend):
     """Open a library (optionally with config overrides); closed at teardown."""
     from photojobs.config import load_config
     from photojobs.library import Library

@@ -19,6 +19,9 @@ from photojobs.errors import PermanentJobError
 from test_daemon_fixtures import start_daemon  # noqa: F401 - fixture
 from waiting import wait_for
 
+# The engine contract: every test here that opens a library runs on both catalogs.
+BACKENDS = ("sqlite", "postgresql")
+
 
 @contextmanager
 def runner_in_thread(runner: Runner):

@@ -5,6 +5,9 @@ from __future__ import annotations
 from photojobs.config import load_config
 from photojobs.engine.lanes import LANES, PRIORITY_MAX, lane_of, make_lanes
 
+# The engine contract: every test here that opens a library runs on both catalogs.
+BACKENDS = ("sqlite", "postgresql")
+
 
 def test_each_priority_is_taken_by_the_lane_it_is_said_to_wait_in():
     config = load_config(overrides={"pipeline": {"priority_threshold": 50}})

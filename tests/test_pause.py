@@ -18,6 +18,9 @@ from photojobs.errors import PhotojobsError
 PRIORITY = 95  # at or above pipeline.priority_threshold (90): the priority lane
 NORMAL = 50
 
+# The engine contract: every test here that opens a library runs on both catalogs.
+BACKENDS = ("sqlite", "postgresql")
+
 
 def status(lib, job):
     return queue.get_job(lib, job["id"])["status"]

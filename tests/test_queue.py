@@ -14,6 +14,9 @@ from photojobs.errors import NotFound, PhotojobsError, UnknownJobType
 from photojobs.storage import atomic
 from photojobs.storage.repos import jobs as jobs_repo
 
+# The engine contract: every test here that opens a library runs on both catalogs.
+BACKENDS = ("sqlite", "postgresql")
+
 
 def drain(lib, **kw):
     runner = Runner(lib, until_empty=True, **kw)
@@ -109,6 +112,7 @@ def test_unknown_type_row_from_another_version_fails_without_retry(lib):
     assert final["error_message"] == "Unknown job type: from_the_future"
 
 
+@pytest.mark.sqlite_only   # PRAGMA foreign_keys: orphaning a job needs SQLite
 def test_missing_project_fails_at_once(lib):
     from photojobs.photos.projects import create_project
     project = create_project(lib, "Gone")

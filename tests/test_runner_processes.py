@@ -9,9 +9,14 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+
 from waiting import wait_for
 from photojobs.engine import queue
 from photojobs.engine.runner import Runner
+
+# The engine contract: every test here that opens a library runs on both catalogs.
+BACKENDS = ("sqlite", "postgresql")
 
 
 def start_runner(library_path, *args, config=None):
@@ -236,6 +241,7 @@ def test_jobs_of_an_earlier_life_of_the_same_pid_are_recovered_at_once(lib):
     assert queue.get_job(lib, busy["id"])["attempts"] == 1
 
 
+@pytest.mark.sqlite_only   # holds SQLite's file write lock from a raw sqlite3 connection
 def test_a_locked_database_delays_work_but_loses_nothing(open_library, library_path, tmp_path):
     """Another process holds the catalog's write lock far past busy_timeout (a slow disk, a long
     writer): the runner's writes fail as "database is locked", which it must treat as retryable,

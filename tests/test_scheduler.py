@@ -16,6 +16,9 @@ T0 = 1_700_000_000.0
 HOURLY = Schedule("test_unique", "scheduler.trash_maintenance_minutes", 100)
 SIX_HOURLY = Schedule("test_noop", "scheduler.manifest_check_minutes", 95)
 
+# The engine contract: every test here that opens a library runs on both catalogs.
+BACKENDS = ("sqlite", "postgresql")
+
 
 class Clock:
     def __init__(self, t: float):

@@ -14,7 +14,7 @@ import platformdirs
 from photojobs.config import Config, load_config
 from photojobs.errors import NotFound, PhotojobsError
 from photojobs.library_guard import CATALOG_DIR, CATALOG_FILE, refuse_if_no_projects, refuse_unusable_file
-from photojobs.storage import Catalog, Connection, Row
+from photojobs.storage import Connection, Row, catalog_url, open_catalog
 from photojobs.storage.repos import projects as projects_repo
 from photojobs.storage.migrations import migrate
 
@@ -56,7 +56,8 @@ class Library:
         self.root = Path(root)
         self.config = config
         self.clock = clock
-        self.catalog = Catalog(self.root / CATALOG_DIR / CATALOG_FILE, config.pipeline.busy_timeout_ms)
+        self.catalog = open_catalog(catalog_url(config.get("catalog.url")), self.root / CATALOG_DIR / CATALOG_FILE,
+                                    config.pipeline.busy_timeout_ms)
         self.waker = Waker()
         self._subscribers: list[Callable[[list[dict]], None]] = []
         self.notes: list[str] = []
@@ -71,7 +72,9 @@ class Library:
         root = Path(root).expanduser() if root else default_library_path()
         if root.exists() and not root.is_dir():
             raise PhotojobsError(f"library path {root} exists and is not a folder")
-        if not allow_lost:
+        config = config or load_config()
+        on_server = catalog_url(config.get("catalog.url")) is not None
+        if not allow_lost and not on_server:   # a file's damage: the SQLite catalog only
             refuse_unusable_file(root)
         catalog_dir = root / CATALOG_DIR
         if not catalog_dir.exists():
@@ -82,7 +85,7 @@ class Library:
                 catalog_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise PhotojobsError(f"cannot create library at {root}: {exc.strerror}") from None
-        lib = cls(root, config or load_config(), clock=clock)
+        lib = cls(root, config, clock=clock)
         try:
             migrate(lib.conn(), lib.catalog.path)
             if not allow_lost:

@@ -26,12 +26,13 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
     Exit codes: 0 sound; 1 damaged, or lost (missing, empty or listing no projects while
     project folders exist); 3 no library there."""
-    report = catalog_care.check(state(ctx).library_root())
+    report = catalog_care.check(state(ctx).library_root(), state(ctx).config)
     if json_out:
         print_json(report.to_dict())
     else:
         if report.ok:
-            console.print(f"catalog {report.catalog}: sound ({counted(report.projects, 'project')}, "
+            how = "sound" if report.backend == "sqlite" else f"reachable, schema {report.schema or 'none yet'}"
+            console.print(f"catalog {report.catalog}: {how} ({counted(report.projects, 'project')}, "
                           f"{counted(report.photos, 'photo')})",
                           markup=False, soft_wrap=True)
         else:
@@ -45,8 +46,12 @@ def check(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         if report.unlisted_folders:
             console.print(f"project folders the catalog does not list: {', '.join(report.unlisted_folders)}",
                           markup=False, soft_wrap=True)
-        console.print(f"backups: {len(report.backups)}" + (f", newest {report.backups[0]}" if report.backups else ""),
-                      markup=False)
+        if report.backend != "sqlite":
+            console.print("backups: the PostgreSQL server's job (photojobs backs up SQLite catalogs only)",
+                          markup=False)
+        else:
+            console.print(f"backups: {len(report.backups)}" + (f", newest {report.backups[0]}" if report.backups else ""),
+                          markup=False)
     raise typer.Exit(exit_codes.OK if report.ok else exit_codes.ERROR)
 
 

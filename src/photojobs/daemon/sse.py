@@ -67,6 +67,7 @@ class EventHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: set[asyncio.Event] = set()
         self._thread: threading.Thread | None = None
+        self._stop_listening = None
         self.streams: dict[str, int] = {}   # client address -> open streams
 
     # --- lifecycle (called from the event loop) ------------------------------------------
@@ -76,10 +77,16 @@ class EventHub:
         self.last_id = self._floor = events_engine.last_event_id(conn)
         self._thread = threading.Thread(target=self._follow, args=(conn,), name="sse-hub", daemon=True)
         self._thread.start()
+        # Events other machines append: heard at once where the catalog notifies (PostgreSQL);
+        # on SQLite the runner's data_version poll wakes the hub through the waker.
+        self._stop_listening = self.lib.catalog.listen(self.lib.waker.notify)
 
     def close(self, *, wait: bool = True) -> None:
         """End every stream (the daemon is stopping); `wait=False` from a signal handler."""
         self._closed.set()
+        if self._stop_listening is not None:
+            stop, self._stop_listening = self._stop_listening, None
+            stop() if wait else threading.Thread(target=stop, daemon=True).start()
         self.lib.waker.notify()
         self._wake_streams_threadsafe()
         if wait and self._thread is not None and self._thread is not threading.current_thread():

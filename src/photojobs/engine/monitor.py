@@ -7,6 +7,7 @@ daemon's SSE stream. Nothing in it knows how it is drawn.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -287,11 +288,19 @@ def follow(lib: Library, after_id: int, *, should_stop: Callable[[], bool], tick
     poll and no queries. An empty batch is yielded at least every `tick_seconds` so a
     display can refresh its clocks (rate, ETA)."""
     conn = lib.catalog.new_connection()
+    # Where the catalog notifies (PostgreSQL), sleep until it does instead of polling.
+    changed = threading.Event()
+    changed.set()
+    stop_listening = lib.catalog.listen(changed.set)
     try:
         seen_version = None
         last_yield = time.monotonic()
         while not should_stop():
-            version = data_version(conn)
+            if stop_listening is not None:
+                version = seen_version if not changed.is_set() else (seen_version or 0) + 1
+                changed.clear()
+            else:
+                version = data_version(conn)
             events: list[dict] = []
             if version != seen_version:
                 seen_version = version
@@ -304,7 +313,11 @@ def follow(lib: Library, after_id: int, *, should_stop: Callable[[], bool], tick
             if events or time.monotonic() - last_yield >= tick_seconds:
                 last_yield = time.monotonic()
                 yield events
+            elif stop_listening is not None:
+                changed.wait(max(0.0, tick_seconds - (time.monotonic() - last_yield)))
             else:
                 time.sleep(poll_seconds)
     finally:
+        if stop_listening is not None:
+            stop_listening()
         conn.close()

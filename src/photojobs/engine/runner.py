@@ -69,6 +69,7 @@ class Runner:
         self._last_heartbeat = 0.0
         self._watch_conn: Connection | None = None
         self._data_version: int | None = None
+        self._stop_listening: Callable[[], None] | None = None
         self.on_job_finished: Callable[[dict], None] | None = None
         self._token = uuid.uuid4().hex[:8]
         self._serial = itertools.count(1)
@@ -78,8 +79,12 @@ class Runner:
         """Recover jobs of dead workers on this host at once, then start the lane slots."""
         recovery.runner_started(self._token)
         self.recover(self.lib.now(), include_stale=False)
-        self._watch_conn = self.lib.catalog.new_connection()
-        self._data_version = self._read_data_version()
+        # Other processes' commits: notifications where the catalog sends them (PostgreSQL),
+        # else a poll of data_version every poll_ms.
+        self._stop_listening = self.lib.catalog.listen(self.lib.waker.notify)
+        if self._stop_listening is None:
+            self._watch_conn = self.lib.catalog.new_connection()
+            self._data_version = self._read_data_version()
         for lane in self.lanes:
             for slot in range(lane.slots):
                 t = threading.Thread(target=self._slot_main, args=(lane,), daemon=True,
@@ -118,7 +123,7 @@ class Runner:
         if now >= self._next_recovery:
             self._next_recovery = now + max(p.heartbeat_ms / 1000, 0.05)
             self.recover(now)
-        if now >= self._next_poll:
+        if now >= self._next_poll and self._stop_listening is None:
             self._next_poll = now + p.poll_ms / 1000
             version = self._read_data_version()
             if version != self._data_version:
@@ -146,6 +151,9 @@ class Runner:
         if self._watch_conn is not None:
             self._watch_conn.close()
             self._watch_conn = None
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
 
     def request_stop(self) -> None:
         if self.stopping:

@@ -15,8 +15,8 @@ from photojobs.config import Config
 from photojobs.errors import CatalogError, NotFound, PhotojobsError
 from photojobs.library import Library
 from photojobs.library_guard import CATALOG_DIR, MARKER, catalog_path, counted, marked_folders, read_marker
-from photojobs.storage import atomic
-from photojobs.storage import health
+from photojobs.storage import atomic, catalog_url, health, open_catalog
+from photojobs.storage import migrations
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo
 
@@ -46,6 +46,8 @@ class CheckReport:
     photos: int = 0
     unlisted_folders: list[str] = field(default_factory=list)   # marked folders the catalog lacks
     backups: list[str] = field(default_factory=list)             # newest first
+    backend: str = "sqlite"                                      # sqlite | postgresql
+    schema: str | None = None                                    # the newest migration applied (a server)
 
     @property
     def ok(self) -> bool:
@@ -55,10 +57,15 @@ class CheckReport:
         return {**asdict(self), "ok": self.ok}
 
 
-def check(root: Path) -> CheckReport:
+def check(root: Path, config: Config | None = None) -> CheckReport:
     """The catalog's full integrity check (every page and index, foreign keys), its projects
-    against the marked folders, and the backups there are. Reads only; writes nothing."""
+    against the marked folders, and the backups there are. Reads only; writes nothing.
+    A catalog on a PostgreSQL server (catalog.url): that it answers, its schema version, and
+    its projects against the folders; its integrity and backups are the server's business."""
     root = Path(root)
+    url = catalog_url(config.get("catalog.url") if config is not None else None)
+    if url:
+        return _check_server(root, url, config)
     path = catalog_path(root)
     folders = marked_folders(root)
     if not (root / CATALOG_DIR).is_dir() and not folders:
@@ -83,6 +90,32 @@ def check(root: Path) -> CheckReport:
         return report
     report.projects = len(listed)
     report.photos = sum(len(p["photos"]) for p in listed.values())
+    report.unlisted_folders = [f.name for f in folders if f.name not in listed]
+    if not listed and folders:
+        report.state = "lost"
+        report.problems.append(f"the catalog lists no projects but {counted(len(folders), 'project folder')} "
+                               "exist on disk")
+    elif not listed:
+        report.state = "empty"
+    return report
+
+
+def _check_server(root: Path, url: str, config: Config) -> CheckReport:
+    catalog = open_catalog(url, catalog_path(root), config.pipeline.busy_timeout_ms)
+    report = CheckReport(catalog.where, "ok", backend=catalog.backend)
+    try:
+        conn = catalog.conn()   # an unreachable server raises CatalogUnwritable, naming it
+        applied = migrations.schema_version(conn)
+        report.schema = applied[-1] if applied else None
+        if not applied:
+            report.state = "empty"
+            return report
+        listed = {row["folder"] for row in projects_repo.list_all(conn)}
+        report.projects = len(listed)
+        report.photos = sum(photos_repo.count_by_project(conn).values())
+    finally:
+        catalog.close()
+    folders = marked_folders(root)
     report.unlisted_folders = [f.name for f in folders if f.name not in listed]
     if not listed and folders:
         report.state = "lost"
@@ -124,8 +157,9 @@ def list_backups(root: Path) -> list[tuple[float, Path]]:
 
 
 def next_backup_due(lib: Library) -> float | None:
-    """When the daily backup next comes due (None when catalog.backups is 0)."""
-    if int(lib.config.get("catalog.backups", 7)) <= 0:
+    """When the daily backup next comes due (None when catalog.backups is 0, or when the catalog
+    is on a PostgreSQL server, whose backups are the server's job)."""
+    if int(lib.config.get("catalog.backups", 7)) <= 0 or lib.catalog.backend != "sqlite":
         return None
     backups = list_backups(lib.root)
     return backups[0][0] + BACKUP_INTERVAL_SECONDS if backups else lib.now()
@@ -187,6 +221,10 @@ def rebuild(root: Path, config: Config, *, force: bool = False,
     from .filenames import Rules, scan_folder
     from .reconcile import folder_check
     root = Path(root)
+    url = catalog_url(config.get("catalog.url"))
+    if url:
+        raise PhotojobsError(f"the catalog is on the PostgreSQL server {open_catalog(url, root, 1).where}: "
+                             "`catalog rebuild` re-creates a SQLite catalog file only; restore the server's backup")
     path = catalog_path(root)
     folders = marked_folders(root)
     if not folders:

@@ -5,15 +5,30 @@ functions with a `Connection`, reads `Row`s by column name, and catches the type
 photojobs.errors, never a driver's: so a second backend changes this package and the
 configuration only. What the repositories promise, and what such a backend must keep:
 
+Backends
+  `open_catalog(url, sqlite_path, busy_timeout_ms)` (storage/backend.py) gives the SQLite file's
+  `Catalog` (db.py) when `url` is empty, else a `PgCatalog` (postgres.py) on that PostgreSQL
+  server; `catalog_url(configured)` is the URL in force (PHOTOJOBS_DATABASE_URL wins over
+  `catalog.url`). Both have `.backend` ("sqlite" | "postgresql"), `.path` (the file; None on a
+  server), `.url` (None for SQLite), `.where` (the name for messages, no password),
+  `conn()`, `new_connection()`, `close()` and `listen(on_change)`. The functions below take
+  either backend's connection and dispatch on it (`is_postgres(conn)`); the repositories' SQL
+  is the same text on both where it is portable, and branches on `is_postgres` where not.
+
 Connections
   `Catalog.conn()` hands each thread its own connection; `Catalog.new_connection()` a private
   one (an SSE follower, a runner's change watcher, a give-back while the slots' connections may
   be mid-transaction). `data_version(conn)` changes whenever another connection commits: the only
   way idle loops notice other processes' work. `read_snapshot(conn)`: several reads, one state.
+  `Catalog.listen(on_change)` calls `on_change` from a thread of its own whenever a change is
+  committed anywhere and returns a stop function; None where the backend cannot (SQLite: poll
+  data_version). On PostgreSQL, writes that idle loops wait for call `notify_change(conn)` (a
+  NOTIFY at commit): enqueue, claim, settle, cancel/retry, settings (pauses), every event.
 
 Transactions
   `atomic(conn)` is one write transaction that takes the write lock up front (no lock upgrade,
-  so no deadlock), all or nothing. Nested `atomic` blocks are savepoints: an exception rolls
+  so no deadlock), all or nothing. On PostgreSQL: READ COMMITTED with row locks (the busy timeout
+  is the lock_timeout; a deadlock or serialization failure is StorageBusy too). Nested `atomic` blocks are savepoints: an exception rolls
   back only the inner block, and the outer one may go on. Writers of one process queue on a
   lock per catalog file; writers of other processes wait up to the busy timeout.
   `after_commit(conn, hook)` runs `hook` once the outermost transaction has committed (at once
@@ -35,7 +50,7 @@ Jobs (repos/jobs.py)
   oldest (lowest id), among those whose priority lies in the lane's range and whose `run_after`
   has come, and marks it running for the worker (host, pid, heartbeat, attempts + 1). It takes
   nothing while the lane's pause flag (`pause.<lane>` in settings) or `pause.all` is set. Two
-  runners never claim the same job. Every later change of a running job (`finish`, `requeue`
+  runners never claim the same job (PostgreSQL: FOR UPDATE SKIP LOCKED in the sub-select). Every later change of a running job (`finish`, `requeue`
   with a worker, `owned`) happens only while that worker still owns it, and returns None
   otherwise: a runner whose job was taken over cannot overwrite the new owner's work.
   A unique job is unique only while queued (`insert` returns the queued twin instead).
@@ -44,6 +59,9 @@ Events (repos/events.py)
   An append-only log. Ids only grow, are never reused (even after a prune), and, since one
   writer commits at a time, a reader that has seen id N never later finds a new event below N:
   ids are in commit order, which is what SSE's Last-Event-ID and `jobs watch` rely on.
+  PostgreSQL has no single writer: a transaction that appends events first takes the advisory
+  lock EVENTS_APPEND_LOCK (held to its end), so event-appending transactions commit one at a
+  time and a sequence value taken earlier can never commit after a later one is seen.
 
 Settings (repos/settings.py)
   Keys and string values; the pause flags are keys under `pause.` that `claim` reads.
@@ -53,6 +71,7 @@ A second backend provides the same functions in repos/ with these promises, its 
 `after_commit`, `data_version`, `read_snapshot`, and maps its driver's errors to the typed ones.
 """
 
+from .backend import URL_ENV, catalog_url, open_catalog
 from .db import Catalog, Connection, Row, after_commit, atomic
 
-__all__ = ["Catalog", "Connection", "Row", "atomic", "after_commit"]
+__all__ = ["Catalog", "Connection", "Row", "atomic", "after_commit", "open_catalog", "catalog_url", "URL_ENV"]

@@ -120,6 +120,7 @@ class CatalogConnection(sqlite3.Connection):
     No sqlite3 error about the file itself leaves storage: a locked catalog raises StorageBusy,
     a damaged or unwritable one CatalogCorrupt / CatalogUnwritable naming the file (see catalog_error)."""
 
+    backend = "sqlite"
     write_lock: threading.Lock | None = None
     busy_timeout_ms: int = BUSY_TIMEOUT_MS
     depth: int = 0
@@ -238,9 +239,27 @@ def open_connection(path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) ->
     return conn
 
 
+def is_postgres(conn) -> bool:
+    """Whether `conn` is a PostgreSQL session (storage/postgres.py), whose transactions, hooks and
+    change signals are its own methods; every public function here dispatches on it."""
+    return getattr(conn, "backend", "sqlite") == "postgresql"
+
+
+def notify_change(conn) -> None:
+    """Say that this transaction changes what idle runners and streams wait for (a job queued,
+    claimed or settled, a pause, an event). On PostgreSQL a NOTIFY at commit, which
+    `data_version` and `Catalog.listen` hear; SQLite's data_version needs no help."""
+    if is_postgres(conn):
+        conn.mark_changed()
+
+
 @contextmanager
 def atomic(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction; nested calls become savepoints. Hooks run after the outer COMMIT."""
+    if is_postgres(conn):
+        with conn.atomic():
+            yield conn
+        return
     tx = _tx(conn, create=True)
     depth = tx.depth
     if depth == 0:
@@ -296,12 +315,16 @@ def _end(conn: sqlite3.Connection, tx) -> None:
 
 def transaction_state(conn: sqlite3.Connection) -> dict | None:
     """A scratch dict that lives as long as the current outer transaction (None outside one)."""
+    if is_postgres(conn):
+        return conn.transaction_state()
     tx = _tx(conn)
     return tx.tx_state if tx is not None else None
 
 
 def after_commit(conn: sqlite3.Connection, hook: Callable[[], None]) -> None:
     """Run `hook` once the current transaction commits (at once when there is none)."""
+    if is_postgres(conn):
+        return conn.after_commit(hook)
     tx = _tx(conn)
     if tx is None or not tx.depth or tx.hooks is None:
         hook()
@@ -346,6 +369,8 @@ def _commit(conn: sqlite3.Connection) -> None:
 class Catalog:
     """The catalog database file: hands each thread its own connection."""
 
+    backend = "sqlite"
+
     def __init__(self, path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
@@ -366,6 +391,19 @@ class Catalog:
         """A private connection (for a reader such as an SSE stream or a change watcher)."""
         return open_connection(self.path, self.busy_timeout_ms)
 
+    @property
+    def url(self) -> str | None:
+        return None
+
+    @property
+    def where(self) -> str:
+        """The catalog's name in messages."""
+        return str(self.path)
+
+    def listen(self, on_change: Callable[[], None]) -> Callable[[], None] | None:
+        """SQLite has no change notifications: None, and callers keep polling data_version."""
+        return None
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
@@ -379,13 +417,20 @@ class Catalog:
 
 def data_version(conn: sqlite3.Connection) -> int:
     """A number that changes when another connection commits (SQLite's PRAGMA data_version):
-    how idle loops notice other processes' work without reading any table."""
+    how idle loops notice other processes' work without reading any table. On PostgreSQL the
+    count of change notifications the connection has heard (see notify_change)."""
+    if is_postgres(conn):
+        return conn.data_version()
     return conn.execute("PRAGMA data_version").fetchone()[0]
 
 
 @contextmanager
 def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """Several reads that see one consistent state of the catalog (a deferred read transaction)."""
+    if is_postgres(conn):
+        with conn.read_snapshot():
+            yield conn
+        return
     conn.execute("BEGIN")
     try:
         yield conn

@@ -5,9 +5,22 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from ..db import atomic, is_postgres, notify_change
+
+# PostgreSQL: every transaction that appends events holds this advisory lock until it ends, so
+# such transactions commit one at a time and ids (from an identity) are in commit order. Without
+# it, an id taken before a later one commits would appear below ids a reader has already seen.
+EVENTS_APPEND_LOCK = 0x70686576   # "phev"; any constant, as long as it never changes
+
 
 def append(conn: sqlite3.Connection, *, kind: str, data: dict, now: float, project_id: int | None = None,
            job_id: int | None = None) -> int:
+    if is_postgres(conn):
+        if not conn.depth:   # the lock must last until the insert commits
+            with atomic(conn):
+                return append(conn, kind=kind, data=data, now=now, project_id=project_id, job_id=job_id)
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (EVENTS_APPEND_LOCK,))
+        notify_change(conn)
     return conn.execute(
         "INSERT INTO events (created_at, kind, project_id, job_id, data) VALUES (?, ?, ?, ?, ?) RETURNING id",
         (now, kind, project_id, job_id, json.dumps(data, separators=(",", ":")))).fetchone()[0]

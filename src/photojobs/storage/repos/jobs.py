@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Iterable
 
-from ..db import is_row_id
+from ..db import is_postgres, is_row_id, notify_change
 
 TERMINAL = ("completed", "failed", "canceled")
 
@@ -35,6 +35,7 @@ def insert(conn: sqlite3.Connection, *, project_id: int | None, type: str, prior
          task_id, task_type, task_step, source, unique_key, now, now),
     ).fetchone()
     if row is not None:
+        notify_change(conn)
         return get(conn, row[0]), True
     existing = conn.execute(
         f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id "
@@ -47,18 +48,33 @@ def claim(conn: sqlite3.Connection, *, min_priority: int, max_priority: int, wor
     """Atomically take the best queued job in [min_priority, max_priority] that is due.
 
     One statement: highest priority first, then oldest; nothing is claimed while the lane's
-    pause flag (`paused_key` in settings) is set."""
-    return conn.execute(
+    pause flag (`paused_key` in settings) is set. On PostgreSQL the chosen row is locked with
+    SKIP LOCKED, so concurrent claimers take different jobs instead of waiting on one another."""
+    row = conn.execute(
         """UPDATE jobs SET status = 'running', worker_id = ?, worker_host = ?, worker_pid = ?,
                           heartbeat_at = ?, attempts = attempts + 1, cancel_requested = 0,
                           started_at = COALESCE(started_at, ?), updated_at = ?
            WHERE id = (SELECT id FROM jobs
                        WHERE status = 'queued' AND priority BETWEEN ? AND ? AND run_after <= ?
-                       ORDER BY priority DESC, id LIMIT 1)
-             AND NOT EXISTS (SELECT 1 FROM settings WHERE key IN (?, 'pause.all'))
+                         AND NOT EXISTS (SELECT 1 FROM settings WHERE key IN (?, 'pause.all'))
+                       ORDER BY priority DESC, id LIMIT 1""" + _SKIP_LOCKED[is_postgres(conn)] + """)
+             AND status = 'queued'
            RETURNING *""",
         (worker_id, host, pid, now, now, now, min_priority, max_priority, now, paused_key),
     ).fetchone()
+    if row is not None:
+        notify_change(conn)
+    return row
+
+
+_SKIP_LOCKED = {False: "", True: " FOR UPDATE SKIP LOCKED"}
+
+
+def _changed(conn: sqlite3.Connection, row: sqlite3.Row | None) -> sqlite3.Row | None:
+    """`row` (a job whose state changed, or None): runners and streams elsewhere hear of it."""
+    if row is not None:
+        notify_change(conn)
+    return row
 
 
 def next_due(conn: sqlite3.Connection, *, min_priority: int, max_priority: int) -> float | None:
@@ -130,11 +146,11 @@ def heartbeat(conn: sqlite3.Connection, worker_ids: list[str], now: float) -> in
 def finish(conn: sqlite3.Connection, job_id: int, worker_id: str, *, status: str, now: float,
            error_message: str | None = None) -> sqlite3.Row | None:
     """Move an owned running job to a terminal status. None if this worker no longer owns it."""
-    return conn.execute(
+    return _changed(conn, conn.execute(
         """UPDATE jobs SET status = ?, error_message = ?, finished_at = ?, updated_at = ?,
                           worker_id = NULL, heartbeat_at = NULL, cancel_requested = 0
            WHERE id = ? AND worker_id = ? AND status = 'running' RETURNING *""",
-        (status, error_message, now, now, job_id, worker_id)).fetchone()
+        (status, error_message, now, now, job_id, worker_id)).fetchone())
 
 
 def requeue(conn: sqlite3.Connection, job_id: int, *, worker_id: str | None, run_after: float,
@@ -151,15 +167,15 @@ def requeue(conn: sqlite3.Connection, job_id: int, *, worker_id: str | None, run
     if worker_id is not None:
         sql += " AND worker_id = ?"
         args.append(worker_id)
-    return conn.execute(sql + " RETURNING *", args).fetchone()
+    return _changed(conn, conn.execute(sql + " RETURNING *", args).fetchone())
 
 
 def fail_lost(conn: sqlite3.Connection, job_id: int, *, now: float, error_message: str) -> sqlite3.Row | None:
-    return conn.execute(
+    return _changed(conn, conn.execute(
         """UPDATE jobs SET status = 'failed', error_message = ?, finished_at = ?, updated_at = ?,
                           worker_id = NULL, heartbeat_at = NULL
            WHERE id = ? AND status = 'running' RETURNING *""",
-        (error_message, now, now, job_id)).fetchone()
+        (error_message, now, now, job_id)).fetchone())
 
 
 def set_progress(conn: sqlite3.Connection, job_id: int, *, done: int, failed: int, total: int,
@@ -177,23 +193,23 @@ def owned(conn: sqlite3.Connection, job_id: int, worker_id: str) -> sqlite3.Row 
 
 
 def cancel_queued(conn: sqlite3.Connection, job_id: int, now: float) -> sqlite3.Row | None:
-    return conn.execute(
+    return _changed(conn, conn.execute(
         "UPDATE jobs SET status = 'canceled', finished_at = ?, updated_at = ?, error_message = 'canceled by user' "
-        "WHERE id = ? AND status = 'queued' RETURNING *", (now, now, job_id)).fetchone()
+        "WHERE id = ? AND status = 'queued' RETURNING *", (now, now, job_id)).fetchone())
 
 
 def request_cancel(conn: sqlite3.Connection, job_id: int, now: float) -> sqlite3.Row | None:
-    return conn.execute(
+    return _changed(conn, conn.execute(
         "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ? AND status = 'running' RETURNING *",
-        (now, job_id)).fetchone()
+        (now, job_id)).fetchone())
 
 
 def retry(conn: sqlite3.Connection, job_id: int, now: float) -> sqlite3.Row | None:
-    return conn.execute(
+    return _changed(conn, conn.execute(
         """UPDATE jobs SET status = 'queued', attempts = 0, run_after = ?, error_message = NULL,
                           finished_at = NULL, updated_at = ?, cancel_requested = 0, """ + _KEEP_UNIQUE_KEY + """
            WHERE id = ? AND status IN ('failed', 'canceled') RETURNING *""",
-        (now, now, job_id)).fetchone()
+        (now, now, job_id)).fetchone())
 
 
 def running(conn: sqlite3.Connection, *, host: str | None = None) -> list[sqlite3.Row]:

@@ -23,6 +23,10 @@ ROLES = ("jpg", "raw", "other")
 _CHUNK = 500  # stay well under SQLite's bound-parameter limit
 
 
+# A photo with at least one file on disk (the availability flags are 0/1 integers: portable SQL).
+_ANY_FILE = "(jpg_available + raw_available + other_available > 0)"
+
+
 def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
     for i in range(0, len(values), size):
         yield values[i:i + size]
@@ -93,7 +97,7 @@ def count_by_project(conn: sqlite3.Connection) -> dict[int, int]:
 def count_available(conn: sqlite3.Connection, project_id: int) -> int:
     """Photos with at least one file on disk, as far as the catalog knows."""
     return conn.execute(
-        "SELECT COUNT(*) FROM photos WHERE project_id = ? AND (jpg_available OR raw_available OR other_available)",
+        "SELECT COUNT(*) FROM photos WHERE project_id = ? AND " + _ANY_FILE,
         (project_id,)).fetchone()[0]
 
 
@@ -102,7 +106,7 @@ def derivative_states(conn: sqlite3.Connection, project_id: int) -> list[sqlite3
     narrow read that deciding which photos still need derivatives takes."""
     return conn.execute(
         """SELECT id, basename, jpg_name, raw_name, other_name, thumbnail_status, preview_status
-           FROM photos WHERE project_id = ? AND (jpg_available OR raw_available OR other_available)""",
+           FROM photos WHERE project_id = ? AND """ + _ANY_FILE,
         (project_id,)).fetchall()
 
 
@@ -112,12 +116,14 @@ def culling_counts(conn: sqlite3.Connection) -> dict[int, dict[str, int]]:
     derivatives still to make (pending or never tried) or that failed (or lost their source)."""
     rows = conn.execute(
         """SELECT project_id, COUNT(*) AS photos,
-                  SUM(NOT other_available AND NOT keep_jpg AND NOT keep_raw) AS rejected,
-                  SUM(thumbnail_status IS NULL OR thumbnail_status = 'pending'
-                      OR preview_status IS NULL OR preview_status = 'pending') AS derivatives_pending,
-                  SUM(thumbnail_status IN ('failed', 'missing')
-                      OR preview_status IN ('failed', 'missing')) AS derivatives_failed
-           FROM photos WHERE jpg_available OR raw_available OR other_available GROUP BY project_id""")
+                  SUM(CASE WHEN other_available = 0 AND keep_jpg = 0 AND keep_raw = 0 THEN 1 ELSE 0 END)
+                      AS rejected,
+                  SUM(CASE WHEN thumbnail_status IS NULL OR thumbnail_status = 'pending'
+                      OR preview_status IS NULL OR preview_status = 'pending' THEN 1 ELSE 0 END)
+                      AS derivatives_pending,
+                  SUM(CASE WHEN thumbnail_status IN ('failed', 'missing')
+                      OR preview_status IN ('failed', 'missing') THEN 1 ELSE 0 END) AS derivatives_failed
+           FROM photos WHERE """ + _ANY_FILE + " GROUP BY project_id")
     return {r["project_id"]: {"photos": r["photos"], "kept": r["photos"] - r["rejected"], "rejected": r["rejected"],
                               "derivatives_pending": r["derivatives_pending"],
                               "derivatives_failed": r["derivatives_failed"]} for r in rows}
@@ -227,8 +233,9 @@ def set_keep(conn: sqlite3.Connection, project_id: int, photo_ids: list[int] | N
     is left as it is; a file that is not available cannot be kept. Returns rows changed."""
     if keep_jpg is None and keep_raw is None:
         return 0
-    new_jpg = "CASE WHEN :kj IS NULL THEN keep_jpg ELSE (:kj AND jpg_available) END"
-    new_raw = "CASE WHEN :kr IS NULL THEN keep_raw ELSE (:kr AND raw_available) END"
+    # The flags are 0/1 integers on both backends: a product is their AND.
+    new_jpg = "CASE WHEN CAST(:kj AS INTEGER) IS NULL THEN keep_jpg ELSE (:kj * jpg_available) END"
+    new_raw = "CASE WHEN CAST(:kr AS INTEGER) IS NULL THEN keep_raw ELSE (:kr * raw_available) END"
     base = (f"UPDATE photos SET keep_jpg = {new_jpg}, keep_raw = {new_raw}, updated_at = :now "
             f"WHERE project_id = :p AND (keep_jpg != {new_jpg} OR keep_raw != {new_raw})")
     args: dict[str, Any] = {"kj": None if keep_jpg is None else int(keep_jpg),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..db import notify_change
+
 
 def get(conn: sqlite3.Connection, key: str) -> str | None:
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
@@ -14,10 +16,12 @@ def put(conn: sqlite3.Connection, key: str, value: str, now: float) -> None:
     conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                  (key, value, now))
+    notify_change(conn)
 
 
 def delete(conn: sqlite3.Connection, key: str) -> None:
     conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+    notify_change(conn)
 
 
 def with_prefix(conn: sqlite3.Connection, prefix: str) -> dict[str, str]:

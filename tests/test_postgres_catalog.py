@@ -1,0 +1,176 @@
+"""The PostgreSQL catalog's own promises: event ids in commit order under concurrent writers,
+change notifications across sessions, and typed errors naming the server without a password."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+
+from photojobs.errors import CatalogUnwritable, StorageBusy
+from photojobs.storage import atomic, open_catalog
+from photojobs.storage.db import data_version
+from photojobs.storage.migrations import migrate
+from photojobs.storage.repos import events as events_repo
+from photojobs.storage.repos import jobs as jobs_repo
+from photojobs.storage.repos import settings as settings_repo
+
+
+@pytest.fixture
+def catalog(pg_database, tmp_path):
+    from pg_fixtures import empty_tables
+    cat = open_catalog(pg_database, tmp_path / "unused.db", 5_000)
+    migrate(cat.conn())
+    empty_tables(pg_database)
+    yield cat
+    cat.close()
+
+
+def test_a_tailing_reader_sees_every_event_id_once_and_in_order_under_concurrent_writers(catalog):
+    writers, per_writer = 6, 60
+    written: list[int] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def write(seed: int) -> None:
+        rng = random.Random(seed)
+        conn = catalog.new_connection()
+        try:
+            for n in range(per_writer):
+                with atomic(conn):
+                    ids = []
+                    # Transactions of varying length: some events, some idle time before the commit.
+                    for _ in range(rng.randint(1, 3)):
+                        ids.append(events_repo.append(conn, kind="test", data={"w": seed, "n": n}, now=0.0))
+                        if rng.random() < 0.3:
+                            threading.Event().wait(rng.random() / 200)
+                with lock:
+                    written.extend(ids)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=write, args=(seed,)) for seed in range(writers)]
+    seen: list[int] = []
+
+    def read() -> None:
+        conn = catalog.new_connection()
+        try:
+            last = 0
+            while True:
+                finished = done.is_set()   # read once more after the writers are done
+                rows = events_repo.read_after(conn, last, limit=50)
+                for row in rows:
+                    seen.append(row["id"])
+                    last = row["id"]
+                if finished and not rows:
+                    return
+        finally:
+            conn.close()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    reader.join()
+    assert seen == sorted(set(seen)), "the reader saw an id twice or out of order"
+    assert sorted(seen) == sorted(written), "the reader skipped an event (an id that committed late)"
+
+
+def test_a_change_committed_by_one_session_is_heard_by_another(catalog):
+    heard = threading.Event()
+    stop = catalog.listen(heard.set)
+    watcher = catalog.new_connection()
+    try:
+        before = data_version(watcher)
+        writer = catalog.new_connection()
+        with atomic(writer):
+            settings_repo.put(writer, "pause.all", "1", 0.0)
+        writer.close()
+        assert heard.wait(30), "the listener never heard the commit"
+        for _ in range(3000):   # the notification reaches the watcher's socket soon after the commit
+            if data_version(watcher) != before:
+                break
+            threading.Event().wait(0.01)
+        assert data_version(watcher) != before
+    finally:
+        stop()
+        watcher.close()
+
+
+def test_a_rolled_back_change_notifies_no_one(catalog):
+    watcher = catalog.new_connection()
+    before = data_version(watcher)
+    writer = catalog.new_connection()
+    with pytest.raises(RuntimeError):
+        with atomic(writer):
+            settings_repo.put(writer, "pause.all", "1", 0.0)
+            raise RuntimeError("undo")
+    # A committed marker change afterwards: the watcher hears exactly that one.
+    with atomic(writer):
+        settings_repo.put(writer, "pause.normal", "1", 0.0)
+    writer.close()
+    for _ in range(3000):
+        if data_version(watcher) != before:
+            break
+        threading.Event().wait(0.01)
+    assert data_version(watcher) == before + 1
+    assert settings_repo.get(watcher, "pause.all") is None
+    watcher.close()
+
+
+def test_claims_in_concurrent_sessions_never_take_the_same_job(catalog):
+    conn = catalog.conn()
+    with atomic(conn):
+        for _ in range(40):
+            jobs_repo.insert(conn, project_id=None, type="t", priority=50, payload="{}", max_attempts=1, now=0.0)
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def claim(n: int) -> None:
+        c = catalog.new_connection()
+        try:
+            while True:
+                with atomic(c):
+                    row = jobs_repo.claim(c, min_priority=0, max_priority=100, worker_id=f"w{n}", host="h",
+                                          pid=n, now=1.0, paused_key="pause.normal")
+                if row is None:
+                    return
+                with lock:
+                    taken.append(row["id"])
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken) == list(range(1, 41))
+
+
+def test_a_held_row_lock_past_the_busy_timeout_is_storage_busy(catalog, pg_database, tmp_path):
+    conn = catalog.conn()
+    settings_repo.put(conn, "k", "v", 0.0)
+    quick = open_catalog(pg_database, tmp_path / "unused.db", 200)
+    holder = catalog.new_connection()
+    try:
+        with atomic(holder):
+            holder.execute("SELECT * FROM settings WHERE key = 'k' FOR UPDATE")
+            with pytest.raises(StorageBusy, match="busy"):
+                with atomic(quick.conn()):
+                    settings_repo.put(quick.conn(), "k", "w", 0.0)
+    finally:
+        holder.close()
+        quick.close()
+
+
+def test_an_unreachable_server_is_one_clear_error_without_the_password(tmp_path):
+    cat = open_catalog("postgresql://someone:s3cret@127.0.0.1:1/nowhere", tmp_path / "x.db", 1000)
+    with pytest.raises(CatalogUnwritable) as err:
+        cat.conn()
+    assert "s3cret" not in str(err.value) and "127.0.0.1:1" in str(err.value)
+    assert "\n" not in str(err.value)
