@@ -57,6 +57,19 @@ class BadPayload(PermanentJobError):
     pass
 
 
+class WrongLibrary(PhotojobsError):
+    """The catalog and the library folder are not the same library (their library ids differ):
+    a wrong --library, a share mounted in the wrong place, or a catalog.url naming another
+    library's catalog. Nothing was changed."""
+
+    http_status = 409
+
+
+class ForeignProjectFolder(WrongLibrary, PermanentJobError):
+    """A project folder whose marker names another library: a folder copied in from elsewhere,
+    or a catalog pointed at the wrong share. A job meeting one fails at once."""
+
+
 class ProjectFolderMissing(PhotojobsError):
     """A catalogued project's folder (or its marker) is gone: most likely an unmounted drive."""
 

@@ -13,7 +13,8 @@ import platformdirs
 
 from photojobs.config import Config, load_config
 from photojobs.errors import NotFound, PhotojobsError
-from photojobs.library_guard import CATALOG_DIR, CATALOG_FILE, refuse_if_no_projects, refuse_unusable_file
+from photojobs.library_guard import (CATALOG_DIR, CATALOG_FILE, establish_identity, refuse_if_no_projects,
+                                     refuse_unusable_file)
 from photojobs.storage import Connection, Row, catalog_url, open_catalog
 from photojobs.storage.repos import projects as projects_repo
 from photojobs.storage.migrations import migrate
@@ -58,6 +59,7 @@ class Library:
         self.clock = clock
         self.catalog = open_catalog(catalog_url(config.get("catalog.url")), self.root / CATALOG_DIR / CATALOG_FILE,
                                     config.pipeline.busy_timeout_ms)
+        self.library_id: str | None = None   # set by open(), once checked against the root's marker
         self.waker = Waker()
         self._subscribers: list[Callable[[list[dict]], None]] = []
         self.notes: list[str] = []
@@ -90,6 +92,7 @@ class Library:
             migrate(lib.conn(), lib.catalog.path)
             if not allow_lost:
                 refuse_if_no_projects(lib)
+            lib.library_id = establish_identity(lib)
         except BaseException:
             lib.close()
             raise

@@ -1,4 +1,4 @@
-"""`photojobs catalog`: check the catalog file, and rebuild it from the project folders."""
+"""`photojobs catalog`: check the catalog file, rebuild it from the project folders, move it into another database."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import typer
 
 from ..daemon.state import lock_holder
 from ..errors import PhotojobsError
-from ..photos import catalog_care
+from ..photos import catalog_care, catalog_move
 from ..photos.catalog_care import counted
 from . import exit_codes
 from ._options import JsonOpt
 from ._render import console, err_console, print_json, state
 
-app = typer.Typer(help="Check the catalog, and rebuild it from the project folders when it is lost or damaged.",
+app = typer.Typer(help="Check the catalog, rebuild it from the project folders when it is lost or damaged, "
+                  "or move it into another database.",
                   no_args_is_help=True)
 
 
@@ -91,3 +92,37 @@ def rebuild(ctx: typer.Context,
     lines += [f"the old catalog is kept as {path}" for path in report.kept_aside]
     for line in lines:
         console.print(line, markup=False, soft_wrap=True)
+
+
+@app.command("migrate")
+def migrate(ctx: typer.Context,
+            to: Annotated[str, typer.Option(
+                "--to", metavar="URL",
+                help="The empty catalog to move to: postgresql://USER@HOST/DB, sqlite:///abs/path or a file path.")],
+            json_out: JsonOpt = False) -> None:
+    """Move the catalog into another database, in one transaction, ids kept.
+
+    Typically the library's SQLite catalog into PostgreSQL, so that several machines share the
+    library (README "Several machines"); or into another SQLite file. Projects, photos and their
+    keep flags, jobs and their items, events, schedule runs, settings and the files that are not
+    photos move; open import feeds of this host stay behind. The old catalog is left as it was.
+    Says how many rows of each table moved, and the line to put in the config file.
+
+    Exit codes: 0 moved; 1 refused (the target holds projects, photos or jobs; a running daemon)
+    or failed, nothing copied."""
+    st = state(ctx)
+    root = st.library_root()
+    holder = lock_holder(root)
+    if holder is not None:
+        raise PhotojobsError(f"a daemon (pid {holder}) is running for {root}; stop it first (`photojobs daemon stop`)")
+    report = catalog_move.migrate_catalog(st.library(), to)
+    if json_out:
+        print_json(report.to_dict())
+        return
+    moved = ", ".join(f"{n} {table}" for table, n in report.counts.items())
+    console.print(f"moved the catalog to {report.target}: {moved}", markup=False, soft_wrap=True)
+    for table, n in report.left_behind.items():
+        console.print(f"  left behind: {n} {table} rows (open import feeds of this host)", markup=False, soft_wrap=True)
+    console.print(report.advice + (":" if report.config_line else ""), markup=False, soft_wrap=True)
+    if report.config_line:
+        console.print(f"  {report.config_line}", markup=False, soft_wrap=True)

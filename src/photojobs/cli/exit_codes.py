@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigError, NotFound, PhotojobsError, SchemaTooNew, UsageError
+from ..errors import ConfigError, NotFound, PhotojobsError, SchemaTooNew, UsageError, WrongLibrary
 
 OK = 0
 ERROR = 1
@@ -11,6 +11,7 @@ NOT_FOUND = 3
 CATALOG_TOO_NEW = 4
 PARTLY_DONE = 5
 JOB_FAILED = 6
+WRONG_LIBRARY = 7
 INTERNAL = 70
 INTERRUPTED = 130
 
@@ -25,13 +26,16 @@ TABLE: list[tuple[int, str]] = [
     (PARTLY_DONE, "Partly done: some files were rejected or stayed in the trash, or some photos failed "
                   "(the rest went through; the output names each one)."),
     (JOB_FAILED, "A job failed or was canceled (for a task: one of its steps); `photojobs jobs show ID` says why."),
+    (WRONG_LIBRARY, "The catalog belongs to another library than the folder given (library ids differ): "
+                     "a wrong --library or catalog.url, or a project folder copied in from another library."),
     (INTERNAL, "An internal error (a bug): run again with -v for the traceback."),
     (INTERRUPTED, "Interrupted (Ctrl-C). Ctrl-C in `jobs watch` exits 0."),
 ]
 
 # The library raises typed errors; this is the one place that turns them into exit codes.
 _BY_ERROR: tuple[tuple[type[PhotojobsError], int], ...] = (
-    (UsageError, USAGE), (ConfigError, USAGE), (NotFound, NOT_FOUND), (SchemaTooNew, CATALOG_TOO_NEW))
+    (UsageError, USAGE), (ConfigError, USAGE), (NotFound, NOT_FOUND), (SchemaTooNew, CATALOG_TOO_NEW),
+    (WrongLibrary, WRONG_LIBRARY))
 
 
 def for_error(exc: PhotojobsError) -> int:

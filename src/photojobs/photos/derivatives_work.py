@@ -18,7 +18,7 @@ from .derivatives import (candidates, derivative_paths, imaging_settings, remove
                           source_name, stored_settings)
 from .imaging import ImagingError, ImagingSettings
 from .imaging_pool import DerivativePool
-from .projects import MARKER
+from .projects import MARKER, refuse_foreign_project
 from .shapes import display_name
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ def process(ctx: "JobContext", *, force: bool = False) -> None:
         # An unplugged drive is not a shoot whose files all vanished: mark nothing missing.
         raise PermanentJobError(f"project folder {folder} is missing or has no {MARKER} marker (not mounted?); "
                                 "no photo was changed")
+    refuse_foreign_project(ctx.lib, folder)
     base_signature = settings_signature(settings)
     workers = max(1, ctx.config.pipeline.max_parallel_items_per_job)
     fed = ever_fed = ctx.fed()

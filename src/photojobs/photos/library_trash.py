@@ -13,7 +13,7 @@ from typing import Any
 from photojobs.timefmt import iso
 from photojobs.errors import NotFound, PhotojobsError
 from photojobs.library import Library
-from photojobs.library_guard import read_marker
+from photojobs.library_guard import read_marker, refuse_foreign_project
 from photojobs.storage import atomic
 from photojobs.storage.repos import jobs as jobs_repo
 from photojobs.storage.repos import photos as photos_repo
@@ -64,13 +64,13 @@ def delete_project(lib: Library, project: str | int, *, files: bool = False) -> 
             elif (path / MARKER).is_file():
                 # The folder stays: its marker says the project was deleted, so it is no sign of
                 # a lost catalog, and `project restore` can adopt it again.
-                write_marker(path, row, deleted_at=lib.now())
+                write_marker(path, row, library_id=lib.library_id, deleted_at=lib.now())
                 marked = True
     except BaseException:
         if trashed is not None:   # the move happened but the catalog did not commit: undo the move
             put_back(lib.root, trashed, row["folder"])
         if marked:
-            write_marker(path, row)
+            write_marker(path, row, library_id=lib.library_id)
         raise
     ttl = float(lib.config.get("maintenance.trash_ttl_hours"))
     return {"project": project_to_dict(row), "photo_count": photo_count, "folder": row["folder"], "path": str(path),
@@ -113,13 +113,14 @@ def restore_project(lib: Library, name: str, *, source: str = "cli") -> dict[str
     target = lib.project_path(folder)
     if chosen and os.path.lexists(target):
         raise PhotojobsError(f"{target} exists again: move it away to restore the deleted project there")
+    refuse_foreign_project(lib, source_path)
     marker = read_marker(source_path)
     with atomic(conn):
         row = projects_repo.create(conn, name=marker.get("name") or folder, folder=folder, now=lib.now())
         # Inside the transaction: a move that fails rolls the catalog back.
         if chosen and not put_back(lib.root, chosen[0]["name"], folder):
             raise PhotojobsError(f"could not move {source_path} back to {target}; nothing was changed")
-    write_marker(target, row)   # a project again: its marker names the new row, not a deletion
+    write_marker(target, row, library_id=lib.library_id)   # a project again: its marker names the new row, not a deletion
     ensure_layout(lib, row)
     job = request_checks(lib, row["id"], manifest=False, folder=True, source=source)[0]
     return {"project": project_to_dict(row), "restored_from": chosen[0]["name"] if chosen else None,

@@ -10,7 +10,7 @@ from pathlib import Path
 from photojobs.errors import NotFound, PhotojobsError, ProjectFolderMissing
 from photojobs.library import Library, resolve_project
 # The marker is the library's: it knows its project folders by it (the lost-catalog guard).
-from photojobs.library_guard import MARKER, write_marker
+from photojobs.library_guard import MARKER, refuse_foreign_project, write_marker
 from photojobs.storage import Connection, Row, atomic
 from photojobs.storage.repos import not_photos as not_photos_repo
 from photojobs.storage.repos import photos as photos_repo
@@ -70,6 +70,7 @@ def ensure_layout(lib: Library, row: Row) -> Path:
     would make the next reconcile believe every photo was deleted."""
     path = lib.project_path(row["folder"])
     marker = path / MARKER
+    refuse_foreign_project(lib, path)
     if not marker.exists() and photos_repo.count_for_project(lib.conn(), row["id"]):
         where = "is missing" if not path.exists() else f"has no {MARKER} marker"
         raise ProjectFolderMissing(
@@ -80,7 +81,7 @@ def ensure_layout(lib: Library, row: Row) -> Path:
         for sub in SUBFOLDERS:
             (path / sub).mkdir(exist_ok=True)
         if not marker.exists():
-            write_marker(path, row)
+            write_marker(path, row, library_id=lib.library_id)
     except OSError as exc:  # a read-only library or project folder, a full disk
         raise PhotojobsError(f"cannot lay out the folder of project {row['name']} ({exc.filename or path}): "
                              f"{exc.strerror}") from None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from photojobs.errors import PermanentJobError
 from photojobs.library import Library
+from photojobs.library_guard import refuse_foreign_project
 from photojobs.storage import Row, atomic
 from photojobs.storage.repos import not_photos as not_photos_repo
 from photojobs.storage.repos import photos as photos_repo
@@ -51,6 +52,7 @@ def checked_scan(lib: Library, project: Row, *, force: bool = False,
     if not scan.marked:
         raise UnsafeFolder(f"project folder {path} has no {MARKER} marker (unmounted or not "
                            "this project?); the catalog was left unchanged")
+    refuse_foreign_project(lib, path)
     if listed and not allow_empty and not scan.has_photos(rules):
         raise UnsafeFolder(f"project folder {path} has no photos but the catalog lists {listed}; "
                            "refusing to mark them all missing (run with force if they were really deleted)")
