@@ -18,6 +18,7 @@ from ..errors import PhotojobsError
 from . import health
 from .db import Catalog, atomic, read_snapshot
 from .migrations import MIGRATIONS, migrate
+from .pg_rows import redacted as shown
 
 # A target holding any of these rows is a catalog in use: refused, nothing copied.
 IN_USE = ("projects", "photos", "jobs")
@@ -47,19 +48,11 @@ def sqlite_target_path(url: str) -> Path:
     return Path(url).expanduser()
 
 
-def shown(url: str) -> str:
-    """`url` with any password hidden, for messages."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
-
-
 def open_target(url: str, busy_timeout_ms: int):
     """The catalog `url` names, migrated to the current schema: PostgreSQL for a postgresql://
     URL, else a SQLite file (created when missing; its folder must exist)."""
     if is_postgresql(url):
-        try:
-            from . import open_catalog  # the PostgreSQL backend
-        except ImportError:
-            raise PhotojobsError(f"{shown(url)}: this photojobs has no PostgreSQL backend") from None
+        from .backend import open_catalog  # here, not at the top: backend imports this package's db
         target = open_catalog(url, None, busy_timeout_ms)
         try:
             migrate(target.conn(), None)
@@ -142,7 +135,7 @@ def _rows(conn, table: str) -> tuple[list[str], Any]:
 # --- id sequences, per backend -----------------------------------------------------------
 
 def _backend(catalog) -> str:
-    return getattr(catalog, "backend", "sqlite")
+    return catalog.backend
 
 
 def last_id(catalog, conn, table: str) -> int:
