@@ -5,6 +5,15 @@ latency (p50/p95) and the start latency of a priority job while the normal lane 
 each with ratios to the baselines measured in the same run (shared machines drift; ratios don't).
 
     .venv/bin/python bench/queue_bench.py [--jobs 4000] [--samples 40]
+
+With `--backend postgresql` (issue #13) it measures photojobs on PostgreSQL instead, against
+procrastinate on the same server (the optional bench extra) and photojobs on SQLite, all in one
+run and by one method (bench/procs.py, bench/runner_procs.py, bench/procrastinate_baseline.py):
+enqueue rate, no-op drain with 1 and 3 runner processes, idle enqueue-to-start across processes.
+Each queue gets a fresh database, created through --database-url (an admin URL) and dropped after.
+
+    .venv/bin/python bench/queue_bench.py --backend postgresql [--database-url URL] [--jobs 2000]
+        [--samples 50] [--baseline-only]
 """
 
 from __future__ import annotations
@@ -25,15 +34,13 @@ sys.path.insert(0, str(HERE))
 os.environ["PHOTOJOBS_PLUGINS"] = ",".join(filter(None, [os.environ.get("PHOTOJOBS_PLUGINS"), "benchjobs"]))
 
 import benchjobs  # noqa: E402
+from procs import pct  # noqa: E402
 from photojobs.config import load_config  # noqa: E402
 from photojobs.engine import queue  # noqa: E402
 from photojobs.library import Library  # noqa: E402
 from photojobs.engine.runner import Runner  # noqa: E402
 
 
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 # --- photojobs -------------------------------------------------------------------------------
@@ -256,12 +263,24 @@ def huey_runs(root: Path, n: int, samples: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--jobs", type=int, default=4000)
-    ap.add_argument("--samples", type=int, default=40)
+    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--database-url", default=None,
+                    help="postgresql: admin URL the fresh databases are created through "
+                         "(default $PHOTOJOBS_TEST_DATABASE_URL or postgresql://postgres@127.0.0.1:5432/test)")
+    ap.add_argument("--jobs", type=int, default=None, help="default 4000 (sqlite), 2000 (postgresql)")
+    ap.add_argument("--samples", type=int, default=None, help="default 40 (sqlite), 50 (postgresql)")
+    ap.add_argument("--baseline-only", action="store_true",
+                    help="postgresql: skip photojobs on PostgreSQL (procrastinate and SQLite only)")
     args = ap.parse_args()
+    if args.backend == "postgresql":
+        import pg_bench
+        pg_bench.main(args.database_url, args.jobs or 2000, args.samples or 50, args.baseline_only)
+        return
+    if args.database_url or args.baseline_only:
+        ap.error("--database-url and --baseline-only go with --backend postgresql")
     root = Path(tempfile.mkdtemp(prefix="photojobs-queue-bench-"))
     try:
-        n, s = args.jobs, args.samples
+        n, s = args.jobs or 4000, args.samples or 40
         print(f"queue benchmark: {n} jobs, {s} latency samples, {os.cpu_count()} cores, in {root}")
         ours = {"enqueue": ours_enqueue(root, n), "drain": ours_drain(root, n), "lat": ours_latency(root, s)}
         free, handover = ours_priority_under_load(root, s)
