@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..engine.recovery import pid_alive
-from ..errors import NotFound, PhotojobsError
+from ..errors import PhotojobsError
 from . import state
 from .client import find_daemon
 

@@ -10,7 +10,6 @@ from typing import Any, Iterable
 from photojobs.config import Config
 from photojobs.engine.queue import enqueue
 from photojobs.errors import BadPayload, ConfigError, NotFound
-from photojobs.timefmt import iso
 from photojobs.library import Library
 from photojobs.storage import Connection, Row, atomic
 from photojobs.storage.repos import job_items as items_repo

@@ -11,7 +11,7 @@ from photojobs.errors import NotFound, PhotojobsError, ProjectFolderMissing
 from photojobs.library import Library, resolve_project
 # The marker is the library's: it knows its project folders by it (the lost-catalog guard).
 from photojobs.library_guard import MARKER, refuse_foreign_project, write_marker
-from photojobs.storage import Connection, Row, atomic
+from photojobs.storage import Row, atomic
 from photojobs.storage.repos import not_photos as not_photos_repo
 from photojobs.storage.repos import photos as photos_repo
 from photojobs.storage.repos import projects as projects_repo

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, TypeAlias, TypeVar
 
-from ..errors import CatalogCorrupt, CatalogError, CatalogUnwritable, StorageBusy, StorageFull
+from ..errors import CatalogError, StorageBusy, StorageFull
+from .sqlite_errors import CatalogCursor, raise_typed, sqlite_busy
 
 T = TypeVar("T")
 
@@ -26,91 +27,6 @@ MAX_ROW_ID = (1 << 63) - 1   # SQLite's largest INTEGER; a bigger Python int can
 # other processes still meet busy_timeout.
 _file_locks: dict[str, threading.Lock] = {}
 _file_locks_guard = threading.Lock()
-
-
-# Primary SQLite result codes that say the catalog file, not the statement, is the problem.
-_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 3, 8, 11, 14, 26
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
-
-
-def catalog_error(exc: BaseException, path: str | Path | None) -> CatalogError | None:
-    """The typed error for a damaged or unwritable catalog behind an sqlite3 error, else None
-    (busy, constraint and syntax errors stay what they are: their callers handle them)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if not isinstance(exc, sqlite3.DatabaseError) or code is None:
-        return None
-    where = f"the catalog {path}" if path else "the catalog"
-    if code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-        return CatalogCorrupt(f"{where} is damaged ({exc}). "
-                              "`photojobs catalog check` says more; `photojobs catalog rebuild` makes a new one "
-                              "from the project folders")
-    if code & 0xFF in (_SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_PERM):
-        reason = unwritable_reason(Path(path)) if path else None
-        return CatalogUnwritable(f"cannot write {where}: {reason or exc}")
-    return None
-
-
-def unwritable_reason(path: Path) -> str | None:
-    """The operating system's reason the catalog file or its folder cannot be written (None if
-    both can). The folder matters too: SQLite keeps its -wal and -shm files beside the catalog."""
-    try:
-        os.close(os.open(path, os.O_RDWR))  # opened, never written: nothing changes
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        return exc.strerror
-    probe = path.parent / f".photojobs-probe-{os.getpid()}-{threading.get_ident()}"
-    try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        os.unlink(probe)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        return f"{exc.strerror} (its folder {path.parent})"
-    return None
-
-
-def _sqlite_busy(exc: BaseException) -> bool:
-    """SQLite's "database is locked/busy" (SQLITE_BUSY, SQLITE_LOCKED): another writer holds the lock."""
-    if not isinstance(exc, sqlite3.OperationalError):
-        return False
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-    return "locked" in str(exc) or "busy" in str(exc)
-
-
-def _typed(method):
-    """`method` of a cursor, with a busy, damaged or unwritable catalog's sqlite3 error made typed."""
-    def call(self, *args):
-        try:
-            return method(self, *args)
-        except sqlite3.DatabaseError as exc:
-            _raise_typed(exc, getattr(self.connection, "catalog_path", None))
-    call.__name__ = method.__name__
-    return call
-
-
-class CatalogCursor(sqlite3.Cursor):
-    """A cursor whose busy, damaged- or unwritable-catalog errors come out typed (StorageBusy, catalog_error),
-    from the statement's first step and from every later row alike."""
-
-    execute = _typed(sqlite3.Cursor.execute)
-    executemany = _typed(sqlite3.Cursor.executemany)
-    __next__ = _typed(sqlite3.Cursor.__next__)
-    fetchone = _typed(sqlite3.Cursor.fetchone)
-    fetchmany = _typed(sqlite3.Cursor.fetchmany)
-    fetchall = _typed(sqlite3.Cursor.fetchall)
-
-
-def _raise_typed(exc: sqlite3.DatabaseError, path) -> None:
-    if _sqlite_busy(exc):
-        where = f"the catalog {path}" if path else "the catalog"
-        raise StorageBusy(f"{where} is busy: another process holds its write lock ({exc})") from exc
-    typed = catalog_error(exc, path)
-    if typed is None:
-        raise exc
-    raise typed from exc
 
 
 class CatalogConnection(sqlite3.Connection):
@@ -171,7 +87,7 @@ def is_row_id(value: int) -> bool:
 def is_busy_error(exc: BaseException) -> bool:
     """A locked catalog (StorageBusy, or SQLite's own error on a plain connection): a slow disk or
     a long writer, retryable, never fatal."""
-    return isinstance(exc, StorageBusy) or _sqlite_busy(exc)
+    return isinstance(exc, StorageBusy) or sqlite_busy(exc)
 
 
 def is_full_error(exc: BaseException) -> bool:
@@ -224,7 +140,7 @@ def open_connection(path: str | Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) ->
         conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None,
                                check_same_thread=False, factory=CatalogConnection)
     except sqlite3.DatabaseError as exc:
-        _raise_typed(exc, path)
+        raise_typed(exc, path)
     conn.catalog_path = str(path)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")

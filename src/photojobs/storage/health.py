@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BackupFailed, CatalogCorrupt, CatalogError
-from .db import CatalogConnection, _raise_typed
+from .db import CatalogConnection
+from .sqlite_errors import raise_typed
 
 MISSING, EMPTY, DAMAGED, PRESENT = "missing", "empty", "damaged", "present"
 _MAGIC = b"SQLite format 3\x00"
@@ -66,7 +67,7 @@ def open_readonly(path: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
                                factory=CatalogConnection)
     except sqlite3.DatabaseError as exc:
-        _raise_typed(exc, path)
+        raise_typed(exc, path)
     conn.catalog_path = str(path)
     conn.row_factory = sqlite3.Row
     return conn
@@ -116,7 +117,7 @@ def backup_to(conn: sqlite3.Connection, target: Path) -> Path:
             try:
                 conn.backup(dest)
             except sqlite3.DatabaseError as exc:
-                _raise_typed(exc, getattr(conn, "catalog_path", None))
+                raise_typed(exc, getattr(conn, "catalog_path", None))
             dest.execute("PRAGMA journal_mode = DELETE")   # no -wal beside the copy
             verdict = [r[0] for r in dest.execute("PRAGMA quick_check")]
         finally:

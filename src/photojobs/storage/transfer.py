@@ -18,7 +18,9 @@ from ..errors import PhotojobsError
 from . import health
 from .db import Catalog, atomic, read_snapshot
 from .migrations import MIGRATIONS, migrate
-from .pg_rows import redacted as shown
+from .pg_rows import redacted
+
+shown = redacted   # `url` with any password hidden, for messages
 
 # A target holding any of these rows is a catalog in use: refused, nothing copied.
 IN_USE = ("projects", "photos", "jobs")
