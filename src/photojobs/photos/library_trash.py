@@ -21,7 +21,7 @@ from photojobs.storage.repos import projects as projects_repo
 
 from .projects import MARKER, ensure_layout, project_to_dict, require, write_marker
 from .scan import request_checks
-from .trash import PROJECT_DELETE, entries, expire, move_to_trash, put_back, trash_dir
+from .trash import NOT_DELETED, PROJECT_DELETE, entries, expire, keep, move_to_trash, put_back, trash_dir
 
 
 class ProjectBusy(PhotojobsError):
@@ -67,8 +67,10 @@ def delete_project(lib: Library, project: str | int, *, files: bool = False) -> 
                 write_marker(path, row, library_id=lib.library_id, deleted_at=lib.now())
                 marked = True
     except BaseException:
-        if trashed is not None:   # the move happened but the catalog did not commit: undo the move
-            put_back(lib.root, trashed, row["folder"])
+        # The move happened but the catalog did not commit: undo the move; if the name was taken
+        # meanwhile, the folder stays in the trash, never to expire (the project was not deleted).
+        if trashed is not None and not put_back(lib.root, trashed, row["folder"]):
+            keep(lib.root, trashed, row["folder"], now=lib.now(), reason=NOT_DELETED)
         if marked:
             write_marker(path, row, library_id=lib.library_id)
         raise

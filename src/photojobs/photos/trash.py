@@ -39,6 +39,7 @@ PROJECT_DELETE = "project delete --files"
 EXPIRING_REASONS = frozenset({COMMIT, REPLACED_BY_IMPORT, PROJECT_DELETE})
 # An import moved the file aside to overwrite it, but no new file took its name: never expires.
 NOT_REPLACED = "kept: an import was to replace it, but did not"
+NOT_DELETED = "kept: a project delete moved it here, but the catalog kept the project"
 
 
 def trash_dir(project_path: Path) -> Path:
