@@ -329,3 +329,25 @@ def _waiting_on_a_lock(url: str) -> bool:
     with psycopg.connect(url, autocommit=True) as c:
         return c.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                          "AND wait_event_type = 'Lock'").fetchone()[0] > 0
+
+
+def test_the_dead_pid_rule_applies_only_to_jobs_of_our_own_host_id(lib, monkeypatch):
+    """A pid names a process on its own host only: a job another host id runs is taken back for
+    its silence (stale_seconds), never because the pid is free here; our own at once."""
+    from photojobs.engine.recovery import requeue_lost
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    theirs, ours = enqueue(lib, "test_noop"), enqueue(lib, "test_noop")
+    for j, host in ((theirs, "host-a"), (ours, "host-b")):
+        lib.conn().execute("UPDATE jobs SET status = 'running', worker_host = ?, worker_pid = ?, worker_id = ?, "
+                           "heartbeat_at = ?, attempts = 1 WHERE id = ?",
+                           (host, dead.pid, f"{host}:{dead.pid}:normal:deadbeef-{j['id']}", lib.now(), j["id"]))
+    monkeypatch.setenv("PHOTOJOBS_HOST_ID", "host-b")
+    with atomic(lib.conn()) as conn:
+        taken = requeue_lost(lib, conn, lib.now(), pid=os.getpid(), held_here=lambda w: False)
+    assert taken == [ours["id"]]
+    assert job(lib, theirs["id"])["status"] == "running"
+    with atomic(lib.conn()) as conn:   # its heartbeat silent for longer than stale_seconds
+        taken = requeue_lost(lib, conn, lib.now() + lib.config.pipeline.stale_seconds + 1, pid=os.getpid(),
+                             held_here=lambda w: False)
+    assert taken == [theirs["id"]]
