@@ -65,6 +65,7 @@ class PipelineConfig:
     shutdown_grace_seconds: float
     retention_days: float
     busy_timeout_ms: int          # how long a write waits for another process's before "busy"
+    host_id: str                  # this machine's name in the jobs it runs ("": its hostname)
 
     @property
     def normal_lane_slots(self) -> int:

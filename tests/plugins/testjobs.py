@@ -80,6 +80,29 @@ def items(ctx) -> None:
             ctx.finish_item(item, "done")
 
 
+@handler("test_fenced", priority=50, needs_project=False)
+def fenced(ctx) -> None:
+    """For each item: start it, append `start <name> <pid>` to `log`, on the first attempt wait
+    (without looking at the job) while the file `hold` exists, then finish the item together with
+    a domain write (the setting `fenced.<job>.<name>` = our pid, in the item's transaction) and
+    an event naming our pid. A worker paused in the wait and taken over must have all of these
+    refused when it resumes."""
+    from photojobs.storage.repos import settings as settings_repo
+    pid = str(os.getpid())
+    hold = Path(ctx.payload["hold"]) if ctx.row["attempts"] == 1 and ctx.payload.get("hold") else None
+    for item in ctx.open_items():
+        ctx.check()
+        ctx.start_item(item)
+        with open(ctx.payload["log"], "a") as f:
+            f.write(f"start {item['filename']} {pid}\n")
+        while hold is not None and hold.exists():
+            time.sleep(0.01)
+        key = f"fenced.{ctx.job_id}.{item['filename']}"
+        ctx.finish_item(item, "done", event={"by_pid": pid},
+                        before_commit=lambda conn, key=key: settings_repo.put(conn, key, pid, ctx.now()))
+    ctx.emit("test_fenced", {"by_pid": pid})
+
+
 @handler("test_project_noop", priority=50)
 def project_noop(ctx) -> None:
     """A job that needs its project to exist."""

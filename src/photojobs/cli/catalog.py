@@ -112,7 +112,7 @@ def migrate(ctx: typer.Context,
     or failed, nothing copied."""
     st = state(ctx)
     root = st.library_root()
-    holder = lock_holder(root)
+    holder = lock_holder(root, st.config)
     if holder is not None:
         raise PhotojobsError(f"a daemon (pid {holder}) is running for {root}; stop it first (`photojobs daemon stop`)")
     report = catalog_move.migrate_catalog(st.library(), to)

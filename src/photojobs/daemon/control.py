@@ -22,7 +22,7 @@ def status(root: Path, config: Config) -> dict:
     """{"running": True, pid, url, ...health} for a live daemon, else {"running": False, ...}."""
     found = find_daemon(root, config)
     if found is None:
-        holder = state.lock_holder(root)
+        holder = state.lock_holder(root, config)
         if holder is not None:
             return {"running": False, "state": "unresponsive", "pid": holder, "library": str(root)}
         return {"running": False, "state": "stopped", "library": str(root)}
@@ -73,7 +73,7 @@ def stop(root: Path, config: Config, *, timeout: float | None = None, force: boo
     """SIGTERM the library's daemon and wait until it has gone (SIGKILL after `timeout` with force)."""
     info = state.live_record(root)
     # The lock's holder is the daemon, whatever the record says (the record may be stale).
-    pid = state.lock_holder(root)
+    pid = state.lock_holder(root, config)
     if pid == -1:  # locked, its pid not written yet: a daemon is just starting
         pid = info["pid"] if info is not None else None
     if pid is None:

@@ -21,6 +21,7 @@ import time
 import uvicorn
 
 from .. import __version__
+from ..engine.recovery import host_id
 from ..engine.runner import Runner
 from ..engine.scheduler import Scheduler
 from ..errors import ConfigError, PhotojobsError
@@ -31,6 +32,7 @@ from .sse import EventHub
 
 log = logging.getLogger("photojobs.daemon")
 SCHEDULER_MAX_SLEEP = 60.0
+LEADERSHIP_RETRY_SECONDS = 2.0   # how often a follower asks whether the scheduler's leader is gone
 
 
 def is_loopback(host: str) -> bool:
@@ -110,7 +112,7 @@ class Daemon:
         return {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def _run(self) -> int:
-        lock = state.DaemonLock(self.lib.root)
+        lock = state.DaemonLock(self.lib.root, self.lib.config)
         lock.acquire()
         sock = None
         try:
@@ -175,19 +177,49 @@ class Daemon:
         self.runner.run(install_signals=False)
 
     def _run_scheduler(self) -> None:
+        """Tick the scheduler while this daemon leads (one leader among every host sharing the
+        catalog, see storage/leadership.py); a follower asks again every few seconds, so the
+        duty moves on when the leader dies."""
         scheduler = Scheduler(self.lib)
-        while not self._stop.is_set():
-            try:
-                tick = scheduler.tick()
-                if tick.queued:
-                    log.info("scheduler queued %s", ", ".join(f"{j['type']}#{j['id']}" for j in tick.queued))
-                next_due = tick.next_due_at
-            except Exception:  # noqa: BLE001 - a busy catalog: try again shortly
-                log.exception("scheduler tick failed")
-                next_due = None
-            wait = SCHEDULER_MAX_SLEEP if next_due is None else next_due - self.lib.now()
-            # Capped, so a wake from sleep (the monotonic wait does not count it) is noticed soon.
-            self._stop.wait(min(SCHEDULER_MAX_SLEEP, max(1.0, wait)))
+        lease = None
+        try:
+            while not self._stop.is_set():
+                lease = self._lead(lease)
+                if lease is None:
+                    self._stop.wait(LEADERSHIP_RETRY_SECONDS)
+                    continue
+                self._scheduler_tick(scheduler)
+        finally:
+            if lease is not None:
+                lease.release()
+
+    def _lead(self, lease):
+        """The scheduler's lease, still held or newly taken; None while another daemon leads."""
+        if lease is not None:
+            if lease.held():
+                return lease
+            log.warning("scheduler: leadership lost (the catalog session ended)")
+        try:
+            lease = self.lib.catalog.try_leadership("scheduler")
+        except PhotojobsError as exc:
+            log.warning("scheduler: cannot ask for leadership: %s", exc)
+            return None
+        if lease is not None:
+            log.info("scheduler: this daemon leads (host %s, pid %d)", host_id(self.lib.config), os.getpid())
+        return lease
+
+    def _scheduler_tick(self, scheduler: Scheduler) -> None:
+        try:
+            tick = scheduler.tick()
+            if tick.queued:
+                log.info("scheduler queued %s", ", ".join(f"{j['type']}#{j['id']}" for j in tick.queued))
+            next_due = tick.next_due_at
+        except Exception:  # noqa: BLE001 - a busy catalog: try again shortly
+            log.exception("scheduler tick failed")
+            next_due = None
+        wait = SCHEDULER_MAX_SLEEP if next_due is None else next_due - self.lib.now()
+        # Capped, so a wake from sleep (the monotonic wait does not count it) is noticed soon.
+        self._stop.wait(min(SCHEDULER_MAX_SLEEP, max(1.0, wait)))
 
     def _start_watcher(self) -> None:
         """Folder changes made outside photojobs become checks (daemon.watch_mode; "off" disables)."""

@@ -1,4 +1,7 @@
-"""Where a running daemon is recorded (one per library), the lock that makes it the only one, and stale records."""
+"""Where a running daemon is recorded, the lock that makes it the only one, and stale records.
+
+One daemon per library on a SQLite catalog; with the catalog on a server (PostgreSQL), one per
+library and host (several machines share the library, each with its own daemon)."""
 
 from __future__ import annotations
 
@@ -12,9 +15,11 @@ from typing import Any
 
 import platformdirs
 
-from ..engine.recovery import pid_alive
+from ..config import Config
+from ..engine.recovery import host_id, pid_alive
 from ..errors import PhotojobsError
 from ..library import CATALOG_DIR
+from ..storage import catalog_url
 
 LOCK_FILE = "daemon.lock"
 
@@ -78,11 +83,20 @@ def live_record(root: Path) -> dict[str, Any] | None:
     return info
 
 
-class DaemonLock:
-    """An exclusive lock on the library, held for the daemon's life (the kernel drops it if we die)."""
+def lock_file(config: Config | None) -> str:
+    """The lock's file name: the library's, or this host's when the catalog is on a server."""
+    if config is None or catalog_url(config.get("catalog.url")) is None:
+        return LOCK_FILE
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in host_id(config))
+    return f"daemon-{safe}.lock"
 
-    def __init__(self, root: Path):
-        self.path = Path(root) / CATALOG_DIR / LOCK_FILE
+
+class DaemonLock:
+    """An exclusive lock on the library (or the library and host, see lock_file), held for the
+    daemon's life (the kernel drops it if we die)."""
+
+    def __init__(self, root: Path, config: Config | None = None):
+        self.path = Path(root) / CATALOG_DIR / lock_file(config)
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -104,9 +118,9 @@ class DaemonLock:
             self._fd = None
 
 
-def lock_holder(root: Path) -> int | None:
+def lock_holder(root: Path, config: Config | None = None) -> int | None:
     """The pid of the daemon holding the library lock, or None when no process holds it."""
-    path = Path(root) / CATALOG_DIR / LOCK_FILE
+    path = Path(root) / CATALOG_DIR / lock_file(config)
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:

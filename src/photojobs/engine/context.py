@@ -39,7 +39,8 @@ class LostOwnership(JobInterrupted):
 
 
 class JobContext:
-    """Handed to a handler; every write is checked against this worker's claim on the job."""
+    """Handed to a handler; every write is checked against this worker's claim on the job, in
+    the writing transaction (`_guard`): a worker whose job was taken over writes nothing more."""
 
     def __init__(self, lib: Library, row: Row, project: Row | None,
                  stopping: Callable[[], bool] = lambda: False):
@@ -95,7 +96,10 @@ class JobContext:
 
     def forget_feed(self) -> None:
         """Drop the feed record a feeder that died left behind (an open feed is left alone)."""
-        self._write(lambda conn: feed.forget(self.lib, conn, self.job_id))
+        def write(conn: Connection) -> None:
+            self._guard(conn)
+            feed.forget(self.lib, conn, self.job_id)
+        self._write(write)
 
     def has_items(self) -> bool:
         return sum(self._load_counts().values()) > 0
@@ -174,12 +178,12 @@ class JobContext:
 
     # --- events -------------------------------------------------------------------------
     def emit(self, kind: str, data: dict[str, Any]) -> None:
-        self._write(lambda conn: emit(self.lib, conn, kind, data, project_id=self.row["project_id"],
-                                      job_id=self.job_id))
+        self.emit_many([(kind, data)])
 
     def emit_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """Emit (kind, data) events in one transaction: watchers see all of them or none."""
         def write(conn: Connection) -> None:
+            self._guard(conn)
             for kind, data in events:
                 emit(self.lib, conn, kind, data, project_id=self.row["project_id"], job_id=self.job_id)
         self._write(write)
@@ -196,6 +200,8 @@ class JobContext:
                                                                 self.job_id))
 
     def _guard(self, conn: Connection) -> None:
+        """First in every write transaction: the job is still ours, and stays ours until it
+        commits (the row is locked on PostgreSQL), or nothing is written (see jobs_repo.owned)."""
         if jobs_repo.owned(conn, self.job_id, self.worker_id) is None:
             raise LostOwnership(f"job {self.job_id} is no longer owned by {self.worker_id}")
 

@@ -114,8 +114,9 @@ class Feed:
             self.on_start(self.job)
 
     def _who(self) -> str:
-        from .recovery import HOST
-        return json.dumps({"pid": os.getpid(), "host": HOST, "token": self._token, "at": self.lib.now()})
+        from .recovery import host_id
+        return json.dumps({"pid": os.getpid(), "host": host_id(self.lib.config), "token": self._token,
+                           "at": self.lib.now()})
 
 
 def is_open(lib: Library, conn: Connection, job_id: int) -> bool:
@@ -123,13 +124,13 @@ def is_open(lib: Library, conn: Connection, job_id: int) -> bool:
     raw = settings_repo.get(conn, _key(job_id))
     if raw is None:
         return False
-    from .recovery import HOST, pid_alive
+    from .recovery import host_id, pid_alive
     try:
         who = json.loads(raw)
         pid, host, token, at = int(who["pid"]), who["host"], who["token"], float(who["at"])
     except (ValueError, KeyError, TypeError):
         return False
-    if host != HOST:
+    if host != host_id(lib.config):
         return lib.now() - at < lib.config.pipeline.stale_seconds
     if pid == os.getpid():
         return token in _LIVE

@@ -30,7 +30,6 @@ from . import recovery
 from .lanes import PAUSE_ALL_KEY, PAUSE_PREFIX, Lane, make_lanes
 from .outcomes import Complete, DiskFull, Outcome, give_back, run_job, settle
 from .queue import emit_job
-from .recovery import HOST
 
 log = logging.getLogger("photojobs.runner")
 
@@ -58,6 +57,7 @@ class Runner:
         self.rng = rng or random.Random()
         self.lanes = make_lanes(lib.config)
         self.pid = os.getpid()
+        self.host = recovery.host_id(lib.config)
         self.claimed = 0
         self.finished = 0
         self.stopping = False          # warm stop: claim nothing more, release at the next safe point
@@ -374,9 +374,9 @@ class Runner:
                                      full_run_after=self._full_run_after)
                 new = None
                 if claim:
-                    worker_id = f"{HOST}:{self.pid}:{lane.name}:{self._token}-{next(self._serial)}"
+                    worker_id = f"{self.host}:{self.pid}:{lane.name}:{self._token}-{next(self._serial)}"
                     new = jobs_repo.claim(conn, min_priority=lane.min_priority, max_priority=lane.max_priority,
-                                          worker_id=worker_id, host=HOST, pid=self.pid, now=self.lib.now(),
+                                          worker_id=worker_id, host=self.host, pid=self.pid, now=self.lib.now(),
                                           paused_key=lane.pause_key)
                     if new is not None:
                         emit_job(self.lib, conn, new)

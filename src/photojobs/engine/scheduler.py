@@ -163,16 +163,16 @@ class Scheduler:
                 continue
             conn = self.lib.conn()
             with atomic(conn):
-                # Re-check inside the write lock: another scheduler may have just queued it.
-                last = runs_repo.get(conn, d.project_id, d.schedule.job_type)
-                if last is not None and last + d.interval > now:
-                    next_times.append(last + d.interval)
-                    continue
                 if projects_repo.get(conn, d.project_id) is None:
+                    continue
+                # Claim the period and queue its job in one transaction: another scheduler (an old
+                # leader handing over, another host) that just queued it leaves us nothing to claim.
+                if not runs_repo.claim_run(conn, d.project_id, d.schedule.job_type, now, d.interval):
+                    last = runs_repo.get(conn, d.project_id, d.schedule.job_type)
+                    next_times.append((last if last is not None else now) + d.interval)
                     continue
                 job = enqueue(self.lib, d.schedule.job_type, project=d.project_id, priority=d.schedule.priority,
                               source="scheduler", conn=conn)
-                runs_repo.record(conn, d.project_id, d.schedule.job_type, now)
             queued.append(job)
             next_times.append(now + d.interval)
         for chore in self.chores:

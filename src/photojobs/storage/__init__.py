@@ -11,7 +11,7 @@ Backends
   server; `catalog_url(configured)` is the URL in force (PHOTOJOBS_DATABASE_URL wins over
   `catalog.url`). Both have `.backend` ("sqlite" | "postgresql"), `.path` (the file; None on a
   server), `.url` (None for SQLite), `.where` (the name for messages, no password),
-  `conn()`, `new_connection()`, `close()` and `listen(on_change)`. The functions below take
+  `conn()`, `new_connection()`, `close()`, `listen(on_change)` and `try_leadership(name)`. The functions below take
   either backend's connection and dispatch on it (`is_postgres(conn)`); the repositories' SQL
   is the same text on both where it is portable, and branches on `is_postgres` where not.
 
@@ -24,6 +24,12 @@ Connections
   committed anywhere and returns a stop function; None where the backend cannot (SQLite: poll
   data_version). On PostgreSQL, writes that idle loops wait for call `notify_change(conn)` (a
   NOTIFY at commit): enqueue, claim, settle, cancel/retry, settings (pauses), every event.
+
+Leadership (leadership.py)
+  `Catalog.try_leadership(name)` gives a `Lease` (`held()`, `release()`) if this process now
+  leads for `name` (e.g. the scheduler), else None: ask again later. SQLite: always granted (one
+  daemon per library). PostgreSQL: a session-level advisory lock on a dedicated session kept
+  open, so exactly one process of all hosts holds it, and it passes on when the holder dies.
 
 Transactions
   `atomic(conn)` is one write transaction that takes the write lock up front (no lock upgrade,

@@ -320,6 +320,11 @@ class Catalog:
         """SQLite has no change notifications: None, and callers keep polling data_version."""
         return None
 
+    def try_leadership(self, name: str):
+        """One daemon serves a SQLite library (its lock), so it always leads (storage/leadership.py)."""
+        from .leadership import SoleLease
+        return SoleLease()
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:

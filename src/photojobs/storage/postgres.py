@@ -224,6 +224,11 @@ class PgCatalog:
             self._all.clear()
         self._local = threading.local()
 
+    def try_leadership(self, name: str):
+        """Lead for `name` across every host (a session advisory lock), or None if another does."""
+        from .leadership import try_pg_leadership
+        return try_pg_leadership(self.url, self.busy_timeout_ms, name)
+
     def listen(self, on_change: Callable[[], None]) -> Callable[[], None]:
         """Call `on_change` (in a thread of its own) whenever a writer anywhere commits a change;
         returns the function that stops it. Blocks on the server's notifications, no polling."""

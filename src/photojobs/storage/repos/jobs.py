@@ -170,12 +170,14 @@ def requeue(conn: sqlite3.Connection, job_id: int, *, worker_id: str | None, run
     return _changed(conn, conn.execute(sql + " RETURNING *", args).fetchone())
 
 
-def fail_lost(conn: sqlite3.Connection, job_id: int, *, now: float, error_message: str) -> sqlite3.Row | None:
+def fail_lost(conn: sqlite3.Connection, job_id: int, worker_id: str, *, now: float,
+              error_message: str) -> sqlite3.Row | None:
+    """End a job whose worker `worker_id` was lost on its last attempt (None if it no longer runs it)."""
     return _changed(conn, conn.execute(
         """UPDATE jobs SET status = 'failed', error_message = ?, finished_at = ?, updated_at = ?,
                           worker_id = NULL, heartbeat_at = NULL
-           WHERE id = ? AND status = 'running' RETURNING *""",
-        (error_message, now, now, job_id)).fetchone())
+           WHERE id = ? AND worker_id = ? AND status = 'running' RETURNING *""",
+        (error_message, now, now, job_id, worker_id)).fetchone())
 
 
 def set_progress(conn: sqlite3.Connection, job_id: int, *, done: int, failed: int, total: int,
@@ -186,10 +188,16 @@ def set_progress(conn: sqlite3.Connection, job_id: int, *, done: int, failed: in
 
 
 def owned(conn: sqlite3.Connection, job_id: int, worker_id: str) -> sqlite3.Row | None:
-    """The job's cancel flag and status, if `worker_id` still runs it."""
+    """The running job's row (cancel flag, heartbeat, attempts...), if `worker_id` still runs it.
+
+    The fence of every write a running job makes: called first in the writing transaction, it
+    also keeps the job this worker's until that transaction ends. SQLite's write transaction
+    already excludes every other writer; on PostgreSQL (READ COMMITTED) the row is locked
+    (FOR UPDATE), so a takeover (recovery's requeue, which locks it too) waits for our commit,
+    or, if it came first, we see it and write nothing."""
     return conn.execute(
-        "SELECT status, cancel_requested FROM jobs WHERE id = ? AND worker_id = ? AND status = 'running'",
-        (job_id, worker_id)).fetchone()
+        "SELECT * FROM jobs WHERE id = ? AND worker_id = ? AND status = 'running'"
+        + (" FOR UPDATE" if is_postgres(conn) else ""), (job_id, worker_id)).fetchone()
 
 
 def cancel_queued(conn: sqlite3.Connection, job_id: int, now: float) -> sqlite3.Row | None:
@@ -215,8 +223,8 @@ def retry(conn: sqlite3.Connection, job_id: int, now: float) -> sqlite3.Row | No
 def running(conn: sqlite3.Connection, *, host: str | None = None) -> list[sqlite3.Row]:
     sql = "SELECT * FROM jobs WHERE status = 'running'"
     if host is not None:
-        return conn.execute(sql + " AND worker_host = ?", (host,)).fetchall()
-    return conn.execute(sql).fetchall()
+        return conn.execute(sql + " AND worker_host = ? ORDER BY id", (host,)).fetchall()
+    return conn.execute(sql + " ORDER BY id").fetchall()
 
 
 def stale(conn: sqlite3.Connection, *, heartbeat_before: float) -> list[sqlite3.Row]:

@@ -21,3 +21,15 @@ def record(conn: sqlite3.Connection, project_id: int, job_type: str, at: float) 
     conn.execute("INSERT INTO schedule_runs (project_id, job_type, last_run_at) VALUES (?, ?, ?) "
                  "ON CONFLICT (project_id, job_type) DO UPDATE SET last_run_at = excluded.last_run_at",
                  (project_id, job_type, at))
+
+
+def claim_run(conn: sqlite3.Connection, project_id: int, job_type: str, now: float, interval: float) -> bool:
+    """Record a run at `now` unless one was recorded less than `interval` seconds before it; True
+    if this call recorded it. One statement: two schedulers (two hosts on PostgreSQL, where the
+    upsert waits for a concurrent one's commit and then re-checks) never both get the period."""
+    row = conn.execute(
+        "INSERT INTO schedule_runs (project_id, job_type, last_run_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (project_id, job_type) DO UPDATE SET last_run_at = excluded.last_run_at "
+        "WHERE schedule_runs.last_run_at + ? <= excluded.last_run_at RETURNING last_run_at",
+        (project_id, job_type, now, interval)).fetchone()
+    return row is not None
