@@ -130,6 +130,44 @@ def test_a_catalog_made_before_byte_order_is_migrated_to_it(cli, icu_database):
     assert other == []
 
 
+# --- writers queue as on SQLite -----------------------------------------------------------------
+
+@pytest.mark.postgresql_only
+def test_a_progress_write_and_an_event_append_in_either_order_do_not_deadlock(lib):
+    """One transaction sets a job's progress, then appends its event; another appends an event,
+    then sets that progress (an import feeding a job while its runner reports an item): on
+    PostgreSQL the second waited for the first's row and the first for the event lock."""
+    import threading
+    from photojobs.engine import queue
+    from photojobs.storage.db import atomic
+    from photojobs.storage.repos import events as events_repo, jobs as jobs_repo
+    job = queue.enqueue(lib, "test_noop")
+    first, second = lib.catalog.new_connection(), lib.catalog.new_connection()
+    errors: list[BaseException] = []
+
+    def other_writer():
+        try:
+            with atomic(second):
+                events_repo.append(second, kind="item", data={}, now=1.0, job_id=job["id"])
+                jobs_repo.set_progress(second, job["id"], done=2, failed=0, total=2, now=1.0)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+    try:
+        with atomic(first):
+            jobs_repo.set_progress(first, job["id"], done=1, failed=0, total=2, now=1.0)
+            thread = threading.Thread(target=other_writer)
+            thread.start()
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            assert wait_for(lambda: lib.conn().execute(waiting).fetchone()[0] > 0, timeout=30)
+            events_repo.append(first, kind="job", data={}, now=1.0, job_id=job["id"])
+        thread.join(30)
+    finally:
+        first.close()
+        second.close()
+    assert errors == [] and not thread.is_alive()
+    assert queue.get_job(lib, job["id"])["progress_done"] == 2
+
+
 # --- LISTEN/NOTIFY: the daemon hears other processes at once ------------------------------------
 
 def _events_until(stream, until, seconds: float) -> list[dict]:
