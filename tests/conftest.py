@@ -28,6 +28,9 @@ from pg_fixtures import backend, parametrize_backends, pg_database  # noqa: E402
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: runs on the SQLite catalog only (raw SQLite, the file)")
+    config.addinivalue_line("markers", "both_backends: runs on SQLite and PostgreSQL (takes the backend fixture)")
+    config.addinivalue_line("markers", "postgresql_only: runs on the PostgreSQL catalog only (takes the backend fixture)")
+    config.addinivalue_line("markers", "both_backends: runs on SQLite and PostgreSQL (takes the backend fixture)")
 
 
 def pytest_generate_tests(metafunc):

@@ -3,6 +3,9 @@
 
 A module runs its tests on both backends by saying `BACKENDS = ("sqlite", "postgresql")`; a
 test in it that needs SQLite itself (raw PRAGMAs, the file) says `@pytest.mark.sqlite_only`.
+In a module that stays on SQLite, one representative test of a flow runs on both by saying
+`@pytest.mark.both_backends` and taking the `backend` fixture (so the suite does not double);
+`@pytest.mark.postgresql_only` is for what only PostgreSQL does (LISTEN/NOTIFY).
 The server is PHOTOJOBS_TEST_DATABASE_URL (default the local test server); when it cannot be
 reached the PostgreSQL tests skip with one line, or fail when PHOTOJOBS_REQUIRE_POSTGRES=1."""
 
@@ -73,10 +76,15 @@ def backend(request, monkeypatch) -> str:
 
 
 def parametrize_backends(metafunc) -> None:
-    """pytest_generate_tests: a module's BACKENDS run every test using `backend` on each."""
+    """pytest_generate_tests: a module's BACKENDS (or a test's both_backends mark) run every
+    test using `backend` on each."""
     backends = getattr(metafunc.module, "BACKENDS", None)
+    if metafunc.definition.get_closest_marker("both_backends"):
+        backends = BOTH
     if not backends or "backend" not in metafunc.fixturenames:
         return
     if metafunc.definition.get_closest_marker("sqlite_only"):
         backends = ("sqlite",)
+    if metafunc.definition.get_closest_marker("postgresql_only"):
+        backends = ("postgresql",)
     metafunc.parametrize("backend", backends, indirect=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 JOB_FIELDS = {"id", "project_id", "project_folder", "type", "status", "priority", "attempts", "max_attempts",
@@ -53,7 +55,8 @@ def test_jobs_enqueue_errors_are_one_line(cli):
     assert cli("jobs", "list", "--json").json() == []
 
 
-def test_jobs_run_cancel_retry_prune(cli, cli_proc, tmp_path):
+@pytest.mark.both_backends
+def test_jobs_run_cancel_retry_prune(cli, cli_proc, tmp_path, backend):
     log = tmp_path / "items.log"
     cli("project", "create", "P")
     job_id = int(cli("jobs", "enqueue", "P", "test_items", "--payload",

@@ -109,7 +109,8 @@ def test_second_trashed_file_of_the_same_name_gets_a_unique_name(cli, lib, proje
     assert (trash / "C.JPG").read_bytes() == first  # the first one was not overwritten
 
 
-def test_commit_then_restore_round_trip_loses_nothing(cli, lib, project):
+@pytest.mark.both_backends
+def test_commit_then_restore_round_trip_loses_nothing(cli, lib, project, backend):
     originals = {n: (project / n).read_bytes() for n in visible(project)}
     cli("keep", "Shoot", "--all", "--no-jpg", "--no-raw")
     assert cli("commit", "Shoot", "--yes").code == 0

@@ -145,7 +145,8 @@ def test_replay_from_an_old_id_reads_the_log(start_daemon, project):
     assert got[0]["_id"] == 1 and [e["_id"] for e in got] == list(range(1, len(got) + 1))
 
 
-def test_events_of_an_inline_cli_run_reach_the_stream(start_daemon, project, cli_proc, tmp_path):
+@pytest.mark.both_backends
+def test_events_of_an_inline_cli_run_reach_the_stream(start_daemon, project, cli_proc, tmp_path, backend):
     # This daemon has no normal-lane slot, so the normal-priority job can only run in the CLI process.
     d = start_daemon({"pipeline": {"max_parallel_jobs": 1, "priority_lane_slots": 1}})
     log = tmp_path / "record.log"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
@@ -90,7 +92,8 @@ def test_the_cli_takes_over_when_the_daemon_dies_while_it_waits(start_daemon, li
     assert sorted(set(done)) == sorted(names)
 
 
-def test_upload_commit_and_maintenance_hand_over_too(start_daemon, lib, cli_proc, tmp_path):
+@pytest.mark.both_backends
+def test_upload_commit_and_maintenance_hand_over_too(start_daemon, lib, cli_proc, tmp_path, backend):
     from imagegen import make_jpeg
     card = tmp_path / "card"
     card.mkdir()

@@ -184,7 +184,8 @@ def test_trash_list_shows_human_sizes_and_local_times_json_keeps_exact_values(cl
 
 # --- #11.4: project list with counts, photos show -----------------------------------------------------
 
-def test_project_list_counts_photos_culling_derivatives_and_size(cli, lib, tmp_path):
+@pytest.mark.both_backends
+def test_project_list_counts_photos_culling_derivatives_and_size(cli, lib, tmp_path, backend):
     card = tmp_path / "card"
     shoot(card, "A", seed=1)
     shoot(card, "B", seed=2)

@@ -76,7 +76,8 @@ def test_manifest_cleaning_drops_photos_with_no_file_left(cli, lib, project):
     assert set(photos(lib, "P")) == {"A", "B"}
 
 
-def test_full_maintenance_task_and_all_projects(cli, lib, project, tmp_path):
+@pytest.mark.both_backends
+def test_full_maintenance_task_and_all_projects(cli, lib, project, tmp_path, backend):
     shoot(tmp_path / "other", "Z")
     assert cli("upload", tmp_path / "other", "-p", "Q", "--no-wait").code == 0
     os.unlink(project / "C.JPG")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import pty
@@ -230,7 +232,8 @@ def test_once_for_one_project_leaves_the_others_out(lib, cli):
     assert r.code == 3 and "no such project: Nowhere" in r.err
 
 
-def test_json_stream_follows_an_inline_runner_and_ctrl_c_exits_0(lib, library_path, tmp_path):
+@pytest.mark.both_backends
+def test_json_stream_follows_an_inline_runner_and_ctrl_c_exits_0(lib, library_path, tmp_path, backend):
     projects.create_project(lib, "Wedding")
     projects.create_project(lib, "Portraits")
     watcher = WatchProc(library_path, "--json", "--project", "Wedding")

@@ -86,7 +86,8 @@ def _ended(task_id: str, last_step: str):
     return check
 
 
-def test_the_original_clients_call_sequence_end_to_end(start_daemon, tmp_path, library_path):
+@pytest.mark.both_backends
+def test_the_original_clients_call_sequence_end_to_end(start_daemon, tmp_path, library_path, backend):
     d = start_daemon()
     files = _files(tmp_path)
     with d.http() as http, d.api().events(read_timeout=60) as stream:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from photo_fixtures import shoot
 
 
-def test_every_item_event_carries_the_photos_basename(cli, lib, tmp_path):
+@pytest.mark.both_backends
+def test_every_item_event_carries_the_photos_basename(cli, lib, tmp_path, backend):
     from photojobs.engine import events, queue
     from photojobs.photos import derivatives
     from photojobs.photos.task_requests import start_named_task

@@ -8,6 +8,10 @@ What differs from SQLite, and how the contract is kept (see storage/__init__.py)
   a connection that asked once LISTENs from then on, and each call drains, without blocking,
   what arrived. `PgCatalog.listen(on_change)` blocks on them in a thread instead (no polling).
 - `busy_timeout_ms` is the lock_timeout: a lock held longer raises StorageBusy.
+- Writers queue as on SQLite: a transaction's first INSERT/UPDATE/DELETE takes the event-order
+  lock (WRITE_ORDER_LOCK) before any row lock, and holds it to the end. Taken only at the event
+  append, it came after row locks: one transaction set a job's progress then appended its event
+  while another appended an item event then set that progress, and PostgreSQL found a deadlock.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from .pg_rows import raise_typed, redacted, row_factory, translate
+from .repos.events import EVENTS_APPEND_LOCK as WRITE_ORDER_LOCK
 
 log = logging.getLogger("photojobs.storage.postgres")
 
 CHANNEL = "photojobs"
 BACKEND = "postgresql"
+_WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
 def connect_raw(url: str, busy_timeout_ms: int) -> psycopg.Connection:
@@ -64,11 +70,19 @@ class PgConnection:
         self.hooks: list[Callable[[], None]] | None = None
         self.tx_state: dict | None = None
         self._notify = False
+        self.write_order_depth: int | None = None   # the block that took WRITE_ORDER_LOCK, if any
         self._listening = False
         self._version = 0
 
     # --- statements -------------------------------------------------------------------------
+    def _in_write_order(self, sql: str) -> None:
+        """Before a transaction's first write locks a row, queue behind the other writers."""
+        if self.depth and self.write_order_depth is None and sql.lstrip()[:6].upper() in _WRITES:
+            self.write_order_depth = self.depth
+            self._run("SELECT pg_advisory_xact_lock(?)", (WRITE_ORDER_LOCK,), tuple_row)
+
     def _run(self, sql: str, params: Any, factory):
+        self._in_write_order(sql)
         named = isinstance(params, Mapping)
         cur = self.raw.cursor(row_factory=factory)
         try:
@@ -85,6 +99,7 @@ class PgConnection:
         cur = self.raw.cursor()
         if not seq:
             return cur
+        self._in_write_order(sql)
         try:
             cur.executemany(translate(sql, named), seq)
         except psycopg.Error as exc:
@@ -118,6 +133,8 @@ class PgConnection:
             yield self
         except BaseException:
             self.depth = depth
+            if self.write_order_depth is not None and self.write_order_depth > depth:
+                self.write_order_depth = None   # a rolled-back block releases what it locked
             if depth == 0:
                 self.hooks = self.tx_state = None
                 self._quiet("ROLLBACK")
@@ -126,6 +143,8 @@ class PgConnection:
                 self._quiet(f"RELEASE SAVEPOINT sp{depth}")
             raise
         self.depth = depth
+        if self.write_order_depth is not None and self.write_order_depth > depth:
+            self.write_order_depth = depth or None   # the outer block's now; none after the commit
         if depth:
             self.execute(f"RELEASE SAVEPOINT sp{depth}")
             return

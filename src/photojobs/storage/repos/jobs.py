@@ -1,4 +1,7 @@
-"""The jobs table: enqueue, the atomic claim, ownership-checked state changes, recovery queries."""
+"""The jobs table: enqueue, the atomic claim, ownership-checked state changes, recovery queries.
+
+An ORDER BY on a column that may be NULL says where the NULLs go: SQLite sorts them first
+ascending, PostgreSQL last, and both backends must list the same order."""
 
 from __future__ import annotations
 
@@ -242,7 +245,7 @@ def prune(conn: sqlite3.Connection, *, finished_before: float) -> int:
 def task_jobs(conn: sqlite3.Connection, task_id: str) -> list[sqlite3.Row]:
     return conn.execute(
         f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id "
-        "WHERE j.task_id = ? ORDER BY j.task_step, j.id", (task_id,)).fetchall()
+        "WHERE j.task_id = ? ORDER BY j.task_step NULLS FIRST, j.id", (task_id,)).fetchall()
 
 
 def status_map(conn: sqlite3.Connection, *, project_id: int | None = None) -> dict[int, str]:
@@ -259,7 +262,7 @@ def recent_failed(conn: sqlite3.Connection, *, limit: int, project_id: int | Non
     if project_id is not None:
         sql += " AND j.project_id = ?"
         args.append(project_id)
-    return conn.execute(sql + " ORDER BY j.finished_at DESC, j.id DESC LIMIT ?", (*args, limit)).fetchall()
+    return conn.execute(sql + " ORDER BY j.finished_at DESC NULLS LAST, j.id DESC LIMIT ?", (*args, limit)).fetchall()
 
 
 def recent_finished(conn: sqlite3.Connection, *, limit: int, project_id: int | None = None) -> list[sqlite3.Row]:
@@ -270,5 +273,5 @@ def recent_finished(conn: sqlite3.Connection, *, limit: int, project_id: int | N
     if project_id is not None:
         sql += " AND j.project_id = ?"
         args.append(project_id)
-    rows = conn.execute(sql + " ORDER BY j.finished_at DESC, j.id DESC LIMIT ?", (*args, limit)).fetchall()
+    rows = conn.execute(sql + " ORDER BY j.finished_at DESC NULLS LAST, j.id DESC LIMIT ?", (*args, limit)).fetchall()
     return rows[::-1]

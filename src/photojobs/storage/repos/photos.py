@@ -56,17 +56,19 @@ def get_by_basename(conn: sqlite3.Connection, project_id: int, basename: str) ->
 def get_many(conn: sqlite3.Connection, project_id: int, names: Iterable[str]) -> list[sqlite3.Row]:
     """Photos whose basename -- or one of whose file names -- is in `names`, case-insensitive.
 
-    So "DSC0001", "dsc0001.jpg" and "DSC0001.ARW" all find the same photo. Ordered by basename."""
-    keys = sorted({n.lower() for n in names})
+    So "DSC0001", "dsc0001.jpg" and "DSC0001.ARW" all find the same photo. Ordered by basename.
+    A photo's files are named its basename plus an extension, so the lookup is by basename_key
+    and the file names are compared here: SQL's lower() folds only ASCII on SQLite and all of
+    Unicode on PostgreSQL, and Python's str.lower() made basename_key."""
+    wanted = {n.lower() for n in names}
+    keys = sorted(wanted | {n.rpartition(".")[0].lower() for n in names if "." in n})
     found: dict[int, sqlite3.Row] = {}
     for chunk in _chunks(keys):
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(
-                f"""SELECT * FROM photos WHERE project_id = ? AND (basename_key IN ({marks})
-                    OR lower(jpg_name) IN ({marks}) OR lower(raw_name) IN ({marks})
-                    OR lower(other_name) IN ({marks}))""",
-                (project_id, *chunk, *chunk, *chunk, *chunk)):
-            found[row["id"]] = row
+        for row in conn.execute(f"SELECT * FROM photos WHERE project_id = ? AND basename_key IN "
+                                f"({','.join('?' * len(chunk))})", (project_id, *chunk)):
+            if row["basename_key"] in wanted or any(
+                    row[f"{role}_name"] and row[f"{role}_name"].lower() in wanted for role in ROLES):
+                found[row["id"]] = row
     return sorted(found.values(), key=lambda r: r["basename_key"])
 
 

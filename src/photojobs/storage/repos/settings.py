@@ -25,5 +25,7 @@ def delete(conn: sqlite3.Connection, key: str) -> None:
 
 
 def with_prefix(conn: sqlite3.Connection, prefix: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in conn.execute("SELECT key, value FROM settings WHERE key LIKE ? || '%'",
-                                             (prefix,))}
+    """The keys that start with `prefix`, exactly: not LIKE, which ignores case on SQLite only and
+    reads `_` and `%` in the prefix as wildcards."""
+    return {r[0]: r[1] for r in conn.execute("SELECT key, value FROM settings WHERE substr(key, 1, ?) = ?",
+                                             (len(prefix), prefix))}
