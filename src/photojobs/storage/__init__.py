@@ -25,6 +25,13 @@ Connections
   data_version). On PostgreSQL, writes that idle loops wait for call `notify_change(conn)` (a
   NOTIFY at commit): enqueue, claim, settle, cancel/retry, settings (pauses), every event.
 
+Durability
+  A commit that returned survives a crash of photojobs; a crash of the machine (or of the
+  PostgreSQL server) may lose the last commits before it, never corrupts the catalog. SQLite
+  gets this from WAL with synchronous=NORMAL; PostgreSQL sessions from `synchronous_commit =
+  off` (the default of `catalog.synchronous_commit`, passed to `open_catalog`; "on" flushes the
+  WAL at every commit, for those who would rather pay a disk flush per job than lose any).
+
 Transactions
   `atomic(conn)` is one write transaction that takes the write lock up front (no lock upgrade,
   so no deadlock), all or nothing. On PostgreSQL: READ COMMITTED with row locks (the busy timeout
