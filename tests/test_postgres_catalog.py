@@ -174,3 +174,49 @@ def test_an_unreachable_server_is_one_clear_error_without_the_password(tmp_path)
         cat.conn()
     assert "s3cret" not in str(err.value) and "127.0.0.1:1" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def _advisory_locks(conn) -> int:
+    return conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND pid = pg_backend_pid()").fetchone()[0]
+
+
+def test_the_event_lock_is_taken_again_after_a_savepoint_that_took_it_rolled_back(catalog):
+    conn = catalog.new_connection()
+    try:
+        with atomic(conn):
+            with pytest.raises(RuntimeError):
+                with atomic(conn):
+                    events_repo.append(conn, kind="job", data={"n": 1}, now=1.0)
+                    assert _advisory_locks(conn) == 1
+                    raise RuntimeError("undo the inner block")
+            assert _advisory_locks(conn) == 0   # the rolled-back savepoint released it
+            with atomic(conn):
+                events_repo.append(conn, kind="job", data={"n": 2}, now=2.0)
+            events_repo.append(conn, kind="job", data={"n": 3}, now=3.0)
+            assert _advisory_locks(conn) == 1   # held until the commit, taken once
+        assert _advisory_locks(conn) == 0
+        assert [e["data"] for e in events_repo.read_after(conn, 0)] == ['{"n":2}', '{"n":3}']
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("setting", ["off", "on"])
+def test_sessions_run_with_the_configured_synchronous_commit(pg_database, tmp_path, setting):
+    cat = open_catalog(pg_database, tmp_path / "unused.db", 5_000, synchronous_commit=setting)
+    try:
+        assert cat.conn().execute("SHOW synchronous_commit").fetchone()[0] == setting
+        assert cat.new_connection().execute("SHOW synchronous_commit").fetchone()[0] == setting
+    finally:
+        cat.close()
+
+
+def test_synchronous_commit_is_off_unless_configured_and_only_off_or_on(tmp_path):
+    import json
+    from photojobs.config import load_config
+    from photojobs.errors import ConfigError
+    assert load_config().get("catalog.synchronous_commit") == "off"
+    bad = tmp_path / "config.json"
+    bad.write_text(json.dumps({"catalog": {"synchronous_commit": "local"}}))
+    with pytest.raises(ConfigError, match="catalog.synchronous_commit' must be one of off, on"):
+        load_config(bad)

@@ -23,6 +23,9 @@ _CHOICES = {
     "daemon.watch_mode": ("native", "polling", "off"),
     # Files in a project folder that are not photos: left where they are, or moved to .trash.
     "maintenance.foreign_files": ("keep", "trash"),
+    # PostgreSQL catalog: "off" loses at most the last commits in a server crash, like SQLite's
+    # synchronous=NORMAL (README "Durability"); "on" waits for each commit's WAL flush.
+    "catalog.synchronous_commit": ("off", "on"),
 }
 _WORD_OR_INT = {"pipeline.max_parallel_items_per_job"}
 _MINIMUMS = {

@@ -58,7 +58,8 @@ class Library:
         self.config = config
         self.clock = clock
         self.catalog = open_catalog(catalog_url(config.get("catalog.url")), self.root / CATALOG_DIR / CATALOG_FILE,
-                                    config.pipeline.busy_timeout_ms)
+                                    config.pipeline.busy_timeout_ms,
+                                    synchronous_commit=config.get("catalog.synchronous_commit", "off"))
         self.library_id: str | None = None   # set by open(), once checked against the root's marker
         self.waker = Waker()
         self._subscribers: list[Callable[[list[dict]], None]] = []

@@ -260,13 +260,23 @@ class Runner:
     # --- lane slots -----------------------------------------------------------------------
     def _slot_main(self, lane: Lane) -> None:
         row = None
+        idle = False   # the last claim found nothing
         while not self.stopping or row is not None:
             seen = self.lib.waker.generation()
             try:
                 if row is None:
+                    if idle:
+                        # Most wake-ups are for other work (every commit anywhere wakes every
+                        # slot): one read says whether this lane has a job due, before a claim's
+                        # transaction is spent on it.
+                        wait = self._until_due(lane)
+                        if wait > 0:
+                            self.lib.waker.wait(seen, wait)
+                            continue
                     row = self._transact(lane, None, None)
+                    idle = row is None
                     if row is None:
-                        self.lib.waker.wait(seen, self._sleep_seconds(lane))
+                        self.lib.waker.wait(seen, max(0.001, self._until_due(lane)))
                         continue
                 outcome = run_job(self.lib, row, stopping=lambda: self.stopping)
                 if isinstance(outcome, DiskFull):
@@ -300,10 +310,11 @@ class Runner:
             on_retry=lambda exc: log.warning("lane %s: database busy while settling job %s; retrying",
                                              lane.name, row["id"]))
 
-    def _sleep_seconds(self, lane: Lane) -> float:
-        # In-process enqueues and other processes' commits (seen by the supervisor every poll_ms)
-        # both wake us; the timeout covers jobs whose run_after (retry backoff) comes due, and is
-        # a safety net beyond that, never more eager than the supervisor's poll.
+    def _until_due(self, lane: Lane) -> float:
+        """How long to sleep before the lane's next queued job is due (<= 0: one is due now).
+        In-process enqueues and other processes' commits (notifications, or the supervisor's poll
+        every poll_ms) both wake us; the timeout covers jobs whose run_after (retry backoff) comes
+        due, and is a safety net beyond that, never more eager than the supervisor's poll."""
         idle = max(1.0, self.lib.config.pipeline.poll_ms / 1000)
         try:
             due = jobs_repo.next_due(self.lib.conn(), min_priority=lane.min_priority,
@@ -312,7 +323,7 @@ class Runner:
             return 0.1
         if due is None:
             return idle
-        return min(idle, max(0.001, due - self.lib.now()))
+        return min(idle, due - self.lib.now())
 
     def _may_claim(self) -> bool:
         return (not self.stopping and self.lib.now() >= self._claim_after

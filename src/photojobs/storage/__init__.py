@@ -31,6 +31,13 @@ Leadership (leadership.py)
   daemon per library). PostgreSQL: a session-level advisory lock on a dedicated session kept
   open, so exactly one process of all hosts holds it, and it passes on when the holder dies.
 
+Durability
+  A commit that returned survives a crash of photojobs; a crash of the machine (or of the
+  PostgreSQL server) may lose the last commits before it, never corrupts the catalog. SQLite
+  gets this from WAL with synchronous=NORMAL; PostgreSQL sessions from `synchronous_commit =
+  off` (the default of `catalog.synchronous_commit`, passed to `open_catalog`; "on" flushes the
+  WAL at every commit, for those who would rather pay a disk flush per job than lose any).
+
 Transactions
   `atomic(conn)` is one write transaction that takes the write lock up front (no lock upgrade,
   so no deadlock), all or nothing. On PostgreSQL: READ COMMITTED with row locks (the busy timeout

@@ -19,13 +19,14 @@ def catalog_url(configured: str | None) -> str | None:
     return url.strip() or None
 
 
-def open_catalog(url: str | None, sqlite_path: Path, busy_timeout_ms: int):
+def open_catalog(url: str | None, sqlite_path: Path, busy_timeout_ms: int, *, synchronous_commit: str = "off"):
     """The catalog: PostgreSQL at `url` (postgresql://...), or the SQLite file at `sqlite_path`
-    when `url` is empty. Connections are opened lazily, per thread."""
+    when `url` is empty. Connections are opened lazily, per thread. `synchronous_commit` (PostgreSQL
+    only): "off", the durability of SQLite's WAL with synchronous=NORMAL, or "on"."""
     if not url:
         return Catalog(sqlite_path, busy_timeout_ms)
     if not url.startswith(_SCHEMES):
         raise ConfigError(f"catalog.url must be a postgresql:// URL (or empty for the SQLite catalog "
                           f"in the library), not {url.split('://')[0] + '://...' if '://' in url else url!r}")
     from .postgres import PgCatalog
-    return PgCatalog(url, busy_timeout_ms)
+    return PgCatalog(url, busy_timeout_ms, synchronous_commit=synchronous_commit)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.pq import ExecStatus
 
 from ..errors import CatalogUnwritable, StorageBusy, StorageFull
 
@@ -35,12 +36,24 @@ class PgRow(tuple):
         return f"PgRow({dict(zip(self._index, self))!r})"
 
 
+_WITH_ROWS = tuple(getattr(ExecStatus, s) for s in ("TUPLES_OK", "SINGLE_TUPLE", "TUPLES_CHUNK") if hasattr(ExecStatus, s))
+_INDEXES: dict[tuple[bytes, ...], dict[str, int]] = {}   # by the result's column names
+
+
 def row_factory(cursor):
-    if cursor.description is None:
+    # Read from the result's column names, not cursor.description: that builds a Column object
+    # per column and statement, a sixth of a busy runner's time on a wide `jobs` row.
+    res = cursor.pgresult
+    if res is None or not (res.nfields or res.status in _WITH_ROWS):
         return tuple
-    index: dict[str, int] = {}
-    for n, col in enumerate(cursor.description):
-        index.setdefault(col.name, n)   # like sqlite3.Row, the first of two equal names wins
+    names = tuple(res.fname(n) or b"" for n in range(res.nfields))
+    index = _INDEXES.get(names)
+    if index is None:
+        index = {}
+        for n, name in enumerate(names):
+            index.setdefault(name.decode("utf-8", "replace"), n)   # like sqlite3.Row, the first of two equal names wins
+        if len(_INDEXES) < 4096:   # statements are few; the cap guards against generated SQL
+            _INDEXES[names] = index
     return lambda values: PgRow(values, index)
 
 

@@ -12,6 +12,12 @@ What differs from SQLite, and how the contract is kept (see storage/__init__.py)
   lock (WRITE_ORDER_LOCK) before any row lock, and holds it to the end. Taken only at the event
   append, it came after row locks: one transaction set a job's progress then appended its event
   while another appended an item event then set that progress, and PostgreSQL found a deadlock.
+- Durability: sessions run with `synchronous_commit = off` unless configured "on" (see
+  SYNCHRONOUS_COMMIT): the guarantee of SQLite's WAL with synchronous=NORMAL, where a crash of
+  the application loses nothing and one of the server may lose the last commits, never corrupts.
+- Round trips: the NOTIFY is sent in the same message as the COMMIT; a transaction takes an
+  advisory lock it holds once (`holds`/`hold`); a transaction whose first write is an event
+  append takes the lock in that same statement.
 """
 
 from __future__ import annotations
@@ -34,13 +40,20 @@ log = logging.getLogger("photojobs.storage.postgres")
 CHANNEL = "photojobs"
 BACKEND = "postgresql"
 _WRITES = ("INSERT", "UPDATE", "DELETE")
+# catalog.synchronous_commit: "off" (the default) acknowledges a commit before its WAL reaches the
+# disk. A killed photojobs loses nothing; a crash of the server (or a power cut) may lose the last
+# few hundred milliseconds of commits, never corrupts: the guarantee SQLite's catalog gives with
+# WAL and synchronous=NORMAL. "on" waits for the flush of every commit.
+SYNCHRONOUS_COMMIT = ("off", "on")
 
 
-def connect_raw(url: str, busy_timeout_ms: int) -> psycopg.Connection:
+def connect_raw(url: str, busy_timeout_ms: int, synchronous_commit: str = "off") -> psycopg.Connection:
     """A psycopg connection in autocommit mode (we say BEGIN ourselves), errors made typed."""
+    if synchronous_commit not in SYNCHRONOUS_COMMIT:
+        raise ValueError(f"synchronous_commit must be one of {SYNCHRONOUS_COMMIT}, not {synchronous_commit!r}")
     try:
         raw = psycopg.connect(url, autocommit=True, row_factory=row_factory, connect_timeout=10)
-        raw.execute(f"SET lock_timeout = {int(busy_timeout_ms)}")
+        raw.execute(f"SET lock_timeout = {int(busy_timeout_ms)}; SET synchronous_commit = {synchronous_commit}")
     except psycopg.Error as exc:
         raise_typed(exc, url)
     return raw
@@ -62,23 +75,23 @@ class PgConnection:
 
     backend = BACKEND
 
-    def __init__(self, url: str, busy_timeout_ms: int):
+    def __init__(self, url: str, busy_timeout_ms: int, synchronous_commit: str = "off"):
         self.url = url
         self.busy_timeout_ms = busy_timeout_ms
-        self.raw = connect_raw(url, busy_timeout_ms)
+        self.raw = connect_raw(url, busy_timeout_ms, synchronous_commit)
         self.depth = 0
         self.hooks: list[Callable[[], None]] | None = None
         self.tx_state: dict | None = None
+        self._held: dict[int, int] = {}   # advisory lock -> the depth that took it, this transaction
         self._notify = False
-        self.write_order_depth: int | None = None   # the block that took WRITE_ORDER_LOCK, if any
         self._listening = False
         self._version = 0
 
     # --- statements -------------------------------------------------------------------------
     def _in_write_order(self, sql: str) -> None:
         """Before a transaction's first write locks a row, queue behind the other writers."""
-        if self.depth and self.write_order_depth is None and sql.lstrip()[:6].upper() in _WRITES:
-            self.write_order_depth = self.depth
+        if self.depth and not self.holds(WRITE_ORDER_LOCK) and sql.lstrip()[:6].upper() in _WRITES:
+            self.hold(WRITE_ORDER_LOCK)
             self._run("SELECT pg_advisory_xact_lock(?)", (WRITE_ORDER_LOCK,), tuple_row)
 
     def _run(self, sql: str, params: Any, factory):
@@ -133,8 +146,8 @@ class PgConnection:
             yield self
         except BaseException:
             self.depth = depth
-            if self.write_order_depth is not None and self.write_order_depth > depth:
-                self.write_order_depth = None   # a rolled-back block releases what it locked
+            # A rolled-back savepoint releases the locks taken inside it, advisory ones too.
+            self._held = {k: d for k, d in self._held.items() if d <= depth}
             if depth == 0:
                 self.hooks = self.tx_state = None
                 self._quiet("ROLLBACK")
@@ -143,17 +156,16 @@ class PgConnection:
                 self._quiet(f"RELEASE SAVEPOINT sp{depth}")
             raise
         self.depth = depth
-        if self.write_order_depth is not None and self.write_order_depth > depth:
-            self.write_order_depth = depth or None   # the outer block's now; none after the commit
         if depth:
             self.execute(f"RELEASE SAVEPOINT sp{depth}")
+            self._held = {k: min(d, depth) for k, d in self._held.items()}   # now the outer block's
             return
         hooks = self.hooks or []
         self.hooks = self.tx_state = None
+        self._held = {}
         try:
-            if self._notify:
-                self.execute("SELECT pg_notify(?, '')", (CHANNEL,))
-            self.execute("COMMIT")
+            # One round trip: the NOTIFY (delivered at commit anyway) rides with the COMMIT.
+            self.execute(f"NOTIFY {CHANNEL}; COMMIT" if self._notify else "COMMIT")
         except BaseException:
             self._quiet("ROLLBACK")
             raise
@@ -167,6 +179,15 @@ class PgConnection:
                 self.raw.execute(sql)
         except psycopg.Error:
             pass
+
+    def holds(self, lock: int) -> bool:
+        """Whether this transaction already holds the transaction-level advisory lock `lock`."""
+        return self.depth > 0 and lock in self._held
+
+    def hold(self, lock: int) -> None:
+        """Record that this transaction took the advisory lock `lock` (pg_advisory_xact_lock)."""
+        if self.depth:
+            self._held.setdefault(lock, self.depth)
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         if not self.depth or self.hooks is None:
@@ -191,7 +212,7 @@ class PgConnection:
         if self.depth:
             self._notify = True
         else:
-            self.execute("SELECT pg_notify(?, '')", (CHANNEL,))
+            self.execute(f"NOTIFY {CHANNEL}")
 
     def data_version(self) -> int:
         """A counter of the change notifications this session has heard (LISTENing from the first call)."""
@@ -212,9 +233,10 @@ class PgCatalog:
     backend = BACKEND
     path = None   # no file: backups, integrity checks and rebuilds are the server's business
 
-    def __init__(self, url: str, busy_timeout_ms: int):
+    def __init__(self, url: str, busy_timeout_ms: int, synchronous_commit: str = "off"):
         self.url = url
         self.busy_timeout_ms = busy_timeout_ms
+        self.synchronous_commit = synchronous_commit
         self._local = threading.local()
         self._all: list[PgConnection] = []
         self._lock = threading.Lock()
@@ -227,14 +249,14 @@ class PgCatalog:
     def conn(self) -> PgConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.raw.closed:
-            conn = PgConnection(self.url, self.busy_timeout_ms)
+            conn = PgConnection(self.url, self.busy_timeout_ms, self.synchronous_commit)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
         return conn
 
     def new_connection(self) -> PgConnection:
-        return PgConnection(self.url, self.busy_timeout_ms)
+        return PgConnection(self.url, self.busy_timeout_ms, self.synchronous_commit)
 
     def close(self) -> None:
         with self._lock:

@@ -12,18 +12,27 @@ from ..db import atomic, is_postgres, notify_change
 # it, an id taken before a later one commits would appear below ids a reader has already seen.
 EVENTS_APPEND_LOCK = 0x70686576   # "phev"; any constant, as long as it never changes
 
+_APPEND = "INSERT INTO events (created_at, kind, project_id, job_id, data) VALUES (?, ?, ?, ?, ?) RETURNING id"
+# A transaction's first append on PostgreSQL takes the lock in the same round trip: the
+# materialised CTE is evaluated before the row it feeds, hence before the id is drawn.
+_LOCK_AND_APPEND = """WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(?))
+    INSERT INTO events (created_at, kind, project_id, job_id, data)
+    SELECT ?::double precision, ?::text, ?::bigint, ?::bigint, ?::text FROM locked RETURNING id"""
+
 
 def append(conn: sqlite3.Connection, *, kind: str, data: dict, now: float, project_id: int | None = None,
            job_id: int | None = None) -> int:
+    args = (now, kind, project_id, job_id, json.dumps(data, separators=(",", ":")))
     if is_postgres(conn):
         if not conn.depth:   # the lock must last until the insert commits
             with atomic(conn):
                 return append(conn, kind=kind, data=data, now=now, project_id=project_id, job_id=job_id)
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (EVENTS_APPEND_LOCK,))
         notify_change(conn)
-    return conn.execute(
-        "INSERT INTO events (created_at, kind, project_id, job_id, data) VALUES (?, ?, ?, ?, ?) RETURNING id",
-        (now, kind, project_id, job_id, json.dumps(data, separators=(",", ":")))).fetchone()[0]
+        if not conn.holds(EVENTS_APPEND_LOCK):
+            event_id = conn.execute(_LOCK_AND_APPEND, (EVENTS_APPEND_LOCK, *args)).fetchone()[0]
+            conn.hold(EVENTS_APPEND_LOCK)
+            return event_id
+    return conn.execute(_APPEND, args).fetchone()[0]
 
 
 def read_after(conn: sqlite3.Connection, after_id: int, *, limit: int = 500,

@@ -21,6 +21,12 @@ _KEEP_UNIQUE_KEY = """unique_key = CASE WHEN EXISTS (
           AND twin.id <> jobs.id) THEN NULL ELSE unique_key END"""
 
 
+_INSERT = """INSERT INTO jobs (project_id, type, status, priority, payload, max_attempts, run_after,
+                             task_id, task_type, task_step, source, unique_key, created_at, updated_at)
+           VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (unique_key) WHERE status = 'queued' AND unique_key IS NOT NULL DO NOTHING"""
+
+
 def insert(conn: sqlite3.Connection, *, project_id: int | None, type: str, priority: int, payload: str,
            max_attempts: int, now: float, run_after: float | None = None, task_id: str | None = None,
            task_type: str | None = None, task_step: int | None = None, source: str | None = None,
@@ -28,18 +34,18 @@ def insert(conn: sqlite3.Connection, *, project_id: int | None, type: str, prior
     """Insert a queued job. With `unique_key`, an identical queued job is returned instead.
 
     Returns (row, created)."""
-    row = conn.execute(
-        """INSERT INTO jobs (project_id, type, status, priority, payload, max_attempts, run_after,
-                             task_id, task_type, task_step, source, unique_key, created_at, updated_at)
-           VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (unique_key) WHERE status = 'queued' AND unique_key IS NOT NULL DO NOTHING
-           RETURNING id""",
-        (project_id, type, priority, payload, max_attempts, run_after if run_after is not None else now,
-         task_id, task_type, task_step, source, unique_key, now, now),
-    ).fetchone()
-    if row is not None:
-        notify_change(conn)
-        return get(conn, row[0]), True
+    args = (project_id, type, priority, payload, max_attempts, run_after if run_after is not None else now,
+            task_id, task_type, task_step, source, unique_key, now, now)
+    if is_postgres(conn):   # the new row as `get` reads it, in the same round trip
+        row = conn.execute(f"WITH j AS ({_INSERT} RETURNING *) SELECT j.*, p.folder AS project_folder "
+                           "FROM j LEFT JOIN projects p ON p.id = j.project_id", args).fetchone()
+        if row is not None:
+            notify_change(conn)
+            return row, True
+    else:
+        row = conn.execute(_INSERT + " RETURNING id", args).fetchone()
+        if row is not None:
+            return get(conn, row[0]), True
     existing = conn.execute(
         f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id "
         "WHERE j.unique_key = ? AND j.status = 'queued'", (unique_key,)).fetchone()
