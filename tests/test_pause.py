@@ -159,3 +159,26 @@ def test_commands_do_not_wait_on_a_paused_lane(cli, lib):
     r = cli("jobs", "enqueue", "P", "test_project_noop", "--wait")
     assert r.code == 0 and "stays queued" not in r.err
     assert queue.get_job(lib, job_id)["status"] == "completed"   # the resumed inline run took both
+
+
+def test_an_idle_runner_with_its_only_work_paused_sleeps_instead_of_spinning(lib):
+    """A queued job in a paused lane is not due: the lane's slots sleep as if it were empty
+    (they spun on a 1 ms claim loop, a core's worth of CPU for as long as the pause lasted)."""
+    import resource
+    import time
+    pause.pause(lib, "normal")
+    queue.enqueue(lib, "test_noop", priority=NORMAL)
+    runner = Runner(lib)
+    thread = threading.Thread(target=runner.run, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)   # started and settled into its idle wait
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        time.sleep(1.5)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    finally:
+        runner.request_stop()
+        thread.join(30)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert cpu < 0.3, f"{cpu:.2f} s of CPU in 1.5 s of idling"
+    assert not thread.is_alive()

@@ -25,7 +25,6 @@ from ..library import Library
 from ..storage import Connection, Row, atomic
 from ..storage.db import data_version, retry_when_busy
 from ..storage.repos import jobs as jobs_repo
-from ..storage.repos import settings as settings_repo
 from . import recovery
 from .lanes import PAUSE_ALL_KEY, PAUSE_PREFIX, Lane, make_lanes
 from .outcomes import Complete, DiskFull, Outcome, give_back, run_job, settle
@@ -229,15 +228,10 @@ class Runner:
 
     def _work_left(self) -> bool:
         conn = self.lib.conn()
-        paused = settings_repo.with_prefix(conn, PAUSE_PREFIX)
-        if PAUSE_ALL_KEY in paused:
-            return False
-        for lane in self.lanes:
-            if lane.slots and lane.pause_key not in paused:
-                if jobs_repo.next_due(conn, min_priority=lane.min_priority,
-                                      max_priority=lane.max_priority) is not None:
-                    return True
-        return False
+        return any(lane.slots and jobs_repo.next_due(conn, min_priority=lane.min_priority,
+                                                     max_priority=lane.max_priority,
+                                                     paused_key=lane.pause_key) is not None
+                   for lane in self.lanes)
 
     def _tick_seconds(self) -> float:
         # Heartbeats are due even when other processes' work is looked for less often.
@@ -318,7 +312,7 @@ class Runner:
         idle = max(1.0, self.lib.config.pipeline.poll_ms / 1000)
         try:
             due = jobs_repo.next_due(self.lib.conn(), min_priority=lane.min_priority,
-                                     max_priority=lane.max_priority)
+                                     max_priority=lane.max_priority, paused_key=lane.pause_key)
         except StorageBusy:
             return 0.1
         if due is None:

@@ -86,11 +86,14 @@ def _changed(conn: sqlite3.Connection, row: sqlite3.Row | None) -> sqlite3.Row |
     return row
 
 
-def next_due(conn: sqlite3.Connection, *, min_priority: int, max_priority: int) -> float | None:
-    """When the earliest queued job of a lane becomes due (for the runner's sleep)."""
+def next_due(conn: sqlite3.Connection, *, min_priority: int, max_priority: int,
+             paused_key: str) -> float | None:
+    """When the earliest queued job of a lane becomes due (for the runner's sleep); None while
+    there is none or the lane is paused (`paused_key` or pause.all set), as `claim` sees it."""
     row = conn.execute(
-        "SELECT MIN(run_after) FROM jobs WHERE status = 'queued' AND priority BETWEEN ? AND ?",
-        (min_priority, max_priority)).fetchone()
+        """SELECT MIN(run_after) FROM jobs WHERE status = 'queued' AND priority BETWEEN ? AND ?
+           AND NOT EXISTS (SELECT 1 FROM settings WHERE key IN (?, 'pause.all'))""",
+        (min_priority, max_priority, paused_key)).fetchone()
     return row[0]
 
 
