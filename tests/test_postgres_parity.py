@@ -168,6 +168,45 @@ def test_a_progress_write_and_an_event_append_in_either_order_do_not_deadlock(li
     assert queue.get_job(lib, job["id"])["progress_done"] == 2
 
 
+@pytest.mark.postgresql_only
+def test_a_worker_s_ownership_check_and_another_writer_do_not_deadlock(lib):
+    """A worker's write begins with its ownership check, which locks the job's row (FOR UPDATE);
+    another transaction meanwhile writes, then updates that job (an import feeding it). The
+    check must queue behind the write-order lock like a write, or each waits for the other."""
+    import threading
+    from photojobs.engine import queue
+    from photojobs.storage.db import atomic
+    from photojobs.storage.repos import jobs as jobs_repo, settings as settings_repo
+    job = queue.enqueue(lib, "test_noop")
+    claimed = jobs_repo.claim(lib.conn(), worker_id="w1", host="h", pid=1, now=lib.now(), min_priority=0,
+                              max_priority=1000, paused_key="pause.normal")
+    assert claimed["id"] == job["id"]
+    first, second = lib.catalog.new_connection(), lib.catalog.new_connection()
+    errors: list[BaseException] = []
+
+    def other_writer():
+        try:
+            with atomic(second):
+                settings_repo.put(second, "test.key", "1", 1.0)
+                jobs_repo.set_progress(second, job["id"], done=1, failed=0, total=2, now=1.0)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+    try:
+        with atomic(first):
+            assert jobs_repo.owned(first, job["id"], "w1") is not None
+            thread = threading.Thread(target=other_writer)
+            thread.start()
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            assert wait_for(lambda: lib.conn().execute(waiting).fetchone()[0] > 0, timeout=30)
+            jobs_repo.set_progress(first, job["id"], done=0, failed=0, total=2, now=1.0)
+        thread.join(30)
+    finally:
+        first.close()
+        second.close()
+    assert errors == [] and not thread.is_alive()
+    assert queue.get_job(lib, job["id"])["progress_done"] == 1
+
+
 # --- LISTEN/NOTIFY: the daemon hears other processes at once ------------------------------------
 
 def _events_until(stream, until, seconds: float) -> list[dict]:

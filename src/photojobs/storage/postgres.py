@@ -22,6 +22,8 @@ What differs from SQLite, and how the contract is kept (see storage/__init__.py)
 
 from __future__ import annotations
 
+import functools
+
 import logging
 import threading
 import time
@@ -40,6 +42,21 @@ log = logging.getLogger("photojobs.storage.postgres")
 CHANNEL = "photojobs"
 BACKEND = "postgresql"
 _WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+@functools.lru_cache(maxsize=512)
+def locks_rows(sql: str) -> bool:
+    """Whether `sql` may lock rows: a write, a data-modifying WITH, or a SELECT ... FOR UPDATE/SHARE
+    (the ownership check that fences a job's writes). Each must come after the write-order lock,
+    or a transaction holding a row could wait on one holding the lock that waits on that row."""
+    words = sql.upper().split()
+    if not words:
+        return False
+    if words[0] in _WRITES:
+        return True
+    text = " ".join(words)
+    return (" FOR UPDATE" in text or " FOR SHARE" in text or " FOR NO KEY UPDATE" in text
+            or (words[0] == "WITH" and any(w in _WRITES for w in words)))
 # catalog.synchronous_commit: "off" (the default) acknowledges a commit before its WAL reaches the
 # disk. A killed photojobs loses nothing; a crash of the server (or a power cut) may lose the last
 # few hundred milliseconds of commits, never corrupts: the guarantee SQLite's catalog gives with
@@ -90,7 +107,7 @@ class PgConnection:
     # --- statements -------------------------------------------------------------------------
     def _in_write_order(self, sql: str) -> None:
         """Before a transaction's first write locks a row, queue behind the other writers."""
-        if self.depth and not self.holds(WRITE_ORDER_LOCK) and sql.lstrip()[:6].upper() in _WRITES:
+        if self.depth and not self.holds(WRITE_ORDER_LOCK) and locks_rows(sql):
             self.hold(WRITE_ORDER_LOCK)
             self._run("SELECT pg_advisory_xact_lock(?)", (WRITE_ORDER_LOCK,), tuple_row)
 

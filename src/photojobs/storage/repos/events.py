@@ -29,9 +29,8 @@ def append(conn: sqlite3.Connection, *, kind: str, data: dict, now: float, proje
                 return append(conn, kind=kind, data=data, now=now, project_id=project_id, job_id=job_id)
         notify_change(conn)
         if not conn.holds(EVENTS_APPEND_LOCK):
-            event_id = conn.execute(_LOCK_AND_APPEND, (EVENTS_APPEND_LOCK, *args)).fetchone()[0]
-            conn.hold(EVENTS_APPEND_LOCK)
-            return event_id
+            conn.hold(EVENTS_APPEND_LOCK)   # first: the statement below takes it (a failure ends the block)
+            return conn.execute(_LOCK_AND_APPEND, (EVENTS_APPEND_LOCK, *args)).fetchone()[0]
     return conn.execute(_APPEND, args).fetchone()[0]
 
 
