@@ -181,24 +181,31 @@ def _advisory_locks(conn) -> int:
                         "AND pid = pg_backend_pid()").fetchone()[0]
 
 
-def test_the_event_lock_is_taken_again_after_a_savepoint_that_took_it_rolled_back(catalog):
-    conn = catalog.new_connection()
+def test_a_write_transaction_holds_the_write_order_lock_from_begin_to_commit(catalog):
+    """Taken in BEGIN, before any row lock: a rolled-back savepoint keeps it, the commit ends it,
+    and a second session's write transaction waits for it (as SQLite's BEGIN IMMEDIATE)."""
+    conn, other = catalog.new_connection(), catalog.new_connection()
     try:
+        assert _advisory_locks(conn) == 0
         with atomic(conn):
+            assert _advisory_locks(conn) == 1
             with pytest.raises(RuntimeError):
                 with atomic(conn):
                     events_repo.append(conn, kind="job", data={"n": 1}, now=1.0)
-                    assert _advisory_locks(conn) == 1
                     raise RuntimeError("undo the inner block")
-            assert _advisory_locks(conn) == 0   # the rolled-back savepoint released it
-            with atomic(conn):
-                events_repo.append(conn, kind="job", data={"n": 2}, now=2.0)
-            events_repo.append(conn, kind="job", data={"n": 3}, now=3.0)
-            assert _advisory_locks(conn) == 1   # held until the commit, taken once
+            assert _advisory_locks(conn) == 1   # the outer transaction still writes in order
+            events_repo.append(conn, kind="job", data={"n": 2}, now=2.0)
+            with pytest.raises(StorageBusy):    # the other writer waits its busy timeout, then gives up
+                other.execute("SET lock_timeout = 200")
+                with atomic(other):
+                    pass
         assert _advisory_locks(conn) == 0
+        with atomic(other):                     # free again once committed
+            events_repo.append(other, kind="job", data={"n": 3}, now=3.0)
         assert [e["data"] for e in events_repo.read_after(conn, 0)] == ['{"n":2}', '{"n":3}']
     finally:
         conn.close()
+        other.close()
 
 
 @pytest.mark.parametrize("setting", ["off", "on"])

@@ -72,9 +72,9 @@ Events (repos/events.py)
   An append-only log. Ids only grow, are never reused (even after a prune), and, since one
   writer commits at a time, a reader that has seen id N never later finds a new event below N:
   ids are in commit order, which is what SSE's Last-Event-ID and `jobs watch` rely on.
-  PostgreSQL has no single writer: a transaction that appends events first takes the advisory
-  lock EVENTS_APPEND_LOCK (held to its end), so event-appending transactions commit one at a
-  time and a sequence value taken earlier can never commit after a later one is seen.
+  PostgreSQL has no single writer of its own: every write transaction takes the advisory lock
+  WRITE_ORDER_LOCK in its BEGIN (held to its end), so writers commit one at a time and an id
+  taken earlier can never commit after a later one is seen.
 
 Settings (repos/settings.py)
   Keys and string values; the pause flags are keys under `pause.` that `claim` reads.

@@ -2,27 +2,24 @@
 repositories, nested transactions with after-commit hooks, and LISTEN/NOTIFY change signals.
 
 What differs from SQLite, and how the contract is kept (see storage/__init__.py):
-- Writes run in READ COMMITTED transactions; claims lock their row (FOR UPDATE SKIP LOCKED),
-  event appends serialise on an advisory lock so event ids stay in commit order.
+- Writes run in READ COMMITTED transactions; claims lock their row (FOR UPDATE SKIP LOCKED).
 - `data_version` counts the `NOTIFY photojobs` that writers send at commit (`notify_change`):
   a connection that asked once LISTENs from then on, and each call drains, without blocking,
   what arrived. `PgCatalog.listen(on_change)` blocks on them in a thread instead (no polling).
 - `busy_timeout_ms` is the lock_timeout: a lock held longer raises StorageBusy.
-- Writers queue as on SQLite: a transaction's first INSERT/UPDATE/DELETE takes the event-order
-  lock (WRITE_ORDER_LOCK) before any row lock, and holds it to the end. Taken only at the event
-  append, it came after row locks: one transaction set a job's progress then appended its event
-  while another appended an item event then set that progress, and PostgreSQL found a deadlock.
+- Writers queue as on SQLite's BEGIN IMMEDIATE: `atomic` takes WRITE_ORDER_LOCK in its BEGIN's
+  round trip and holds it to the end. So event ids (from an identity) commit in order, and no
+  transaction holds a row lock while it waits for another writer: taken later (at the first
+  event, or the first write), a transaction holding a job's row (a progress write, the fencing
+  check's FOR UPDATE) waited for the lock while its holder waited for that row: a deadlock.
 - Durability: sessions run with `synchronous_commit = off` unless configured "on" (see
   SYNCHRONOUS_COMMIT): the guarantee of SQLite's WAL with synchronous=NORMAL, where a crash of
   the application loses nothing and one of the server may lose the last commits, never corrupts.
-- Round trips: the NOTIFY is sent in the same message as the COMMIT; a transaction takes an
-  advisory lock it holds once (`holds`/`hold`); a transaction whose first write is an event
-  append takes the lock in that same statement.
+- Round trips: the lock shares BEGIN's, the NOTIFY is sent in the same message as the COMMIT.
 """
 
 from __future__ import annotations
 
-import functools
 
 import logging
 import threading
@@ -35,28 +32,15 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from .pg_rows import raise_typed, redacted, row_factory, translate
-from .repos.events import EVENTS_APPEND_LOCK as WRITE_ORDER_LOCK
 
 log = logging.getLogger("photojobs.storage.postgres")
 
 CHANNEL = "photojobs"
+# Every write transaction takes this advisory lock in its BEGIN and holds it to the end: writers
+# queue one at a time as on SQLite (BEGIN IMMEDIATE), so event ids commit in order and no
+# transaction ever holds a row lock while it waits for another writer. Any constant that never changes.
+WRITE_ORDER_LOCK = 0x70686576   # "phev"
 BACKEND = "postgresql"
-_WRITES = ("INSERT", "UPDATE", "DELETE")
-
-
-@functools.lru_cache(maxsize=512)
-def locks_rows(sql: str) -> bool:
-    """Whether `sql` may lock rows: a write, a data-modifying WITH, or a SELECT ... FOR UPDATE/SHARE
-    (the ownership check that fences a job's writes). Each must come after the write-order lock,
-    or a transaction holding a row could wait on one holding the lock that waits on that row."""
-    words = sql.upper().split()
-    if not words:
-        return False
-    if words[0] in _WRITES:
-        return True
-    text = " ".join(words)
-    return (" FOR UPDATE" in text or " FOR SHARE" in text or " FOR NO KEY UPDATE" in text
-            or (words[0] == "WITH" and any(w in _WRITES for w in words)))
 # catalog.synchronous_commit: "off" (the default) acknowledges a commit before its WAL reaches the
 # disk. A killed photojobs loses nothing; a crash of the server (or a power cut) may lose the last
 # few hundred milliseconds of commits, never corrupts: the guarantee SQLite's catalog gives with
@@ -99,20 +83,12 @@ class PgConnection:
         self.depth = 0
         self.hooks: list[Callable[[], None]] | None = None
         self.tx_state: dict | None = None
-        self._held: dict[int, int] = {}   # advisory lock -> the depth that took it, this transaction
         self._notify = False
         self._listening = False
         self._version = 0
 
     # --- statements -------------------------------------------------------------------------
-    def _in_write_order(self, sql: str) -> None:
-        """Before a transaction's first write locks a row, queue behind the other writers."""
-        if self.depth and not self.holds(WRITE_ORDER_LOCK) and locks_rows(sql):
-            self.hold(WRITE_ORDER_LOCK)
-            self._run("SELECT pg_advisory_xact_lock(?)", (WRITE_ORDER_LOCK,), tuple_row)
-
     def _run(self, sql: str, params: Any, factory):
-        self._in_write_order(sql)
         named = isinstance(params, Mapping)
         cur = self.raw.cursor(row_factory=factory)
         try:
@@ -129,7 +105,6 @@ class PgConnection:
         cur = self.raw.cursor()
         if not seq:
             return cur
-        self._in_write_order(sql)
         try:
             cur.executemany(translate(sql, named), seq)
         except psycopg.Error as exc:
@@ -154,7 +129,13 @@ class PgConnection:
     def atomic(self) -> Iterator["PgConnection"]:
         depth = self.depth
         if depth == 0:
-            self.execute("BEGIN")
+            # A write transaction queues behind the other writers at once, in BEGIN's own round
+            # trip (SQLite's BEGIN IMMEDIATE): no row lock is ever taken before the write order.
+            try:
+                self.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(WRITE_ORDER_LOCK)})")
+            except psycopg.Error as exc:
+                self._quiet("ROLLBACK")
+                raise_typed(exc, self.url)
             self.hooks, self.tx_state, self._notify = [], {}, False
         else:
             self.execute(f"SAVEPOINT sp{depth}")
@@ -163,8 +144,6 @@ class PgConnection:
             yield self
         except BaseException:
             self.depth = depth
-            # A rolled-back savepoint releases the locks taken inside it, advisory ones too.
-            self._held = {k: d for k, d in self._held.items() if d <= depth}
             if depth == 0:
                 self.hooks = self.tx_state = None
                 self._quiet("ROLLBACK")
@@ -175,11 +154,9 @@ class PgConnection:
         self.depth = depth
         if depth:
             self.execute(f"RELEASE SAVEPOINT sp{depth}")
-            self._held = {k: min(d, depth) for k, d in self._held.items()}   # now the outer block's
             return
         hooks = self.hooks or []
         self.hooks = self.tx_state = None
-        self._held = {}
         try:
             # One round trip: the NOTIFY (delivered at commit anyway) rides with the COMMIT.
             self.execute(f"NOTIFY {CHANNEL}; COMMIT" if self._notify else "COMMIT")
@@ -196,15 +173,6 @@ class PgConnection:
                 self.raw.execute(sql)
         except psycopg.Error:
             pass
-
-    def holds(self, lock: int) -> bool:
-        """Whether this transaction already holds the transaction-level advisory lock `lock`."""
-        return self.depth > 0 and lock in self._held
-
-    def hold(self, lock: int) -> None:
-        """Record that this transaction took the advisory lock `lock` (pg_advisory_xact_lock)."""
-        if self.depth:
-            self._held.setdefault(lock, self.depth)
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         if not self.depth or self.hooks is None:

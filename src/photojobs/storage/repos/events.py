@@ -7,30 +7,17 @@ import sqlite3
 
 from ..db import atomic, is_postgres, notify_change
 
-# PostgreSQL: every transaction that appends events holds this advisory lock until it ends, so
-# such transactions commit one at a time and ids (from an identity) are in commit order. Without
-# it, an id taken before a later one commits would appear below ids a reader has already seen.
-EVENTS_APPEND_LOCK = 0x70686576   # "phev"; any constant, as long as it never changes
-
 _APPEND = "INSERT INTO events (created_at, kind, project_id, job_id, data) VALUES (?, ?, ?, ?, ?) RETURNING id"
-# A transaction's first append on PostgreSQL takes the lock in the same round trip: the
-# materialised CTE is evaluated before the row it feeds, hence before the id is drawn.
-_LOCK_AND_APPEND = """WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(?))
-    INSERT INTO events (created_at, kind, project_id, job_id, data)
-    SELECT ?::double precision, ?::text, ?::bigint, ?::bigint, ?::text FROM locked RETURNING id"""
 
 
 def append(conn: sqlite3.Connection, *, kind: str, data: dict, now: float, project_id: int | None = None,
            job_id: int | None = None) -> int:
     args = (now, kind, project_id, job_id, json.dumps(data, separators=(",", ":")))
     if is_postgres(conn):
-        if not conn.depth:   # the lock must last until the insert commits
+        if not conn.depth:   # ids in commit order: only inside a write transaction (see postgres.py)
             with atomic(conn):
                 return append(conn, kind=kind, data=data, now=now, project_id=project_id, job_id=job_id)
         notify_change(conn)
-        if not conn.holds(EVENTS_APPEND_LOCK):
-            conn.hold(EVENTS_APPEND_LOCK)   # first: the statement below takes it (a failure ends the block)
-            return conn.execute(_LOCK_AND_APPEND, (EVENTS_APPEND_LOCK, *args)).fetchone()[0]
     return conn.execute(_APPEND, args).fetchone()[0]
 
 
