@@ -23,6 +23,7 @@ from photojobs.daemon import state
 from photojobs.engine.queue import enqueue
 from photojobs.photos.projects import create_project
 from photojobs.storage import atomic
+from test_daemon_fixtures import terminate
 
 BACKENDS = ("postgresql",)
 HOSTS = ("host-a", "host-b", "host-c")
@@ -100,12 +101,7 @@ class Host:
             return
         if self.stopped:
             self.proc.send_signal(signal.SIGCONT)
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        terminate(self.proc)
 
 
 @pytest.fixture

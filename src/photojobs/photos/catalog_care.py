@@ -90,6 +90,11 @@ def check(root: Path, config: Config | None = None) -> CheckReport:
         return report
     report.projects = len(listed)
     report.photos = sum(len(p["photos"]) for p in listed.values())
+    return _compare_folders(report, listed, folders)
+
+
+def _compare_folders(report: CheckReport, listed, folders: list[Path]) -> CheckReport:
+    """The project folders on disk against the catalog's projects (`listed`, folder names)."""
     report.unlisted_folders = [f.name for f in folders if f.name not in listed]
     if not listed and folders:
         report.state = "lost"
@@ -115,15 +120,7 @@ def _check_server(root: Path, url: str, config: Config) -> CheckReport:
         report.photos = sum(photos_repo.count_by_project(conn).values())
     finally:
         catalog.close()
-    folders = marked_folders(root)
-    report.unlisted_folders = [f.name for f in folders if f.name not in listed]
-    if not listed and folders:
-        report.state = "lost"
-        report.problems.append(f"the catalog lists no projects but {counted(len(folders), 'project folder')} "
-                               "exist on disk")
-    elif not listed:
-        report.state = "empty"
-    return report
+    return _compare_folders(report, listed, marked_folders(root))
 
 
 def _read_catalog(path: Path) -> dict[str, dict[str, Any]]:
