@@ -157,7 +157,7 @@ def _refuse_unmarked_root(lib: "Library", ours: str) -> None:
     """A catalog of its own (SQLite, inside the root) is this root's. A shared one that lists
     projects is this root's only when one of the root's project folders says so: an empty or
     foreign folder is most likely a share that is not mounted there."""
-    if getattr(lib.catalog, "backend", "sqlite") == "sqlite":
+    if lib.catalog.backend == "sqlite":
         return
     projects = projects_repo.count(lib.conn())
     if not projects or any(read_marker(f).get("library_id") in (ours, None) for f in marked_folders(lib.root)):

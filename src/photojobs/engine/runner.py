@@ -26,7 +26,7 @@ from ..storage import Connection, Row, atomic
 from ..storage.db import data_version, retry_when_busy
 from ..storage.repos import jobs as jobs_repo
 from . import recovery
-from .lanes import PAUSE_ALL_KEY, PAUSE_PREFIX, Lane, make_lanes
+from .lanes import Lane, make_lanes
 from .outcomes import Complete, DiskFull, Outcome, give_back, run_job, settle
 from .queue import emit_job
 
@@ -315,9 +315,11 @@ class Runner:
                                      max_priority=lane.max_priority, paused_key=lane.pause_key)
         except StorageBusy:
             return 0.1
+        now = self.lib.now()
         if due is None:
             return idle
-        return min(idle, due - self.lib.now())
+        # Claims paused for a full disk: a due job waits for the pause's end, the slot with it.
+        return max(min(idle, due - now), self._claim_after - now)
 
     def _may_claim(self) -> bool:
         return (not self.stopping and self.lib.now() >= self._claim_after

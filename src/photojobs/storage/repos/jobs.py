@@ -52,6 +52,9 @@ def insert(conn: sqlite3.Connection, *, project_id: int | None, type: str, prior
     return existing, False
 
 
+_SKIP_LOCKED = {False: "", True: " FOR UPDATE SKIP LOCKED"}
+
+
 def claim(conn: sqlite3.Connection, *, min_priority: int, max_priority: int, worker_id: str,
           host: str, pid: int, now: float, paused_key: str) -> sqlite3.Row | None:
     """Atomically take the best queued job in [min_priority, max_priority] that is due.
@@ -74,9 +77,6 @@ def claim(conn: sqlite3.Connection, *, min_priority: int, max_priority: int, wor
     if row is not None:
         notify_change(conn)
     return row
-
-
-_SKIP_LOCKED = {False: "", True: " FOR UPDATE SKIP LOCKED"}
 
 
 def _changed(conn: sqlite3.Connection, row: sqlite3.Row | None) -> sqlite3.Row | None:
