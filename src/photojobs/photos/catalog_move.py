@@ -41,7 +41,7 @@ def migrate_catalog(lib: Library, url: str) -> MoveReport:
         raise PhotojobsError("--to names no catalog (a postgresql:// URL, or a SQLite file)")
     if not transfer.is_postgresql(url):
         path = transfer.sqlite_target_path(url)
-        own = getattr(lib.catalog, "path", None)
+        own = lib.catalog.path   # None on a server
         if own is not None and path.exists() and path.resolve() == own.resolve():
             raise PhotojobsError(f"{path} is this library's own catalog; nothing was copied")
     target = transfer.open_target(url, lib.config.pipeline.busy_timeout_ms)

@@ -136,14 +136,10 @@ def _rows(conn, table: str) -> tuple[list[str], Any]:
 
 # --- id sequences, per backend -----------------------------------------------------------
 
-def _backend(catalog) -> str:
-    return catalog.backend
-
-
 def last_id(catalog, conn, table: str) -> int:
     """The highest id `table` has ever handed out (above its rows' when pruned ones were higher)."""
     highest = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
-    if _backend(catalog) == "postgresql":
+    if catalog.backend == "postgresql":
         seq = conn.execute("SELECT pg_get_serial_sequence(?, 'id')", (table,)).fetchone()[0]
         if seq is not None:
             row = conn.execute(f"SELECT last_value, is_called FROM {seq}").fetchone()
@@ -158,7 +154,7 @@ def last_id(catalog, conn, table: str) -> int:
 
 def set_last_id(catalog, conn, table: str, value: int) -> None:
     """Make `table` hand out ids above `value` from now on (inside the caller's transaction)."""
-    if _backend(catalog) == "postgresql":
+    if catalog.backend == "postgresql":
         # setval(seq, v, false): the next id is v itself; so v = value + 1 (and 1 for an empty table).
         conn.execute("SELECT setval(pg_get_serial_sequence(?, 'id'), ?, false)", (table, value + 1))
         return
