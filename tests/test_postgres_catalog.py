@@ -227,3 +227,16 @@ def test_synchronous_commit_is_off_unless_configured_and_only_off_or_on(tmp_path
     bad.write_text(json.dumps({"catalog": {"synchronous_commit": "local"}}))
     with pytest.raises(ConfigError, match="catalog.synchronous_commit' must be one of off, on"):
         load_config(bad)
+
+
+def test_opening_an_up_to_date_catalog_writes_nothing_so_it_never_waits_on_writers(catalog):
+    """Every command opens the catalog and checks its schema: while another machine's writer
+    holds the write order, that check must not queue behind it."""
+    writer, opener = catalog.new_connection(), catalog.new_connection()
+    try:
+        opener.execute("SET lock_timeout = 200")
+        with atomic(writer):
+            assert migrate(opener) == []   # a write transaction here would be StorageBusy
+    finally:
+        writer.close()
+        opener.close()

@@ -190,10 +190,16 @@ def migrate(conn: sqlite3.Connection, db_path: Path | None = None) -> list[str]:
     SQLite: a backup of the file first. PostgreSQL: all of it in one transaction under an advisory
     lock (DDL is transactional there), so machines starting together migrate once."""
     if is_postgres(conn):
+        # Every command opens the catalog: a read first, so an up-to-date schema costs no write
+        # transaction (which would queue behind every other machine's writers).
+        applied = schema_version(conn)
+        _refuse_unknown(applied, _where(conn))
+        if applied and not any(m.name not in applied for m in MIGRATIONS):
+            return []
         with atomic(conn):
             conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
             applied = _applied(conn)
-            _refuse_unknown(applied, getattr(conn, "url", None) and _where(conn))
+            _refuse_unknown(applied, _where(conn))
             done = []
             for migration in MIGRATIONS:
                 if migration.name not in applied:
