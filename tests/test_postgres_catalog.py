@@ -42,7 +42,7 @@ def test_a_tailing_reader_sees_every_event_id_once_and_in_order_under_concurrent
                     ids = []
                     # Transactions of varying length: some events, some idle time before the commit.
                     for _ in range(rng.randint(1, 3)):
-                        ids.append(events_repo.append(conn, kind="test", data={"w": seed, "n": n}, now=0.0))
+                        events_repo.append(conn, kind="test", data={"w": seed, "n": n}, now=0.0, on_id=ids.append)
                         if rng.random() < 0.3:
                             threading.Event().wait(rng.random() / 200)
                 with lock:
@@ -181,28 +181,27 @@ def _advisory_locks(conn) -> int:
                         "AND pid = pg_backend_pid()").fetchone()[0]
 
 
-def test_a_write_transaction_holds_the_write_order_lock_from_begin_to_commit(catalog):
-    """Taken in BEGIN, before any row lock: a rolled-back savepoint keeps it, the commit ends it,
-    and a second session's write transaction waits for it (as SQLite's BEGIN IMMEDIATE)."""
+def test_writers_run_side_by_side_and_only_event_appends_queue_at_commit(catalog):
+    """Writers do not queue behind each other: no advisory lock while a transaction runs, and a
+    second session writes and commits meanwhile. An append's id is taken at the commit, under
+    the write-order lock, and an append undone with its savepoint is never written."""
     conn, other = catalog.new_connection(), catalog.new_connection()
+    heard: list[int] = []
     try:
-        assert _advisory_locks(conn) == 0
         with atomic(conn):
-            assert _advisory_locks(conn) == 1
             with pytest.raises(RuntimeError):
                 with atomic(conn):
-                    events_repo.append(conn, kind="job", data={"n": 1}, now=1.0)
+                    events_repo.append(conn, kind="job", data={"n": 1}, now=1.0, on_id=heard.append)
                     raise RuntimeError("undo the inner block")
-            assert _advisory_locks(conn) == 1   # the outer transaction still writes in order
-            events_repo.append(conn, kind="job", data={"n": 2}, now=2.0)
-            with pytest.raises(StorageBusy):    # the other writer waits its busy timeout, then gives up
-                other.execute("SET lock_timeout = 200")
-                with atomic(other):
-                    pass
-        assert _advisory_locks(conn) == 0
-        with atomic(other):                     # free again once committed
-            events_repo.append(other, kind="job", data={"n": 3}, now=3.0)
-        assert [e["data"] for e in events_repo.read_after(conn, 0)] == ['{"n":2}', '{"n":3}']
+            events_repo.append(conn, kind="job", data={"n": 2}, now=2.0, on_id=heard.append)
+            assert _advisory_locks(conn) == 0 and heard == []   # held back to the commit
+            other.execute("SET lock_timeout = 200")
+            with atomic(other):                                 # not StorageBusy: nobody queues
+                events_repo.append(other, kind="job", data={"n": 3}, now=3.0, on_id=heard.append)
+            assert len(heard) == 1
+        assert _advisory_locks(conn) == 0 and len(heard) == 2 and heard[0] < heard[1]
+        assert [e["data"] for e in events_repo.read_after(conn, 0)] == ['{"n":3}', '{"n":2}']
+        assert [e["id"] for e in events_repo.read_after(conn, 0)] == heard
     finally:
         conn.close()
         other.close()
@@ -240,3 +239,73 @@ def test_opening_an_up_to_date_catalog_writes_nothing_so_it_never_waits_on_write
     finally:
         writer.close()
         opener.close()
+
+
+def test_a_transaction_s_begin_goes_with_its_first_statement_and_an_empty_one_sends_nothing(catalog):
+    """BEGIN shares its first statement's round trip; a block that ran no statement has nothing to
+    commit, and its after-commit hooks still run; a failed first statement leaves no transaction."""
+    from photojobs.storage import after_commit
+    conn = catalog.new_connection()
+    ran: list[str] = []
+    try:
+        with atomic(conn):
+            assert not conn.in_transaction            # said, not yet sent
+            after_commit(conn, lambda: ran.append("empty"))
+        assert ran == ["empty"] and not conn.in_transaction
+        with atomic(conn):
+            settings_repo.put(conn, "test.begin", "1", 1.0)
+            assert conn.in_transaction                # sent with the first statement
+            after_commit(conn, lambda: ran.append("written"))
+        assert ran == ["empty", "written"] and settings_repo.get(conn, "test.begin") == "1"
+        with pytest.raises(Exception):
+            with atomic(conn):
+                conn.execute("SELECT no_such_column FROM settings")
+        assert not conn.in_transaction
+        with atomic(conn):                            # the session is usable again
+            settings_repo.put(conn, "test.begin", "2", 2.0)
+        assert settings_repo.get(conn, "test.begin") == "2"
+    finally:
+        conn.close()
+
+
+def test_notifications_say_which_changes_may_make_a_job_claimable(catalog):
+    """A queued job or a pause flag is 'work' (idle runners look at the queue); a claim, an event
+    or a settle is a change (streams read on, idle runners sleep on)."""
+    heard: list[str] = []
+    got = threading.Condition()
+
+    def hear(what):
+        with got:
+            heard.append(what)
+            got.notify_all()
+
+    def next_heard() -> str:
+        with got:
+            assert got.wait_for(lambda: heard, timeout=10), "no notification"
+            return heard.pop(0)
+
+    stop = catalog.listen(lambda: hear("change"), lambda: hear("work"))
+    conn = catalog.new_connection()
+    try:
+        with atomic(conn):
+            job, _ = jobs_repo.insert(conn, project_id=None, type="t", priority=50, payload="{}",
+                                      max_attempts=1, now=1.0)
+            events_repo.append(conn, kind="job", data={}, now=1.0)
+        assert next_heard() == "work"
+        with atomic(conn):
+            events_repo.append(conn, kind="job", data={}, now=2.0)
+        assert next_heard() == "change"
+        with atomic(conn):
+            claimed = jobs_repo.claim(conn, min_priority=0, max_priority=100, worker_id="w", host="h", pid=1,
+                                      now=3.0, paused_key="pause.normal")
+            assert claimed["id"] == job["id"]
+        assert next_heard() == "change"
+        with atomic(conn):
+            settings_repo.put(conn, "pause.normal", "1", 4.0)
+        assert next_heard() == "work"
+        with atomic(conn):
+            jobs_repo.requeue(conn, job["id"], worker_id="w", run_after=5.0, now=5.0, error_message=None)
+        assert next_heard() == "work"
+    finally:
+        stop()
+        conn.close()

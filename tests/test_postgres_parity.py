@@ -249,3 +249,41 @@ def test_the_daemon_runs_and_streams_a_job_another_process_queued_without_waking
         assert http.get("/api/health").json()["paused"]["lanes"]["normal"] is True
     pause.resume(lib, "normal")
     assert wait_for(lambda: queue.list_jobs(lib, status=["queued"]) == [], timeout=60)
+
+
+@pytest.mark.postgresql_only
+def test_an_idle_runner_looks_at_the_queue_only_for_changes_that_may_queue_a_job(lib, monkeypatch):
+    """Every commit anywhere notifies every runner. Another machine's events, claims and settles
+    cannot make a job claimable: an idle runner's slots sleep on through them (before, each one
+    cost every idle slot a query); a job queued elsewhere still starts at once."""
+    import threading
+    from photojobs.engine import queue
+    from photojobs.engine.runner import Runner
+    from photojobs.storage.db import atomic
+    from photojobs.storage.repos import events as events_repo, jobs as jobs_repo
+    looks: list[int] = []
+    real_next_due = jobs_repo.next_due
+    monkeypatch.setattr(jobs_repo, "next_due", lambda *a, **k: looks.append(1) or real_next_due(*a, **k))
+    runner = Runner(lib, name="idle")
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    other = lib.catalog.new_connection()   # another machine's session
+    try:
+        first = queue.enqueue(lib, "test_noop")
+        assert wait_for(lambda: queue.get_job(lib, first["id"])["status"] == "completed", timeout=30)
+        before = len(looks)
+        commits = 60
+        for n in range(commits):
+            with atomic(other):
+                events_repo.append(other, kind="job", data={"n": n}, now=float(n))
+        during = len(looks) - before
+        assert during < commits / 4, f"{during} looks at the queue for {commits} commits that queued nothing"
+        with atomic(other):   # a job queued by the other machine: work, heard through NOTIFY
+            queued, _ = jobs_repo.insert(other, project_id=None, type="test_noop", priority=50, payload="{}",
+                                         max_attempts=1, now=lib.now())
+        assert wait_for(lambda: queue.get_job(lib, queued["id"])["status"] == "completed", timeout=30)
+    finally:
+        runner.request_stop()
+        thread.join(30)
+        other.close()
+    assert not thread.is_alive()

@@ -33,14 +33,23 @@ class Waker:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._generation = 0
+        self._work = 0
 
-    def notify(self) -> None:
+    def notify(self, work: bool = True) -> None:
+        """Wake every sleeper. `work=False` says the change cannot have made a job claimable (a job
+        claimed, settled or reporting progress): idle lane slots then need not look at the queue."""
         with self._cond:
             self._generation += 1
+            if work:
+                self._work += 1
             self._cond.notify_all()
 
     def generation(self) -> int:
         return self._generation
+
+    def work_generation(self) -> int:
+        """Counts the wake-ups that may have made a job claimable (a job queued, a pause changed)."""
+        return self._work
 
     def wait(self, seen: int, timeout: float) -> int:
         """Sleep until the generation moves past `seen` or `timeout` passes; return the generation."""

@@ -79,7 +79,8 @@ class EventHub:
         self._thread.start()
         # Events other machines append: heard at once where the catalog notifies (PostgreSQL);
         # on SQLite the runner's data_version poll wakes the hub through the waker.
-        self._stop_listening = self.lib.catalog.listen(self.lib.waker.notify)
+        self._stop_listening = self.lib.catalog.listen(lambda: self.lib.waker.notify(work=False),
+                                                       self.lib.waker.notify)
 
     def close(self, *, wait: bool = True) -> None:
         """End every stream (the daemon is stopping); `wait=False` from a signal handler."""

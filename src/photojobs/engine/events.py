@@ -11,27 +11,30 @@ from ..storage.repos import events as events_repo
 
 
 def emit(lib: Library, conn: Connection, kind: str, data: dict, *, project_id: int | None = None,
-         job_id: int | None = None) -> int:
-    """Append an event inside the caller's transaction; subscribers hear of it after the commit."""
+         job_id: int | None = None) -> None:
+    """Append an event inside the caller's transaction; subscribers hear of it after the commit
+    (by then it has its id)."""
     now = lib.now()
-    event_id = events_repo.append(conn, kind=kind, data=data, now=now, project_id=project_id, job_id=job_id)
-    event = {"id": event_id, "kind": kind, "created_at": now, "project_id": project_id, "job_id": job_id,
+    event = {"id": None, "kind": kind, "created_at": now, "project_id": project_id, "job_id": job_id,
              "data": data}
+    events_repo.append(conn, kind=kind, data=data, now=now, project_id=project_id, job_id=job_id,
+                       on_id=lambda event_id: event.__setitem__("id", event_id))
     state = transaction_state(conn)
     batch = state.get("events") if state is not None else None
     if batch is not None:
         batch.append(event)  # one wake-up per transaction, however many events it holds
-        return event_id
+        return
     batch = [event]
     if state is not None:
         state["events"] = batch
 
     def _notify() -> None:
-        lib.waker.notify()
+        # Idle lane slots look at the queue again only if the transaction may have made a job
+        # claimable (storage's notify_change(work=True)); every other sleeper wakes either way.
+        lib.waker.notify(work=state is None or bool(state.get("work")))
         lib.publish(batch)
 
     after_commit(conn, _notify)
-    return event_id
 
 
 def row_to_event(row: Row) -> dict:

@@ -80,7 +80,7 @@ class Runner:
         self.recover(self.lib.now(), include_stale=False)
         # Other processes' commits: notifications where the catalog sends them (PostgreSQL),
         # else a poll of data_version every poll_ms.
-        self._stop_listening = self.lib.catalog.listen(self.lib.waker.notify)
+        self._stop_listening = self.lib.catalog.listen(self._heard_change, self.lib.waker.notify)
         if self._stop_listening is None:
             self._watch_conn = self.lib.catalog.new_connection()
             self._data_version = self._read_data_version()
@@ -238,6 +238,10 @@ class Runner:
         p = self.lib.config.pipeline
         return min(p.poll_ms, p.heartbeat_ms) / 1000
 
+    def _heard_change(self) -> None:
+        """Another process committed a change that makes no job claimable (a claim, a settle, progress)."""
+        self.lib.waker.notify(work=False)
+
     def _read_data_version(self) -> int | None:
         if self._watch_conn is None:
             return None
@@ -255,22 +259,33 @@ class Runner:
     def _slot_main(self, lane: Lane) -> None:
         row = None
         idle = False   # the last claim found nothing
+        looked = (-1, 0.0)   # (work generation, monotonic deadline) of the last look at the queue
         while not self.stopping or row is not None:
-            seen = self.lib.waker.generation()
+            seen, work = self.lib.waker.generation(), self.lib.waker.work_generation()
             try:
                 if row is None:
-                    if idle:
+                    if idle and (work == looked[0] or self._stop_listening is None):
                         # Most wake-ups are for other work (every commit anywhere wakes every
-                        # slot): one read says whether this lane has a job due, before a claim's
-                        # transaction is spent on it.
+                        # slot): one that cannot have made a job claimable (a claim, a settle,
+                        # progress) costs nothing until the lane's next job is due. Else one read
+                        # says whether this lane has a job due before a claim's transaction is
+                        # spent on it; skipped where the catalog says which changes queue a job
+                        # (PostgreSQL's notifications): such a wake-up claims at once.
+                        left = looked[1] - time.monotonic()
+                        if work == looked[0] and left > 0:
+                            self.lib.waker.wait(seen, left)
+                            continue
                         wait = self._until_due(lane)
+                        looked = (work, time.monotonic() + wait)
                         if wait > 0:
                             self.lib.waker.wait(seen, wait)
                             continue
                     row = self._transact(lane, None, None)
                     idle = row is None
                     if row is None:
-                        self.lib.waker.wait(seen, max(0.001, self._until_due(lane)))
+                        wait = max(0.001, self._until_due(lane))
+                        looked = (work, time.monotonic() + wait)
+                        self.lib.waker.wait(seen, wait)
                         continue
                 outcome = run_job(self.lib, row, stopping=lambda: self.stopping)
                 if isinstance(outcome, DiskFull):

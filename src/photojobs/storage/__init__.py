@@ -20,10 +20,13 @@ Connections
   one (an SSE follower, a runner's change watcher, a give-back while the slots' connections may
   be mid-transaction). `data_version(conn)` changes whenever another connection commits: the only
   way idle loops notice other processes' work. `read_snapshot(conn)`: several reads, one state.
-  `Catalog.listen(on_change)` calls `on_change` from a thread of its own whenever a change is
-  committed anywhere and returns a stop function; None where the backend cannot (SQLite: poll
-  data_version). On PostgreSQL, writes that idle loops wait for call `notify_change(conn)` (a
-  NOTIFY at commit): enqueue, claim, settle, cancel/retry, settings (pauses), every event.
+  `Catalog.listen(on_change, on_work=None)` calls `on_change` from a thread of its own whenever
+  a change is committed anywhere, or `on_work` for one that may make a job claimable, and
+  returns a stop function; None where the backend cannot (SQLite: poll data_version). Writes
+  that idle loops wait for call `notify_change(conn, work=...)` (PostgreSQL: a NOTIFY at
+  commit): enqueue, claim, settle, cancel/retry, settings (pauses), every event; `work=True`
+  for a job queued (or queued again) and a settings change (pauses), which the transaction's
+  state also records as "work" for the in-process wake-ups.
 
 Leadership (leadership.py)
   `Catalog.try_leadership(name)` gives a `Lease` (`held()`, `release()`) if this process now
@@ -72,9 +75,11 @@ Events (repos/events.py)
   An append-only log. Ids only grow, are never reused (even after a prune), and, since one
   writer commits at a time, a reader that has seen id N never later finds a new event below N:
   ids are in commit order, which is what SSE's Last-Event-ID and `jobs watch` rely on.
-  PostgreSQL has no single writer of its own: every write transaction takes the advisory lock
-  WRITE_ORDER_LOCK in its BEGIN (held to its end), so writers commit one at a time and an id
-  taken earlier can never commit after a later one is seen.
+  PostgreSQL has no single writer of its own, and writers run side by side: an append inside a
+  transaction is held back and sent with its COMMIT, in one round trip that first takes the
+  advisory lock WRITE_ORDER_LOCK, so each id is taken under the lock held until its commit and
+  one taken earlier can never commit after a later one is seen (postgres.py). `append` tells
+  the new id through `on_id`: at once on SQLite, at the commit on PostgreSQL.
 
 Settings (repos/settings.py)
   Keys and string values; the pause flags are keys under `pause.` that `claim` reads.

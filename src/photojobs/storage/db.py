@@ -161,12 +161,18 @@ def is_postgres(conn) -> bool:
     return getattr(conn, "backend", "sqlite") == "postgresql"
 
 
-def notify_change(conn) -> None:
+def notify_change(conn, *, work: bool = False) -> None:
     """Say that this transaction changes what idle runners and streams wait for (a job queued,
-    claimed or settled, a pause, an event). On PostgreSQL a NOTIFY at commit, which
+    claimed or settled, a pause, an event). `work`: the change may make a job claimable (a job
+    queued, a pause flag changed); the transaction's state records it (`"work"`) for in-process
+    wake-ups. On PostgreSQL a NOTIFY at commit (payload 'work' for such a change), which
     `data_version` and `Catalog.listen` hear; SQLite's data_version needs no help."""
+    if work:
+        state = transaction_state(conn)
+        if state is not None:
+            state["work"] = True
     if is_postgres(conn):
-        conn.mark_changed()
+        conn.mark_changed(work)
 
 
 @contextmanager
@@ -316,7 +322,8 @@ class Catalog:
         """The catalog's name in messages."""
         return str(self.path)
 
-    def listen(self, on_change: Callable[[], None]) -> Callable[[], None] | None:
+    def listen(self, on_change: Callable[[], None],
+               on_work: Callable[[], None] | None = None) -> Callable[[], None] | None:
         """SQLite has no change notifications: None, and callers keep polling data_version."""
         return None
 

@@ -191,7 +191,7 @@ def migrate(conn: sqlite3.Connection, db_path: Path | None = None) -> list[str]:
     lock (DDL is transactional there), so machines starting together migrate once."""
     if is_postgres(conn):
         # Every command opens the catalog: a read first, so an up-to-date schema costs no write
-        # transaction (which would queue behind every other machine's writers).
+        # transaction and never waits for the migration lock.
         applied = schema_version(conn)
         _refuse_unknown(applied, _where(conn))
         if applied and not any(m.name not in applied for m in MIGRATIONS):

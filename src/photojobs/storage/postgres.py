@@ -7,23 +7,28 @@ What differs from SQLite, and how the contract is kept (see storage/__init__.py)
   a connection that asked once LISTENs from then on, and each call drains, without blocking,
   what arrived. `PgCatalog.listen(on_change)` blocks on them in a thread instead (no polling).
 - `busy_timeout_ms` is the lock_timeout: a lock held longer raises StorageBusy.
-- Writers queue as on SQLite's BEGIN IMMEDIATE: `atomic` takes WRITE_ORDER_LOCK in its BEGIN's
-  round trip and holds it to the end. So event ids (from an identity) commit in order, and no
-  transaction holds a row lock while it waits for another writer: taken later (at the first
-  event, or the first write), a transaction holding a job's row (a progress write, the fencing
-  check's FOR UPDATE) waited for the lock while its holder waited for that row: a deadlock.
+- Event ids commit in order without making writers queue: an event append inside a transaction
+  is held back (`in_commit_order`) and sent with the COMMIT, in one pipelined round trip that
+  first takes WRITE_ORDER_LOCK. The id is taken under that lock and the lock is held only while
+  the appends and the COMMIT run, so an id taken earlier always commits before a later one, and
+  other writers run side by side. The lock's holder waits for nothing (it only inserts into the
+  events table and commits), so a transaction holding a row lock that waits for it cannot close
+  a deadlock: taken earlier (at BEGIN, at the first write or at the first event), either every
+  writer queued behind every other, or a transaction holding a job's row waited for the lock
+  while its holder waited for that row.
 - Durability: sessions run with `synchronous_commit = off` unless configured "on" (see
   SYNCHRONOUS_COMMIT): the guarantee of SQLite's WAL with synchronous=NORMAL, where a crash of
   the application loses nothing and one of the server may lose the last commits, never corrupts.
-- Round trips: the lock shares BEGIN's, the NOTIFY is sent in the same message as the COMMIT.
+- Round trips: held-back appends, the lock and the NOTIFY travel with the COMMIT.
 """
 
 from __future__ import annotations
 
 
 import logging
+import os
+import select
 import threading
-import time
 from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -36,9 +41,13 @@ from .pg_rows import raise_typed, redacted, row_factory, translate
 log = logging.getLogger("photojobs.storage.postgres")
 
 CHANNEL = "photojobs"
-# Every write transaction takes this advisory lock in its BEGIN and holds it to the end: writers
-# queue one at a time as on SQLite (BEGIN IMMEDIATE), so event ids commit in order and no
-# transaction ever holds a row lock while it waits for another writer. Any constant that never changes.
+WORK = "work"   # the payload of a notification whose change may make a job claimable
+
+
+def _notify_sql(what) -> str:
+    return f"NOTIFY {CHANNEL}, '{WORK}'" if what == WORK else f"NOTIFY {CHANNEL}"
+# A transaction that appends events takes this advisory lock at its COMMIT, just before the appends
+# (see `in_commit_order`): event ids commit in the order they are taken. Any constant that never changes.
 WRITE_ORDER_LOCK = 0x70686576   # "phev"
 BACKEND = "postgresql"
 # catalog.synchronous_commit: "off" (the default) acknowledges a commit before its WAL reaches the
@@ -83,7 +92,9 @@ class PgConnection:
         self.depth = 0
         self.hooks: list[Callable[[], None]] | None = None
         self.tx_state: dict | None = None
-        self._notify = False
+        self._notify: bool | str = False
+        self._begin_pending = False   # BEGIN said, not yet sent: it goes with the first statement
+        self._ordered: list[tuple[str, Any, Callable[[Any], None]]] = []   # held back to the COMMIT
         self._listening = False
         self._version = 0
 
@@ -92,6 +103,13 @@ class PgConnection:
         named = isinstance(params, Mapping)
         cur = self.raw.cursor(row_factory=factory)
         try:
+            if self._begin_pending:
+                # A transaction's BEGIN travels with its first statement: one round trip.
+                self._begin_pending = False
+                with self.raw.pipeline():
+                    self.raw.execute("BEGIN")
+                    cur.execute(translate(sql, named), params if named else tuple(params))
+                return cur
             return cur.execute(translate(sql, named), params if named else tuple(params))
         except psycopg.Error as exc:
             raise_typed(exc, self.url)
@@ -105,6 +123,8 @@ class PgConnection:
         cur = self.raw.cursor()
         if not seq:
             return cur
+        if self._begin_pending:
+            self.execute("SELECT 1")   # sends the BEGIN
         try:
             cur.executemany(translate(sql, named), seq)
         except psycopg.Error as exc:
@@ -129,23 +149,20 @@ class PgConnection:
     def atomic(self) -> Iterator["PgConnection"]:
         depth = self.depth
         if depth == 0:
-            # A write transaction queues behind the other writers at once, in BEGIN's own round
-            # trip (SQLite's BEGIN IMMEDIATE): no row lock is ever taken before the write order.
-            try:
-                self.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(WRITE_ORDER_LOCK)})")
-            except psycopg.Error as exc:
-                self._quiet("ROLLBACK")
-                raise_typed(exc, self.url)
-            self.hooks, self.tx_state, self._notify = [], {}, False
+            self._begin_pending = True
+            self.hooks, self.tx_state, self._notify, self._ordered = [], {}, False, []
         else:
             self.execute(f"SAVEPOINT sp{depth}")
+        held_back = len(self._ordered)
         self.depth = depth + 1
         try:
             yield self
         except BaseException:
             self.depth = depth
+            del self._ordered[held_back:]   # what the undone block held back is undone too
             if depth == 0:
                 self.hooks = self.tx_state = None
+                self._begin_pending = False
                 self._quiet("ROLLBACK")
             elif self.in_transaction:
                 self._quiet(f"ROLLBACK TO SAVEPOINT sp{depth}")
@@ -157,14 +174,48 @@ class PgConnection:
             return
         hooks = self.hooks or []
         self.hooks = self.tx_state = None
+        ordered, self._ordered = self._ordered, []
         try:
-            # One round trip: the NOTIFY (delivered at commit anyway) rides with the COMMIT.
-            self.execute(f"NOTIFY {CHANNEL}; COMMIT" if self._notify else "COMMIT")
+            if ordered:
+                self._commit_in_order(ordered)
+            elif self._begin_pending:   # nothing was sent: nothing to commit
+                self._begin_pending = False
+                if self._notify:
+                    self.execute(_notify_sql(self._notify))
+            else:
+                # One round trip: the NOTIFY (delivered at commit anyway) rides with the COMMIT.
+                self.execute(f"{_notify_sql(self._notify)}; COMMIT" if self._notify else "COMMIT")
         except BaseException:
             self._quiet("ROLLBACK")
             raise
         for hook in hooks:
             hook()
+
+    def in_commit_order(self, sql: str, params: Any, on_result: Callable[[Any], None]) -> None:
+        """Run `sql` (an INSERT ... RETURNING) at this transaction's COMMIT, under WRITE_ORDER_LOCK, so
+        what it takes from a sequence commits in the order it was taken; `on_result(first column)`
+        hears the value before the after-commit hooks run. Must not wait for row locks (see top)."""
+        if not self.depth:
+            raise RuntimeError("in_commit_order needs a transaction")
+        self._ordered.append((sql, params, on_result))
+
+    def _commit_in_order(self, ordered: list[tuple[str, Any, Callable[[Any], None]]]) -> None:
+        """The lock, the held-back statements, the NOTIFY and the COMMIT in one pipelined round trip."""
+        try:
+            with self.raw.pipeline():
+                if self._begin_pending:
+                    self._begin_pending = False
+                    self.raw.execute("BEGIN")
+                self.raw.execute(f"SELECT pg_advisory_xact_lock({int(WRITE_ORDER_LOCK)})")
+                cursors = [self.raw.cursor(row_factory=tuple_row).execute(
+                    translate(sql, isinstance(params, Mapping)), params) for sql, params, _ in ordered]
+                if self._notify:
+                    self.raw.execute(_notify_sql(self._notify))
+                self.raw.execute("COMMIT")
+        except psycopg.Error as exc:
+            raise_typed(exc, self.url)
+        for cur, (_, _, on_result) in zip(cursors, ordered):
+            on_result(cur.fetchone()[0])
 
     def _quiet(self, sql: str) -> None:
         """A rollback that must not hide the error that caused it (the session may be gone)."""
@@ -192,12 +243,13 @@ class PgConnection:
             self._quiet("COMMIT")
 
     # --- change signals ---------------------------------------------------------------------
-    def mark_changed(self) -> None:
-        """Tell every listener once this transaction commits (at once outside one)."""
+    def mark_changed(self, work: bool = False) -> None:
+        """Tell every listener once this transaction commits (at once outside one); `work`: the
+        notification's payload is 'work' (see `PgCatalog.listen`)."""
         if self.depth:
-            self._notify = True
+            self._notify = WORK if work else (self._notify or True)
         else:
-            self.execute(f"NOTIFY {CHANNEL}")
+            self.execute(_notify_sql(WORK if work else True))
 
     def data_version(self) -> int:
         """A counter of the change notifications this session has heard (LISTENing from the first call)."""
@@ -255,9 +307,13 @@ class PgCatalog:
         from .leadership import try_pg_leadership
         return try_pg_leadership(self.url, self.busy_timeout_ms, name)
 
-    def listen(self, on_change: Callable[[], None]) -> Callable[[], None]:
-        """Call `on_change` (in a thread of its own) whenever a writer anywhere commits a change;
-        returns the function that stops it. Blocks on the server's notifications, no polling."""
+    def listen(self, on_change: Callable[[], None],
+               on_work: Callable[[], None] | None = None) -> Callable[[], None]:
+        """Call `on_change` (in a thread of its own) whenever a writer anywhere commits a change,
+        or `on_work` instead, when given, for a change that may make a job claimable (see
+        `notify_change`); returns the function that stops it. Blocks on the server's
+        notifications, no polling."""
+        on_work = on_work or on_change
         stop = threading.Event()
         state: dict[str, Any] = {"raw": None}
 
@@ -268,13 +324,17 @@ class PgCatalog:
             return raw
 
         raw = session()
+        wake_r, wake_w = os.pipe()   # stop_listening's nudge: the thread ends at once, not at a timeout
 
         def run() -> None:
             nonlocal raw
             while not stop.is_set():
                 try:
-                    for _ in raw.notifies(timeout=0.5):
-                        on_change()
+                    ready, _, _ = select.select([raw.fileno(), wake_r], [], [])
+                    if wake_r in ready:
+                        break
+                    for note in raw.notifies(timeout=0):   # what arrived, without blocking
+                        (on_work if note.payload == WORK else on_change)()
                 except Exception as exc:  # noqa: BLE001 - the server went away: listen again
                     if stop.is_set():
                         break
@@ -283,10 +343,11 @@ class PgCatalog:
                         raw.close()
                     except psycopg.Error:
                         pass
-                    time.sleep(1.0)
+                    if stop.wait(1.0):
+                        break
                     try:
                         raw = session()
-                        on_change()   # whatever happened meanwhile
+                        on_work()   # whatever happened meanwhile
                     except Exception:  # noqa: BLE001
                         continue
             try:
@@ -298,8 +359,14 @@ class PgCatalog:
         thread.start()
 
         def stop_listening() -> None:
+            if stop.is_set():
+                return
             stop.set()
+            os.write(wake_w, b"x")
             if thread is not threading.current_thread():
                 thread.join(2)
+            if not thread.is_alive():
+                os.close(wake_r)
+                os.close(wake_w)
 
         return stop_listening

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Callable
 
 from ..db import atomic, is_postgres, notify_change
 
@@ -11,14 +12,19 @@ _APPEND = "INSERT INTO events (created_at, kind, project_id, job_id, data) VALUE
 
 
 def append(conn: sqlite3.Connection, *, kind: str, data: dict, now: float, project_id: int | None = None,
-           job_id: int | None = None) -> int:
+           job_id: int | None = None, on_id: Callable[[int], None] | None = None) -> None:
+    """Append an event in the caller's transaction (or its own). `on_id(id)` hears the new id: at
+    once on SQLite; on PostgreSQL at the commit, where ids are taken in commit order (postgres.py)."""
     args = (now, kind, project_id, job_id, json.dumps(data, separators=(",", ":")))
+    hear = on_id or (lambda event_id: None)
     if is_postgres(conn):
-        if not conn.depth:   # ids in commit order: only inside a write transaction (see postgres.py)
+        if not conn.depth:
             with atomic(conn):
-                return append(conn, kind=kind, data=data, now=now, project_id=project_id, job_id=job_id)
+                return append(conn, kind=kind, data=data, now=now, project_id=project_id, job_id=job_id, on_id=on_id)
         notify_change(conn)
-    return conn.execute(_APPEND, args).fetchone()[0]
+        conn.in_commit_order(_APPEND, args, hear)
+        return
+    hear(conn.execute(_APPEND, args).fetchone()[0])
 
 
 def read_after(conn: sqlite3.Connection, after_id: int, *, limit: int = 500,

@@ -16,12 +16,12 @@ def put(conn: sqlite3.Connection, key: str, value: str, now: float) -> None:
     conn.execute("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                  (key, value, now))
-    notify_change(conn)
+    notify_change(conn, work=True)   # a pause flag: lanes look again
 
 
 def delete(conn: sqlite3.Connection, key: str) -> None:
     conn.execute("DELETE FROM settings WHERE key = ?", (key,))
-    notify_change(conn)
+    notify_change(conn, work=True)
 
 
 def with_prefix(conn: sqlite3.Connection, prefix: str) -> dict[str, str]:
