@@ -269,9 +269,10 @@ def test_a_transaction_s_begin_goes_with_its_first_statement_and_an_empty_one_se
 
 
 def test_notifications_say_which_changes_may_make_a_job_claimable(catalog):
-    """A queued job or a pause flag is 'work' (idle runners look at the queue); a claim, an event
-    or a settle is a change (streams read on, idle runners sleep on)."""
-    heard: list[str] = []
+    """A queued job is work for its priority's lane, a pause flag for every lane (idle runners
+    look at the queue); a claim, an event or a settle is a change (streams read on, idle runners
+    sleep on)."""
+    heard: list = []
     got = threading.Condition()
 
     def hear(what):
@@ -279,33 +280,41 @@ def test_notifications_say_which_changes_may_make_a_job_claimable(catalog):
             heard.append(what)
             got.notify_all()
 
-    def next_heard() -> str:
+    def next_heard():
         with got:
             assert got.wait_for(lambda: heard, timeout=10), "no notification"
             return heard.pop(0)
 
-    stop = catalog.listen(lambda: hear("change"), lambda: hear("work"))
+    stop = catalog.listen(lambda: hear("change"), hear)
     conn = catalog.new_connection()
+
+    def queue_job(priority: int):
+        return jobs_repo.insert(conn, project_id=None, type="t", priority=priority, payload="{}",
+                                max_attempts=1, now=1.0)[0]
     try:
         with atomic(conn):
-            job, _ = jobs_repo.insert(conn, project_id=None, type="t", priority=50, payload="{}",
-                                      max_attempts=1, now=1.0)
+            job = queue_job(50)
             events_repo.append(conn, kind="job", data={}, now=1.0)
-        assert next_heard() == "work"
+        assert next_heard() == frozenset({50})
+        with atomic(conn):
+            queue_job(95)
+            queue_job(50)
+        assert next_heard() == frozenset({50, 95})
         with atomic(conn):
             events_repo.append(conn, kind="job", data={}, now=2.0)
         assert next_heard() == "change"
         with atomic(conn):
-            claimed = jobs_repo.claim(conn, min_priority=0, max_priority=100, worker_id="w", host="h", pid=1,
+            claimed = jobs_repo.claim(conn, min_priority=0, max_priority=60, worker_id="w", host="h", pid=1,
                                       now=3.0, paused_key="pause.normal")
             assert claimed["id"] == job["id"]
         assert next_heard() == "change"
         with atomic(conn):
             settings_repo.put(conn, "pause.normal", "1", 4.0)
-        assert next_heard() == "work"
+            queue_job(95)
+        assert next_heard() is True
         with atomic(conn):
             jobs_repo.requeue(conn, job["id"], worker_id="w", run_after=5.0, now=5.0, error_message=None)
-        assert next_heard() == "work"
+        assert next_heard() == frozenset({50})
     finally:
         stop()
         conn.close()

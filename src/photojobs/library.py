@@ -6,8 +6,9 @@ import difflib
 import os
 import threading
 import time
+from collections import deque
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import platformdirs
 
@@ -30,18 +31,24 @@ def default_library_path() -> Path:
 class Waker:
     """Wakes sleepers in this process the moment something they wait for may have changed."""
 
+    RECENT_WORK = 64   # wake-ups with work remembered, for lanes that look rarely
+
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._generation = 0
         self._work = 0
+        self._recent: deque[tuple[int, Any]] = deque(maxlen=self.RECENT_WORK)
 
-    def notify(self, work: bool = True) -> None:
-        """Wake every sleeper. `work=False` says the change cannot have made a job claimable (a job
-        claimed, settled or reporting progress): idle lane slots then need not look at the queue."""
+    def notify(self, work: Any = True) -> None:
+        """Wake every sleeper. `work` (storage/db.py's Work) tells idle lane slots whether to look
+        at the queue: False, the change cannot have made a job claimable (a job claimed, settled
+        or reporting progress); True, any lane may have work; a set of priorities, jobs of those
+        priorities were queued."""
         with self._cond:
             self._generation += 1
             if work:
                 self._work += 1
+                self._recent.append((self._work, work))
             self._cond.notify_all()
 
     def generation(self) -> int:
@@ -50,6 +57,17 @@ class Waker:
     def work_generation(self) -> int:
         """Counts the wake-ups that may have made a job claimable (a job queued, a pause changed)."""
         return self._work
+
+    def work_since(self, seen: int, min_priority: int, max_priority: int) -> bool:
+        """Whether a wake-up after work generation `seen` may have made a job with a priority in
+        [min_priority, max_priority] claimable (yes when too many came to remember them all)."""
+        with self._cond:
+            if self._work == seen:
+                return False
+            since = [work for n, work in self._recent if n > seen]
+            if len(since) < self._work - seen:
+                return True
+            return any(work is True or any(min_priority <= p <= max_priority for p in work) for work in since)
 
     def wait(self, seen: int, timeout: float) -> int:
         """Sleep until the generation moves past `seen` or `timeout` passes; return the generation."""

@@ -31,7 +31,7 @@ def emit(lib: Library, conn: Connection, kind: str, data: dict, *, project_id: i
     def _notify() -> None:
         # Idle lane slots look at the queue again only if the transaction may have made a job
         # claimable (storage's notify_change(work=True)); every other sleeper wakes either way.
-        lib.waker.notify(work=state is None or bool(state.get("work")))
+        lib.waker.notify(work=True if state is None else state.get("work", False))
         lib.publish(batch)
 
     after_commit(conn, _notify)

@@ -264,15 +264,17 @@ class Runner:
             seen, work = self.lib.waker.generation(), self.lib.waker.work_generation()
             try:
                 if row is None:
-                    if idle and (work == looked[0] or self._stop_listening is None):
+                    fresh = idle and self.lib.waker.work_since(looked[0], lane.min_priority, lane.max_priority)
+                    if idle and (not fresh or self._stop_listening is None):
                         # Most wake-ups are for other work (every commit anywhere wakes every
-                        # slot): one that cannot have made a job claimable (a claim, a settle,
-                        # progress) costs nothing until the lane's next job is due. Else one read
-                        # says whether this lane has a job due before a claim's transaction is
-                        # spent on it; skipped where the catalog says which changes queue a job
-                        # (PostgreSQL's notifications): such a wake-up claims at once.
+                        # slot): one that cannot have made a job claimable in this lane (a claim,
+                        # a settle, progress, a job for the other lane) costs nothing until the
+                        # lane's next job is due. Else one read says whether this lane has a job
+                        # due before a claim's transaction is spent on it; skipped where the
+                        # catalog says what was queued (PostgreSQL's notifications): such a
+                        # wake-up claims at once.
                         left = looked[1] - time.monotonic()
-                        if work == looked[0] and left > 0:
+                        if not fresh and left > 0:
                             self.lib.waker.wait(seen, left)
                             continue
                         wait = self._until_due(lane)

@@ -161,18 +161,34 @@ def is_postgres(conn) -> bool:
     return getattr(conn, "backend", "sqlite") == "postgresql"
 
 
-def notify_change(conn, *, work: bool = False) -> None:
+# Work: what a change means to idle lane slots. False, no job became claimable (a claim, a settle,
+# progress, an event); True, any lane may have work (a pause changed, or nobody knows); a frozenset
+# of priorities, jobs of those priorities were queued (only the lanes they fall in need look).
+
+
+def merge_work(a, b):
+    """Two changes' Work together."""
+    if a is True or b is True:
+        return True
+    if not a or not b:
+        return a or b or False
+    return a | b
+
+
+def notify_change(conn, *, work: bool = False, priority: int | None = None) -> None:
     """Say that this transaction changes what idle runners and streams wait for (a job queued,
-    claimed or settled, a pause, an event). `work`: the change may make a job claimable (a job
-    queued, a pause flag changed); the transaction's state records it (`"work"`) for in-process
-    wake-ups. On PostgreSQL a NOTIFY at commit (payload 'work' for such a change), which
-    `data_version` and `Catalog.listen` hear; SQLite's data_version needs no help."""
-    if work:
+    claimed or settled, a pause, an event). `work`: the change may make a job claimable, of
+    `priority` only (a job queued or queued again), else in any lane (a pause flag changed). The
+    transaction's state keeps the Work (`"work"`) for in-process wake-ups; on PostgreSQL a NOTIFY
+    at commit carries it (see postgres.py), which `data_version` and `Catalog.listen` hear.
+    SQLite's data_version needs no help."""
+    what = (True if priority is None else frozenset((int(priority),))) if work else False
+    if what:
         state = transaction_state(conn)
         if state is not None:
-            state["work"] = True
+            state["work"] = merge_work(state.get("work", False), what)
     if is_postgres(conn):
-        conn.mark_changed(work)
+        conn.mark_changed(what)
 
 
 @contextmanager
@@ -323,7 +339,7 @@ class Catalog:
         return str(self.path)
 
     def listen(self, on_change: Callable[[], None],
-               on_work: Callable[[], None] | None = None) -> Callable[[], None] | None:
+               on_work: Callable[[object], None] | None = None) -> Callable[[], None] | None:
         """SQLite has no change notifications: None, and callers keep polling data_version."""
         return None
 

@@ -41,11 +41,9 @@ from .pg_rows import raise_typed, redacted, row_factory, translate
 log = logging.getLogger("photojobs.storage.postgres")
 
 CHANNEL = "photojobs"
-WORK = "work"   # the payload of a notification whose change may make a job claimable
+WORK = "work"   # a notification's payload: 'work' (any lane) or 'work:50,90' (jobs of these priorities queued)
 
 
-def _notify_sql(what) -> str:
-    return f"NOTIFY {CHANNEL}, '{WORK}'" if what == WORK else f"NOTIFY {CHANNEL}"
 # A transaction that appends events takes this advisory lock at its COMMIT, just before the appends
 # (see `in_commit_order`): event ids commit in the order they are taken. Any constant that never changes.
 WRITE_ORDER_LOCK = 0x70686576   # "phev"
@@ -55,6 +53,27 @@ BACKEND = "postgresql"
 # few hundred milliseconds of commits, never corrupts: the guarantee SQLite's catalog gives with
 # WAL and synchronous=NORMAL. "on" waits for the flush of every commit.
 SYNCHRONOUS_COMMIT = ("off", "on")
+
+
+def _notify_sql(what) -> str:
+    """The NOTIFY for a transaction's Work (storage/db.py): True for a plain change, WORK for any lane."""
+    if what is True:
+        return f"NOTIFY {CHANNEL}"
+    if what == WORK:
+        return f"NOTIFY {CHANNEL}, '{WORK}'"
+    return f"NOTIFY {CHANNEL}, '{WORK}:{','.join(str(p) for p in sorted(what))}'"
+
+
+def _heard(payload: str):
+    """The Work a notification's payload tells (False: a plain change)."""
+    if payload == WORK:
+        return True
+    if payload.startswith(WORK + ":"):
+        try:
+            return frozenset(int(p) for p in payload[len(WORK) + 1:].split(","))
+        except ValueError:
+            return True
+    return False
 
 
 def connect_raw(url: str, busy_timeout_ms: int, synchronous_commit: str = "off") -> psycopg.Connection:
@@ -92,7 +111,7 @@ class PgConnection:
         self.depth = 0
         self.hooks: list[Callable[[], None]] | None = None
         self.tx_state: dict | None = None
-        self._notify: bool | str = False
+        self._notify: bool | str | frozenset = False   # nothing, a change, WORK, or priorities queued
         self._begin_pending = False   # BEGIN said, not yet sent: it goes with the first statement
         self._ordered: list[tuple[str, Any, Callable[[Any], None]]] = []   # held back to the COMMIT
         self._listening = False
@@ -191,31 +210,42 @@ class PgConnection:
         for hook in hooks:
             hook()
 
-    def in_commit_order(self, sql: str, params: Any, on_result: Callable[[Any], None]) -> None:
-        """Run `sql` (an INSERT ... RETURNING) at this transaction's COMMIT, under WRITE_ORDER_LOCK, so
-        what it takes from a sequence commits in the order it was taken; `on_result(first column)`
-        hears the value before the after-commit hooks run. Must not wait for row locks (see top)."""
+    def in_commit_order(self, sql: str, params: tuple, on_result: Callable[[Any], None]) -> None:
+        """Run `sql` (an INSERT ... RETURNING, `?` placeholders) at this transaction's COMMIT, under
+        WRITE_ORDER_LOCK, so what it takes from a sequence commits in the order it was taken;
+        `on_result(first column)` hears the value before the after-commit hooks run. Must not
+        wait for row locks (see top)."""
         if not self.depth:
             raise RuntimeError("in_commit_order needs a transaction")
         self._ordered.append((sql, params, on_result))
 
     def _commit_in_order(self, ordered: list[tuple[str, Any, Callable[[Any], None]]]) -> None:
-        """The lock, the held-back statements, the NOTIFY and the COMMIT in one pipelined round trip."""
+        """The lock, the held-back statements, the NOTIFY and the COMMIT as one message: one round
+        trip, bound on this side (psycopg's pipeline mode costs several times the CPU per statement)."""
+        statements = ["BEGIN"] if self._begin_pending else []
+        self._begin_pending = False
+        statements.append(f"SELECT pg_advisory_xact_lock({int(WRITE_ORDER_LOCK)})")
+        lead = len(statements)
+        params: list[Any] = []
+        for sql, args, _ in ordered:
+            statements.append(translate(sql, False))
+            params.extend(args)
+        if self._notify:
+            statements.append(_notify_sql(self._notify))
+        statements.append("COMMIT")
+        cur = psycopg.ClientCursor(self.raw, row_factory=tuple_row)
         try:
-            with self.raw.pipeline():
-                if self._begin_pending:
-                    self._begin_pending = False
-                    self.raw.execute("BEGIN")
-                self.raw.execute(f"SELECT pg_advisory_xact_lock({int(WRITE_ORDER_LOCK)})")
-                cursors = [self.raw.cursor(row_factory=tuple_row).execute(
-                    translate(sql, isinstance(params, Mapping)), params) for sql, params, _ in ordered]
-                if self._notify:
-                    self.raw.execute(_notify_sql(self._notify))
-                self.raw.execute("COMMIT")
+            cur.execute("; ".join(statements), params)
+            for _ in range(lead - 1):   # to the lock's result (after BEGIN's)
+                cur.nextset()
+            results = []
+            for _ in ordered:
+                cur.nextset()
+                results.append(cur.fetchone()[0])
         except psycopg.Error as exc:
             raise_typed(exc, self.url)
-        for cur, (_, _, on_result) in zip(cursors, ordered):
-            on_result(cur.fetchone()[0])
+        for (_, _, on_result), result in zip(ordered, results):
+            on_result(result)
 
     def _quiet(self, sql: str) -> None:
         """A rollback that must not hide the error that caused it (the session may be gone)."""
@@ -243,13 +273,18 @@ class PgConnection:
             self._quiet("COMMIT")
 
     # --- change signals ---------------------------------------------------------------------
-    def mark_changed(self, work: bool = False) -> None:
-        """Tell every listener once this transaction commits (at once outside one); `work`: the
-        notification's payload is 'work' (see `PgCatalog.listen`)."""
+    def mark_changed(self, work=False) -> None:
+        """Tell every listener once this transaction commits (at once outside one); `work` (see
+        storage/db.py's Work) goes in the payload, which `PgCatalog.listen` reads."""
+        what = WORK if work is True else (work or True)
         if self.depth:
-            self._notify = WORK if work else (self._notify or True)
+            mine = self._notify
+            if mine in (False, True):
+                self._notify = what
+            elif what is not True:
+                self._notify = WORK if WORK in (mine, what) else mine | what
         else:
-            self.execute(_notify_sql(WORK if work else True))
+            self.execute(_notify_sql(what))
 
     def data_version(self) -> int:
         """A counter of the change notifications this session has heard (LISTENing from the first call)."""
@@ -308,12 +343,13 @@ class PgCatalog:
         return try_pg_leadership(self.url, self.busy_timeout_ms, name)
 
     def listen(self, on_change: Callable[[], None],
-               on_work: Callable[[], None] | None = None) -> Callable[[], None]:
+               on_work: Callable[[Any], None] | None = None) -> Callable[[], None]:
         """Call `on_change` (in a thread of its own) whenever a writer anywhere commits a change,
-        or `on_work` instead, when given, for a change that may make a job claimable (see
-        `notify_change`); returns the function that stops it. Blocks on the server's
-        notifications, no polling."""
-        on_work = on_work or on_change
+        or `on_work(work)` instead, when given, for a change that may make a job claimable (work:
+        True, or the priorities queued; see `notify_change`); returns the function that stops it.
+        Blocks on the server's notifications, no polling."""
+        if on_work is None:
+            on_work = lambda work: on_change()  # noqa: E731
         stop = threading.Event()
         state: dict[str, Any] = {"raw": None}
 
@@ -334,7 +370,8 @@ class PgCatalog:
                     if wake_r in ready:
                         break
                     for note in raw.notifies(timeout=0):   # what arrived, without blocking
-                        (on_work if note.payload == WORK else on_change)()
+                        work = _heard(note.payload)
+                        on_work(work) if work else on_change()
                 except Exception as exc:  # noqa: BLE001 - the server went away: listen again
                     if stop.is_set():
                         break
@@ -347,7 +384,7 @@ class PgCatalog:
                         break
                     try:
                         raw = session()
-                        on_work()   # whatever happened meanwhile
+                        on_work(True)   # whatever happened meanwhile
                     except Exception:  # noqa: BLE001
                         continue
             try:

@@ -40,12 +40,12 @@ def insert(conn: sqlite3.Connection, *, project_id: int | None, type: str, prior
         row = conn.execute(f"WITH j AS ({_INSERT} RETURNING *) SELECT j.*, p.folder AS project_folder "
                            "FROM j LEFT JOIN projects p ON p.id = j.project_id", args).fetchone()
         if row is not None:
-            notify_change(conn, work=True)
+            notify_change(conn, work=True, priority=priority)
             return row, True
     else:
         row = conn.execute(_INSERT + " RETURNING id", args).fetchone()
         if row is not None:
-            notify_change(conn, work=True)
+            notify_change(conn, work=True, priority=priority)
             return get(conn, row[0]), True
     existing = conn.execute(
         f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id "
@@ -84,7 +84,7 @@ def _changed(conn: sqlite3.Connection, row: sqlite3.Row | None) -> sqlite3.Row |
     """`row` (a job whose state changed, or None): runners and streams elsewhere hear of it, idle
     runners as new work when it is queued again."""
     if row is not None:
-        notify_change(conn, work=row["status"] == "queued")
+        notify_change(conn, work=row["status"] == "queued", priority=row["priority"])
     return row
 
 
