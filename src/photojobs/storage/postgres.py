@@ -8,8 +8,8 @@ What differs from SQLite, and how the contract is kept (see storage/__init__.py)
   what arrived. `PgCatalog.listen(on_change)` blocks on them in a thread instead (no polling).
 - `busy_timeout_ms` is the lock_timeout: a lock held longer raises StorageBusy.
 - Event ids commit in order without making writers queue: an event append inside a transaction
-  is held back (`in_commit_order`) and sent with the COMMIT, in one pipelined round trip that
-  first takes WRITE_ORDER_LOCK. The id is taken under that lock and the lock is held only while
+  is held back (`in_commit_order`) and sent with the COMMIT, in one message that first takes
+  WRITE_ORDER_LOCK. The id is taken under that lock and the lock is held only while
   the appends and the COMMIT run, so an id taken earlier always commits before a later one, and
   other writers run side by side. The lock's holder waits for nothing (it only inserts into the
   events table and commits), so a transaction holding a row lock that waits for it cannot close
@@ -19,7 +19,9 @@ What differs from SQLite, and how the contract is kept (see storage/__init__.py)
 - Durability: sessions run with `synchronous_commit = off` unless configured "on" (see
   SYNCHRONOUS_COMMIT): the guarantee of SQLite's WAL with synchronous=NORMAL, where a crash of
   the application loses nothing and one of the server may lose the last commits, never corrupts.
-- Round trips: held-back appends, the lock and the NOTIFY travel with the COMMIT.
+- Round trips: BEGIN travels with a transaction's first statement (pipeline mode); held-back
+  appends, the lock and the NOTIFY travel with the COMMIT. NOTIFY's payload says whether the
+  change may make a job claimable ('work', or 'work:<priorities>' queued; see `listen`).
 """
 
 from __future__ import annotations
