@@ -57,3 +57,11 @@ def test_a_command_imports_what_it_uses_only(library_path, tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert "PROBE 0 []" in proc.stderr, (args, proc.stderr[-3000:])
         assert done in proc.stdout, (args, proc.stdout[-3000:])
+
+
+def test_the_console_script_imports_nothing_until_a_command_runs():
+    """The `photojobs` script (`from photojobs.cli import main`) runs again in every derivative
+    worker as it starts (forkserver and spawn re-run a script __main__): it must load nothing there."""
+    probe = "import sys\nimport photojobs.cli\nprint(sorted(m for m in sys.modules if m.startswith(('photojobs', 'typer', 'rich'))))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "['photojobs', 'photojobs.cli']", out.stdout + out.stderr
