@@ -148,17 +148,13 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return [*head, *moved, *path, *rest]
 
 
-_frozen = False
-
-
-def _freeze_once() -> None:
+def _freeze_startup() -> None:
     """Leave what the command's imports made (classes, functions, modules: alive until the exit)
     out of the garbage collector's passes: a full pass no longer walks them while the command
-    runs, nor does the one at exit, which otherwise takes ~0.1 s to tear them down."""
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.freeze()
+    runs, nor does the one at exit, which otherwise takes ~0.1 s to tear them down. Only in a
+    process that is this one command: frozen objects are never collected, so a caller that runs
+    commands in its own process (the tests) would keep whatever it held at that moment."""
+    gc.freeze()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     args = hoist_global_options(sys.argv[1:] if argv is None else list(argv))
     try:
         app = app_for(args)
-        _freeze_once()
+        if argv is None:   # the process's own command line: it ends with this command
+            _freeze_startup()
         app(args=args, prog_name="photojobs", standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
