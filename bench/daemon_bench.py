@@ -218,12 +218,19 @@ def api_upload(d: Daemon, folder: str, photos: list[Path]) -> dict:
             "responded": responded}
 
 
+def photojobs_command() -> list[str]:
+    """The installed `photojobs` script, as a user runs it (it is not `python -m photojobs`: the
+    derivative workers run a script __main__ again as they start, never a package's __main__)."""
+    script = shutil.which("photojobs", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "photojobs"]
+
+
 def inline_upload(library: Path, env: dict, folder: str, photos_dir: Path, config: Path | None = None) -> dict:
     """`photojobs upload` without a daemon: seconds from starting the command to the first thumbnail
     and to its end (the whole task done)."""
     extra = ["--config", str(config)] if config else []
     wall, t0 = time.time(), time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "photojobs", "--library", str(library), *extra, "upload",
+    r = subprocess.run([*photojobs_command(), "--library", str(library), *extra, "upload",
                         str(photos_dir), "--project", folder, "--json"], env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if r.returncode != 0:

@@ -1,148 +1,21 @@
-"""The `photojobs` command line: global options, command groups, and error handling in one place."""
+"""The `photojobs` command line (cli/_app.py: global options, the commands, error handling).
+
+Importing this package loads nothing else: the `photojobs` console script imports it, and every
+derivative worker process runs that script again as it starts (so do all processes started by
+multiprocessing's forkserver and spawn methods), where none of the command line is wanted.
+"""
 
 from __future__ import annotations
-
-import re
-import sys
-from pathlib import Path
-from typing import Annotated, Optional
-
-import typer
-
-from .. import __version__
-from ..errors import PhotojobsError, UsageError
-from . import jobs, project
-from . import scan as scan_cli
-from . import process as process_cli
-from . import daemon as daemon_cli
-from . import culling, maintenance, photos, trash, upload
-from . import catalog as catalog_cli
-from . import demo as demo_cli
-from . import exit_codes
-from ._render import console, error_exit, warn
-from ._state import AppState
-
-app = typer.Typer(
-    name="photojobs",
-    help="Import shoots, cull JPG+RAW pairs, and keep catalog and disk consistent.\n\n"
-         "The options below may also follow the command: `photojobs jobs list -v` is `photojobs -v jobs list`.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-
-
-def _show_version(value: bool) -> None:
-    if value:
-        print(f"photojobs {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _global(
-    ctx: typer.Context,
-    library: Annotated[Optional[Path], typer.Option(
-        "--library", "-L", envvar="PHOTOJOBS_LIBRARY", help="Library folder (default: under the user data dir).")] = None,
-    config: Annotated[Optional[Path], typer.Option(
-        "--config", envvar="PHOTOJOBS_CONFIG", help="A config.json overlaid on the defaults.")] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Say more (repeatable).")] = 0,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="Say less: no progress bars or status lines (errors, warnings, tables and "
-                              "--json output still print).")] = False,
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_show_version, is_eager=True, help="Print the version and exit.")] = False,
-) -> None:
-    if verbose and quiet:
-        raise UsageError("--verbose and --quiet contradict each other; give one")
-    st = AppState(library_path=library, config_path=config, verbose=verbose, quiet=quiet)
-    console.quiet = quiet   # one console per process: set (or reset) for every command
-    ctx.obj = st
-    ctx.call_on_close(st.close)
-    for message in st.config.warnings:
-        warn(message)
-
-
-app.add_typer(project.app, name="project")
-app.add_typer(jobs.app, name="jobs")
-app.command("scan")(scan_cli.scan)
-app.command("process", help=process_cli.HELP)(process_cli.process)
-app.add_typer(daemon_cli.app, name="daemon")
-app.command("upload", help=upload.HELP)(upload.upload)
-app.add_typer(photos.app, name="photos")
-app.command("keep")(culling.keep)
-app.command("reject")(culling.reject)
-app.command("revert")(culling.revert)
-app.command("commit")(culling.commit)
-app.add_typer(trash.app, name="trash")
-app.add_typer(maintenance.app, name="maintenance")
-app.add_typer(catalog_cli.app, name="catalog")
-app.command("demo")(demo_cli.demo)
-
-
-_VERBOSE = re.compile(r"-v+|--verbose")
-_GLOBAL_FLAGS = re.compile(rf"{_VERBOSE.pattern}|-q|--quiet")
-_GLOBAL_WITH_VALUE = ("-L", "--library", "--config")
-
-
-def hoist_global_options(argv: list[str]) -> list[str]:
-    """`argv` with the global options typed after the command moved in front of it, where the
-    parser expects them: `photojobs jobs list -v` works as `photojobs -v jobs list` (as in
-    git or beets). A command's own option of the same spelling, an option's value and
-    anything after `--` stay where they are."""
-    i, head = 0, []
-    while i < len(argv) and argv[i].startswith("-"):   # the options already before the command
-        takes_value = argv[i] in _GLOBAL_WITH_VALUE
-        head += argv[i:i + 1 + takes_value]
-        i += 1 + takes_value
-    if not any(_GLOBAL_FLAGS.fullmatch(a) or a.split("=", 1)[0] in _GLOBAL_WITH_VALUE for a in argv[i:]):
-        return argv   # the usual case; building the command tree to look closer costs 30 ms
-    command, path = typer.main.get_command(app), []
-    while i < len(argv) and argv[i] in (getattr(command, "commands", None) or {}):
-        command = command.commands[argv[i]]
-        path.append(argv[i])
-        i += 1
-    own = {flag: bool(getattr(p, "nargs", 0)) and not (getattr(p, "is_flag", False) or getattr(p, "count", False))
-           for p in command.params if type(p).__name__.endswith("Option")
-           for flag in [*p.opts, *p.secondary_opts]}
-    moved, rest = [], []
-    while i < len(argv):
-        token, name = argv[i], argv[i].split("=", 1)[0]
-        if token == "--":
-            rest += argv[i:]
-            break
-        if name in own:   # the command's own option, with its value when it takes one
-            n = 1 + (own[name] and "=" not in token)
-            rest += argv[i:i + n]
-        elif name in _GLOBAL_WITH_VALUE or _GLOBAL_FLAGS.fullmatch(token):
-            n = 2 if token in _GLOBAL_WITH_VALUE else 1
-            moved += argv[i:i + n]
-        else:
-            n = 1
-            rest.append(token)
-        i += n
-    return [*head, *moved, *path, *rest]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run a command, turning library errors into one line and an exit code."""
-    args = hoist_global_options(sys.argv[1:] if argv is None else list(argv))
-    try:
-        app(args=args, prog_name="photojobs", standalone_mode=True)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except PhotojobsError as exc:
-        return error_exit(exc)
-    except KeyboardInterrupt:
-        print("photojobs: interrupted", file=sys.stderr)
-        return exit_codes.INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - a bug still gets one line; -v shows where it was
-        if isinstance(exc, OSError) and exc.filename is not None:
-            # Not a bug: the disk said no (a read-only folder, a full disk). Say where and why.
-            print(f"photojobs: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
-            return exit_codes.ERROR
-        if any(_VERBOSE.fullmatch(a) for a in args):
-            import traceback
-            traceback.print_exc()
-        print(f"photojobs: internal error: {type(exc).__name__}: {exc} (run with -v for details)",
-              file=sys.stderr)
-        return exit_codes.INTERNAL
-    return exit_codes.OK
+    from ._app import main as run
+    return run(argv)
+
+
+def __getattr__(name: str):
+    if name == "app":   # the whole command line, for whoever walks it (man pages, tests)
+        from ._app import build_app
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -123,7 +123,7 @@ class Daemon:
             ctx = DaemonContext(self.lib, self.runner, self.hub, self.host, self.port, token=self.token,
                                 on_ready=self._ready)
             config = uvicorn.Config(create_app(ctx), log_config=None, access_log=False, lifespan="on",
-                                    timeout_graceful_shutdown=2, http="h11", loop="asyncio",
+                                    timeout_graceful_shutdown=2, http="httptools", loop="asyncio",
                                     timeout_keep_alive=30)
             self.server = _Server(config)
             if self._stop.is_set():   # a signal came while we were starting

@@ -7,11 +7,12 @@ import os
 import re
 import stat
 import uuid
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from zlib_ng import zlib_ng
 
 from .filenames import TMP_PREFIX
 from .projects import MARKER
@@ -142,14 +143,15 @@ def fsync_dir(path: Path) -> None:
 
 
 def checksum_file(path: Path) -> int:
-    """CRC-32 of a file's bytes: the copy check (it catches corrupted or short copies at
-    ~2 GB/s; nothing adversarial is involved, so a cryptographic hash would only cost time)."""
+    """CRC-32 of a file's bytes: the copy check (it catches corrupted or short copies; nothing
+    adversarial is involved, so a cryptographic hash would only cost time). zlib-ng's is zlib's
+    CRC-32 at ~4x the speed (~15 GB/s here): reading the file back costs more than checking it."""
     crc = 0
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     with open(path, "rb", buffering=0) as f:
         while n := f.readinto(buf):
-            crc = zlib.crc32(view[:n], crc)
+            crc = zlib_ng.crc32(view[:n], crc)
     return crc
 
 
@@ -193,7 +195,7 @@ def copy_verified(src: Path, folder: Path, name: str, *, on_bytes: Callable[[int
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or size != before.st_size:
             raise CopyError(errno.EIO, f"{src} changed while it was being copied")
         os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
-        # Both sides read back and compared by CRC-32, the two reads side by side (zlib and
+        # Both sides read back and compared by CRC-32, the two reads side by side (zlib-ng and
         # read() let go of the GIL): the copy is checked against what the source holds.
         crc_src, crc = _pool().map(checksum_file, (src, tmp))
         if os.stat(tmp).st_size != size or crc != crc_src:

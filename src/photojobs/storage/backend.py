@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
 from .db import Catalog
@@ -30,3 +31,16 @@ def open_catalog(url: str | None, sqlite_path: Path, busy_timeout_ms: int, *, sy
                           f"in the library), not {url.split('://')[0] + '://...' if '://' in url else url!r}")
     from .postgres import PgCatalog
     return PgCatalog(url, busy_timeout_ms, synchronous_commit=synchronous_commit)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, fit for a message."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "the catalog server"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SchemaTooNew
+from .backend import redacted
 from .db import atomic, is_postgres
 from .health import backup_to
 
@@ -240,7 +241,6 @@ def _refuse_unknown(applied: list[str], where: str | None) -> None:
 
 
 def _where(conn) -> str:
-    from .pg_rows import redacted
     return redacted(conn.url)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.pq import ExecStatus
 
 from ..errors import CatalogUnwritable, StorageBusy, StorageFull
+from .backend import redacted
 
 
 class PgRow(tuple):
@@ -94,19 +94,6 @@ def translate(sql: str, named: bool) -> str:
             out.append(c)
         i += 1
     return "".join(out)
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, fit for a message."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "the catalog server"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
 def typed_error(exc: BaseException, url: str) -> BaseException | None:

@@ -38,7 +38,8 @@ from typing import Any, Callable, Iterator
 import psycopg
 from psycopg.rows import tuple_row
 
-from .pg_rows import raise_typed, redacted, row_factory, translate
+from .backend import redacted
+from .pg_rows import raise_typed, row_factory, translate
 
 log = logging.getLogger("photojobs.storage.postgres")
 

@@ -18,7 +18,7 @@ from ..errors import PhotojobsError
 from . import health
 from .db import Catalog, atomic, read_snapshot
 from .migrations import MIGRATIONS, migrate
-from .pg_rows import redacted
+from .backend import redacted
 
 shown = redacted   # `url` with any password hidden, for messages
 
