@@ -39,6 +39,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from .backend import redacted
+from .db import merge_work
 from .pg_rows import raise_typed, row_factory, translate
 
 log = logging.getLogger("photojobs.storage.postgres")
@@ -58,13 +59,13 @@ BACKEND = "postgresql"
 SYNCHRONOUS_COMMIT = ("off", "on")
 
 
-def _notify_sql(what) -> str:
-    """The NOTIFY for a transaction's Work (storage/db.py): True for a plain change, WORK for any lane."""
-    if what is True:
+def _notify_sql(work) -> str:
+    """The NOTIFY for a change whose Work (storage/db.py) is `work`: no payload when False."""
+    if work is False:
         return f"NOTIFY {CHANNEL}"
-    if what == WORK:
+    if work is True:
         return f"NOTIFY {CHANNEL}, '{WORK}'"
-    return f"NOTIFY {CHANNEL}, '{WORK}:{','.join(str(p) for p in sorted(what))}'"
+    return f"NOTIFY {CHANNEL}, '{WORK}:{','.join(str(p) for p in sorted(work))}'"
 
 
 def _heard(payload: str):
@@ -114,7 +115,7 @@ class PgConnection:
         self.depth = 0
         self.hooks: list[Callable[[], None]] | None = None
         self.tx_state: dict | None = None
-        self._notify: bool | str | frozenset = False   # nothing, a change, WORK, or priorities queued
+        self._notify: Any = None   # None: nothing to tell at commit; else the change's Work (storage/db.py)
         self._begin_pending = False   # BEGIN said, not yet sent: it goes with the first statement
         self._ordered: list[tuple[str, Any, Callable[[Any], None]]] = []   # held back to the COMMIT
         self._listening = False
@@ -145,9 +146,10 @@ class PgConnection:
         cur = self.raw.cursor()
         if not seq:
             return cur
-        if self._begin_pending:
-            self.execute("SELECT 1")   # sends the BEGIN
         try:
+            if self._begin_pending:
+                self._begin_pending = False
+                self.raw.execute("BEGIN")
             cur.executemany(translate(sql, named), seq)
         except psycopg.Error as exc:
             raise_typed(exc, self.url)
@@ -172,7 +174,7 @@ class PgConnection:
         depth = self.depth
         if depth == 0:
             self._begin_pending = True
-            self.hooks, self.tx_state, self._notify, self._ordered = [], {}, False, []
+            self.hooks, self.tx_state, self._notify, self._ordered = [], {}, None, []
         else:
             self.execute(f"SAVEPOINT sp{depth}")
         held_back = len(self._ordered)
@@ -202,11 +204,11 @@ class PgConnection:
                 self._commit_in_order(ordered)
             elif self._begin_pending:   # nothing was sent: nothing to commit
                 self._begin_pending = False
-                if self._notify:
+                if self._notify is not None:
                     self.execute(_notify_sql(self._notify))
             else:
                 # One round trip: the NOTIFY (delivered at commit anyway) rides with the COMMIT.
-                self.execute(f"{_notify_sql(self._notify)}; COMMIT" if self._notify else "COMMIT")
+                self.execute(f"{_notify_sql(self._notify)}; COMMIT" if self._notify is not None else "COMMIT")
         except BaseException:
             self._quiet("ROLLBACK")
             raise
@@ -233,7 +235,7 @@ class PgConnection:
         for sql, args, _ in ordered:
             statements.append(translate(sql, False))
             params.extend(args)
-        if self._notify:
+        if self._notify is not None:
             statements.append(_notify_sql(self._notify))
         statements.append("COMMIT")
         cur = psycopg.ClientCursor(self.raw, row_factory=tuple_row)
@@ -279,15 +281,10 @@ class PgConnection:
     def mark_changed(self, work=False) -> None:
         """Tell every listener once this transaction commits (at once outside one); `work` (see
         storage/db.py's Work) goes in the payload, which `PgCatalog.listen` reads."""
-        what = WORK if work is True else (work or True)
         if self.depth:
-            mine = self._notify
-            if mine in (False, True):
-                self._notify = what
-            elif what is not True:
-                self._notify = WORK if WORK in (mine, what) else mine | what
+            self._notify = work if self._notify is None else merge_work(self._notify, work)
         else:
-            self.execute(_notify_sql(what))
+            self.execute(_notify_sql(work))
 
     def data_version(self) -> int:
         """A counter of the change notifications this session has heard (LISTENing from the first call)."""
