@@ -14,7 +14,7 @@ from typing import Any
 from PIL import Image, ImageCms, JpegImagePlugin
 
 from photojobs.errors import StorageFull
-from photojobs.photos import media
+from photojobs.photos import media, resampling
 
 _ORIENTATION_TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -160,21 +160,6 @@ def _orient(im: Image.Image, orientation: int | None) -> Image.Image:
     return im.transpose(method) if method is not None else im
 
 
-def _resize(im: Image.Image, size: tuple[int, int], box=None, gap: float = 3.0) -> Image.Image:
-    if im.size == size and box is None:
-        return im
-    src_w = (box[2] - box[0]) if box is not None else im.width
-    if src_w / size[0] < 2:
-        # The usual last step after a JPEG draft (e.g. 3000 -> 2048). Measured on a
-        # detailed 24 MP JPEG against LANCZOS from a full decode: BICUBIC from the
-        # 1/2 draft scores 44.14 dB PSNR, LANCZOS 44.20 dB, and BICUBIC costs 73 ms
-        # instead of 95 ms, a third of the whole photo's budget beyond the decode.
-        return im.resize(size, Image.Resampling.BICUBIC, box=box)
-    # reducing_gap: integer reduce() first, then LANCZOS over the last factor of `gap`,
-    # which Pillow documents as indistinguishable from a plain LANCZOS at 3.0.
-    return im.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=gap)
-
-
 def _preview_from_pillow(im: Image.Image, settings: ImagingSettings,
                          fallback_orientation: int | None = None):
     """Decode an opened (not loaded) Pillow image once, at the smallest JPEG DCT scale
@@ -198,7 +183,7 @@ def _preview_from_pillow(im: Image.Image, settings: ImagingSettings,
     img, icc = _to_output_mode(im, im.info.get("icc_profile"))
     if box is not None and box == (0, 0, img.width, img.height):
         box = None
-    preview = _orient(_resize(img, target, box), orientation)
+    preview = _orient(resampling.downscale(img, target, box), orientation)
     return preview, icc
 
 
@@ -253,7 +238,7 @@ def _preview_from_raw(source: Path, settings: ImagingSettings):
             img = Image.fromarray(thumb.data)
             if max(img.size) >= need:
                 img, icc = _to_output_mode(img, None)
-                preview = _orient(_resize(img, fit(img.size, settings.preview.max_dim)),
+                preview = _orient(resampling.downscale(img, fit(img.size, settings.preview.max_dim)),
                                   flip_orientation)
                 return preview, icc, "raw-bitmap", size
         half = max(size) // 2 >= settings.preview.max_dim
@@ -265,7 +250,7 @@ def _preview_from_raw(source: Path, settings: ImagingSettings):
             raise ImagingError(f"cannot decode raw data: {e}", permanent=True) from e
     # postprocess has already applied the flip
     img = Image.fromarray(rgb)
-    preview = _resize(img, fit(img.size, settings.preview.max_dim))
+    preview = resampling.downscale(img, fit(img.size, settings.preview.max_dim))
     return preview, None, "raw-demosaic", size
 
 
@@ -331,7 +316,7 @@ def make_derivatives(source: Path, thumb_out: Path, preview_out: Path,
     else:
         raise ImagingError(f"unsupported content ({kind or 'unknown'}) in {source.name}",
                            permanent=True)
-    thumb = _resize(preview, fit(preview.size, settings.thumbnail.max_dim), gap=2.0)
+    thumb = resampling.downscale(preview, fit(preview.size, settings.thumbnail.max_dim), gap=2.0)
     _save_atomic(preview, preview_out, settings.preview, settings.format, icc)
     _save_atomic(thumb, thumb_out, settings.thumbnail, settings.format, icc)
     return {"source_kind": source_kind, "source_size": tuple(source_size),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from photojobs.engine import registry
+from photojobs.photos import resampling
 from photojobs.photos.imaging import ImagingError, ImagingSettings, make_derivatives
 
 _DERIVATIVE_MAKER: list[Callable[..., dict]] = []   # the one a plugin registered, if any
@@ -44,6 +45,31 @@ class DecoderCrashed(ImagingError):
         super().__init__(message, permanent)
 
 
+# glibc's mallopt(3) parameters
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def _keep_freed_image_memory() -> None:
+    """Let this worker reuse the memory of one photo's images for the next. glibc gives a buffer
+    over its (adaptive) mmap threshold straight back to the kernel when freed, and the next photo's
+    same-size buffer then page-faults in afresh: on a 24 MP JPEG that was a sixth of the photo's
+    time here (197 -> 163 ms). Buffers up to 32 MB (glibc's ceiling for this setting) now come from
+    the heap, which keeps up to 128 MB of free memory. A worker of another C library is left alone."""
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)
+        libc.mallopt(_M_TRIM_THRESHOLD, 128 * 1024 * 1024)
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker_main(conn, make: Callable[..., dict]) -> None:
     """Worker loop: receive (source, thumb_out, preview_out, settings), reply
     ("ok", make(...)) or ("error", exception). None or a closed pipe ends it."""
@@ -54,6 +80,8 @@ def _worker_main(conn, make: Callable[..., dict]) -> None:
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = None
+    _keep_freed_image_memory()
+    resampling.prepare()  # here, not in the fork server: libvips starts a thread as it loads
     while True:
         try:
             task = conn.recv()
