@@ -27,7 +27,7 @@ def _vips():
     must stay single-threaded to fork safely."""
     try:
         import pyvips
-    except (ImportError, OSError):  # no usable libvips here: Pillow does every resize
+    except Exception:  # no usable libvips (pyvips raises a bare Exception when it cannot load it)
         return None
     pyvips.concurrency_set(1)
     pyvips.cache_set_max(0)
