@@ -124,13 +124,12 @@ def test_a_symlink_in_the_trash_is_restored_and_expired_as_a_link(cli, open_libr
     os.symlink(tmp_path / "gone.JPG", proj / ".trash" / "D.JPG")    # dangling, not due yet
     (proj / ".trash" / ".info" / "D.JPG.json").write_text(
         json.dumps({"original": "D.JPG", "trashed_at": clock[0], "reason": COMMIT}))
-    removed, kept = expire(proj, now=clock[0], ttl_hours=2)
-    assert removed == ["C.JPG"] and kept == []
+    assert expire(proj, now=clock[0], ttl_hours=2) == (["C.JPG"], [], [])
     assert not os.path.lexists(proj / ".trash" / "C.JPG")
     assert outside.read_bytes() == b"\xff\xd8\xff a photo that lives elsewhere"
     assert [e["name"] for e in entries(proj)] == ["D.JPG"]                   # its record kept
     clock[0] += 3 * 3600
-    assert expire(proj, now=clock[0], ttl_hours=2) == (["D.JPG"], [])
+    assert expire(proj, now=clock[0], ttl_hours=2) == (["D.JPG"], [], [])
     assert os.listdir(proj / ".trash" / ".info") == []
 
 
@@ -171,10 +170,18 @@ def test_an_entry_that_cannot_be_deleted_does_not_stop_the_expiry(cli, open_libr
     immutable(lib.root / ".trash" / "Anchored" / "x.txt")
     clock[0] += 3 * 3600
     with caplog.at_level(logging.WARNING, logger="photojobs.trash"):
-        assert expire(proj, now=lib.now(), ttl_hours=2) == (["old.txt"], ["stuck.txt"])
+        assert expire(proj, now=lib.now(), ttl_hours=2) == (["old.txt"], [], ["stuck.txt"])
         assert library_trash.expire_deleted(lib) == ["Gone"]
         [job] = start(lib, "P", "trash_maintenance")      # and the job that runs them, again: it completes
-        assert run_inline(lib, job, install_signals=False)["status"] == "completed"
+        done = run_inline(lib, job, install_signals=False)
+        assert done["status"] == "completed"
+    # ...and says what it could not delete, apart from what never expires, and counts it as failed.
+    from photojobs.storage.repos import events as events_repo
+    [event] = events_repo.of_job(lib.conn(), job["id"], "trash_maintenance")
+    assert json.loads(event["data"])["could_not_delete"] == ["stuck.txt"]
+    assert json.loads(event["data"])["kept_not_committed"] == []
+    [ran] = done["jobs"]
+    assert (ran["progress_done"], ran["progress_failed"], ran["progress_total"]) == (0, 1, 1)
     assert visible(proj / ".trash") == {"stuck.txt"}
     assert [(e["name"], e["reason"]) for e in entries(proj)] == [("stuck.txt", COMMIT)]   # record kept
     assert [e["name"] for e in entries(lib.root, folders=True)] == ["Anchored"]

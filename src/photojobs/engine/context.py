@@ -168,11 +168,12 @@ class JobContext:
                                total=total, now=self.now())
         emit_job(self.lib, conn, jobs_repo.get(conn, self.job_id), self.project_folder)
 
-    def set_progress(self, done: int, total: int) -> None:
-        """Progress for jobs without items (e.g. a folder scan)."""
+    def set_progress(self, done: int, total: int, failed: int = 0) -> None:
+        """Progress for jobs without items (e.g. a folder scan); `failed` of `total` could not be
+        done, and count as failed items do (`jobs list --failed-items`)."""
         def write(conn: Connection) -> None:
             self._guard(conn)
-            jobs_repo.set_progress(conn, self.job_id, done=done, failed=0, total=total, now=self.now())
+            jobs_repo.set_progress(conn, self.job_id, done=done, failed=failed, total=total, now=self.now())
             emit_job(self.lib, conn, jobs_repo.get(conn, self.job_id), self.project_folder)
         self._write(write)
 

@@ -131,6 +131,5 @@ def restore_project(lib: Library, name: str, *, source: str = "cli") -> dict[str
 
 def expire_deleted(lib: Library) -> list[str]:
     """Delete deleted projects' folders older than the trash TTL; returns their trash names."""
-    removed, _kept = expire(lib.root, now=lib.now(), ttl_hours=float(lib.config.get("maintenance.trash_ttl_hours")),
-                            folders=True)
-    return removed
+    return expire(lib.root, now=lib.now(), ttl_hours=float(lib.config.get("maintenance.trash_ttl_hours")),
+                  folders=True).removed

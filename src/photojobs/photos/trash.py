@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from photojobs.errors import NotFound, UsageError
 from photojobs.library import Library
@@ -148,13 +148,18 @@ def list_trash(lib: Library, project: str | int) -> list[dict[str, Any]]:
     return out
 
 
-def expire(project_path: Path, *, now: float, ttl_hours: float, folders: bool = False) -> tuple[list[str], list[str]]:
+class Expiry(NamedTuple):
+    removed: list[str]  # deleted
+    kept: list[str]     # never expire: not put there by a commit or an overwriting import
+    stuck: list[str]    # due, but could not be deleted (immutable, read-only mount...): tried again next time
+
+
+def expire(project_path: Path, *, now: float, ttl_hours: float, folders: bool = False) -> Expiry:
     """Delete the expiring trash entries older than the TTL (and records whose file is gone).
-    Returns (names deleted, names that stay: they never expire, or could not be deleted). With
-    `folders`, trashed folders expire too, whole (links inside are removed, never followed).
-    An entry that cannot be deleted (immutable, on a read-only mount...) is logged and kept with
-    its record, to be tried again next time; it never stops the others."""
-    removed, kept = [], []
+    With `folders`, trashed folders expire too, whole (links inside are removed, never followed).
+    An entry that cannot be deleted is logged and kept with its record, to be tried again next
+    time; it never stops the others."""
+    removed, kept, stuck = [], [], []
     for e in entries(project_path, folders=folders):
         if not expires(e):
             kept.append(e["name"])
@@ -172,7 +177,7 @@ def expire(project_path: Path, *, now: float, ttl_hours: float, folders: bool = 
         except OSError as exc:
             log.warning("could not delete %s from the trash (%s); it stays until the next expiry",
                         path, exc.strerror or exc)
-            kept.append(e["name"])
+            stuck.append(e["name"])
             continue
         _drop_info(project_path, e["name"])
         removed.append(e["name"])
@@ -182,7 +187,7 @@ def expire(project_path: Path, *, now: float, ttl_hours: float, folders: bool = 
             name = record.name[:-len(".json")] if record.name.endswith(".json") else None
             if name and not os.path.lexists(trash_dir(project_path) / name):   # a link's record stays
                 record.unlink(missing_ok=True)
-    return removed, kept
+    return Expiry(removed, kept, stuck)
 
 
 def _drop_info(project_path: Path, trash_name: str) -> None:

@@ -16,9 +16,11 @@ def run(ctx) -> None:
     path = ctx.project_path
     if not path.is_dir():
         return  # nothing mounted, nothing to expire; not an error for a cleanup
-    removed, kept = expire(path, now=ctx.now(), ttl_hours=float(ctx.config.get("maintenance.trash_ttl_hours", 24)))
-    ctx.set_progress(len(removed), len(removed))
-    if removed or expired_projects:
+    done = expire(path, now=ctx.now(), ttl_hours=float(ctx.config.get("maintenance.trash_ttl_hours", 24)))
+    # Progress counts the entries that were due: one that could not be deleted failed.
+    ctx.set_progress(len(done.removed), len(done.removed) + len(done.stuck), failed=len(done.stuck))
+    if done.removed or done.stuck or expired_projects:
         # The record of what was deleted names what was not, and why, beside it.
-        ctx.emit("trash_maintenance", {"project_folder": ctx.project_folder, "removed": removed,
-                                       "kept_not_committed": kept, "deleted_projects_expired": expired_projects})
+        ctx.emit("trash_maintenance", {"project_folder": ctx.project_folder, "removed": done.removed,
+                                       "kept_not_committed": done.kept, "could_not_delete": done.stuck,
+                                       "deleted_projects_expired": expired_projects})
