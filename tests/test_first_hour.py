@@ -224,6 +224,7 @@ def test_photos_show_tells_files_flags_metadata_derivatives_and_jobs(cli, lib, s
     assert b["thumbnail_status"] == "generated" and b["thumbnail"].endswith("/.thumb/B.jpg")
     assert b["derivative_error"] is None
     assert [(j["job_type"], j["item_status"]) for j in b["jobs"]] == [("upload_postprocess", "done")]
+    assert b["created_at"] <= b["updated_at"] and b["updated_at"].endswith("Z")   # the keep changed it
 
     (shoot_p / "B.JPG").write_bytes(b"\xff\xd8\xff broken")
     assert cli("process", "P", "B").code == 5
@@ -231,6 +232,7 @@ def test_photos_show_tells_files_flags_metadata_derivatives_and_jobs(cli, lib, s
     assert human.code == 0
     assert "to .trash" in human.out and "kept" in human.out and "follows the photo" in human.out
     assert "last error" in human.out and "generate_derivatives" in human.out
+    assert "catalogued" in human.out and "changed" in human.out
     shown = cli("photos", "show", "P", "B", "--json").json()
     assert shown["derivative_error"] and shown["jobs"][0]["job_type"] == "generate_derivatives"
     assert shown["jobs"][0]["item_status"] == "failed" and shown["jobs"][0]["message"] == shown["derivative_error"]

@@ -65,7 +65,8 @@ def show(ctx: typer.Context, project: ProjectArg,
             ("size", f"{p['width']} x {p['height']}" if p["width"] else None), ("orientation", p["orientation"]),
             ("thumbnail", f"{p['thumbnail_status']}" + (f" ({p['thumbnail']})" if p["thumbnail"] else "")),
             ("preview", f"{p['preview_status']}" + (f" ({p['preview']})" if p["preview"] else "")),
-            ("last error", p["derivative_error"])], width=12)
+            ("last error", p["derivative_error"]),
+            ("catalogued", local_time(p["created_at"])), ("changed", local_time(p["updated_at"]))], width=12)
     table(["file", "role", "on disk", "at the next commit", "size"],
           [(f["name"], f["role"], "yes" if f["available"] else "missing", _fate(f), human_size(f["size_bytes"]))
            for f in p["files"]])

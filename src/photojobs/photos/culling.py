@@ -63,7 +63,7 @@ def photo_detail(lib: Library, project: str | int, name: str, *, job_limit: int 
     jobs = [{"job_id": r["job_id"], "job_type": r["job_type"], "job_status": r["job_status"],
              "item_status": r["status"], "message": r["message"], "updated_at": iso(r["updated_at"])}
             for r in items_repo.of_photo(conn, photo["id"], limit=job_limit)]
-    return {**photo_to_dict(photo, timestamps=False), "project": row["folder"], "files": files,
+    return {**photo_to_dict(photo), "project": row["folder"], "files": files,
             "metadata": json.loads(photo["metadata"] or "{}"),
             "thumbnail": str(thumb) if thumb.exists() else None, "preview": str(preview) if preview.exists() else None,
             "jobs": jobs}

@@ -15,12 +15,12 @@ def display_name(row: Row | dict) -> str:
     return row["jpg_name"] or row["raw_name"] or row["other_name"] or row["basename"]
 
 
-def photo_to_dict(row: Row, *, timestamps: bool = True) -> dict[str, Any]:
-    """A photo as --json output and the HTTP API show it (`photos show` goes without the timestamps)."""
+def photo_to_dict(row: Row) -> dict[str, Any]:
+    """A photo as --json output and the HTTP API show it."""
     metadata = json.loads(row["metadata"] or "{}")
     role = photos_repo.primary_role(row)
     primary = metadata.get(role or "", {}) if role else {}
-    out = {
+    return {
         "id": row["id"], "basename": row["basename"],
         "filename": display_name(row),
         "jpg_name": row["jpg_name"], "raw_name": row["raw_name"], "other_name": row["other_name"],
@@ -33,7 +33,5 @@ def photo_to_dict(row: Row, *, timestamps: bool = True) -> dict[str, Any]:
         "date_time_original": row["date_time_original"], "orientation": row["orientation"],
         "width": row["width"], "height": row["height"],
         "make": primary.get("make"), "model": primary.get("model"),
+        "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
     }
-    if timestamps:
-        out.update(created_at=iso(row["created_at"]), updated_at=iso(row["updated_at"]))
-    return out
