@@ -182,6 +182,10 @@ def test_an_entry_that_cannot_be_deleted_does_not_stop_the_expiry(cli, open_libr
     assert json.loads(event["data"])["kept_not_committed"] == []
     [ran] = done["jobs"]
     assert (ran["progress_done"], ran["progress_failed"], ran["progress_total"]) == (0, 1, 1)
+    # What cron runs says so, and `jobs list --failed-items` finds the job.
+    r = cli("maintenance", "run", "P", "--type", "trash_maintenance")
+    assert "P: could not delete from .trash" in r.out and "stuck.txt" in r.out, r
+    assert job["id"] in [j["id"] for j in cli("jobs", "list", "--failed-items", "--json").json()]
     assert visible(proj / ".trash") == {"stuck.txt"}
     assert [(e["name"], e["reason"]) for e in entries(proj)] == [("stuck.txt", COMMIT)]   # record kept
     assert [e["name"] for e in entries(lib.root, folders=True)] == ["Anchored"]

@@ -136,7 +136,9 @@ def list_jobs(conn: sqlite3.Connection, *, project_id: int | None = None, status
         where.append("j.task_id = ?")
         args.append(task_id)
     if with_failed_items:
-        where.append("EXISTS (SELECT 1 FROM job_items i WHERE i.job_id = j.id AND i.status = 'failed')")
+        # A job without items (a trash expiry, say) counts what failed in progress_failed alone.
+        where.append("(j.progress_failed > 0 OR "
+                     "EXISTS (SELECT 1 FROM job_items i WHERE i.job_id = j.id AND i.status = 'failed'))")
     sql = f"SELECT {_COLUMNS} FROM jobs j LEFT JOIN projects p ON p.id = j.project_id"
     if where:
         sql += " WHERE " + " AND ".join(where)
