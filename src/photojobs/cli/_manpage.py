@@ -76,6 +76,9 @@ def _metavar(p: Any) -> str | None:
     annotation = getattr(getattr(p, "type_descriptor", None), "annotation", None)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return "{" + "|".join(str(m.value) for m in annotation) + "}"
+    choices = getattr(getattr(p, "type", None), "choices", None)   # what typer < 0.29 makes of an Enum
+    if choices:
+        return "{" + "|".join(str(getattr(c, "value", c)) for c in choices) + "}"
     return (p.metavar or p.name or "value").upper().strip("<>")
 
 
