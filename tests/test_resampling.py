@@ -81,6 +81,18 @@ def test_same_size_is_returned_untouched(detailed):
     assert resampling.downscale(detailed, detailed.size) is detailed
 
 
+def test_a_very_large_image_is_resized_by_pillow_in_place_of_a_copy_for_libvips(detailed, monkeypatch):
+    monkeypatch.setattr(resampling, "_VIPS_MAX_PIXELS", detailed.width * detailed.height - 1)
+    assert resampling.downscale(detailed, (2048, 1365)).tobytes() == \
+        detailed.resize((2048, 1365), Image.Resampling.BICUBIC).tobytes()
+
+
+def test_the_image_info_goes_along_as_with_pillow(detailed):
+    src = detailed.copy()
+    src.info["comment"] = b"Smith wedding"
+    assert resampling.downscale(src, (300, 200)).info["comment"] == b"Smith wedding"
+
+
 def test_a_24mp_photo_through_libvips_keeps_its_orientation(tmp_path):
     src = imagegen.make_jpeg(tmp_path / "p.jpg", size=(6000, 4000), orientation=6, quality=85)
     settings = ImagingSettings(DerivativeSpec(200, 80), DerivativeSpec(2048, 85))
@@ -147,6 +159,8 @@ def test_a_worker_reuses_one_photos_memory_for_the_next_instead_of_faulting_it_i
                              text=True, timeout=60, check=True)
         return int(out.stdout)
 
-    pages = 5 * 50_400_000 // os.sysconf("SC_PAGE_SIZE")
-    assert faults("default") > pages // 2
-    assert faults("worker") < pages // 100
+    by_default = faults("default")
+    if by_default < 5 * 50_400_000 // os.sysconf("SC_PAGE_SIZE") // 2:
+        pytest.skip(f"this host's allocator already keeps such buffers ({by_default} faults), "
+                    "or maps them with huge pages: nothing to compare")
+    assert faults("worker") < by_default // 100

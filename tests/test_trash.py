@@ -171,7 +171,7 @@ def test_an_entry_that_cannot_be_deleted_does_not_stop_the_expiry(cli, open_libr
     clock[0] += 3 * 3600
     with caplog.at_level(logging.WARNING, logger="photojobs.trash"):
         assert expire(proj, now=lib.now(), ttl_hours=2) == (["old.txt"], [], ["stuck.txt"])
-        assert library_trash.expire_deleted(lib) == ["Gone"]
+        assert library_trash.expire_deleted(lib) == (["Gone"], [], ["Anchored"])
         [job] = start(lib, "P", "trash_maintenance")      # and the job that runs them, again: it completes
         done = run_inline(lib, job, install_signals=False)
         assert done["status"] == "completed"
@@ -180,11 +180,13 @@ def test_an_entry_that_cannot_be_deleted_does_not_stop_the_expiry(cli, open_libr
     [event] = events_repo.of_job(lib.conn(), job["id"], "trash_maintenance")
     assert json.loads(event["data"])["could_not_delete"] == ["stuck.txt"]
     assert json.loads(event["data"])["kept_not_committed"] == []
+    assert json.loads(event["data"])["deleted_projects_could_not_delete"] == ["Anchored"]
     [ran] = done["jobs"]
-    assert (ran["progress_done"], ran["progress_failed"], ran["progress_total"]) == (0, 1, 1)
+    assert (ran["progress_done"], ran["progress_failed"], ran["progress_total"]) == (0, 2, 2)
     # What cron runs says so, and `jobs list --failed-items` finds the job.
     r = cli("maintenance", "run", "P", "--type", "trash_maintenance")
     assert "P: could not delete from .trash" in r.out and "stuck.txt" in r.out, r
+    assert "could not delete deleted projects from the library's .trash" in r.out and "Anchored" in r.out, r
     assert job["id"] in [j["id"] for j in cli("jobs", "list", "--failed-items", "--json").json()]
     assert visible(proj / ".trash") == {"stuck.txt"}
     assert [(e["name"], e["reason"]) for e in entries(proj)] == [("stuck.txt", COMMIT)]   # record kept

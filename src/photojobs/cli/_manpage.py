@@ -73,7 +73,7 @@ class Cmd:
 def _metavar(p: Any) -> str | None:
     if getattr(p, "is_flag", False) or getattr(p, "count", False) or getattr(p, "secondary_opts", None):
         return None
-    annotation = getattr(getattr(p, "type_descriptor", None), "annotation", None)
+    annotation = getattr(getattr(p, "type_descriptor", None), "annotation", None)   # typer >= 0.29
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return "{" + "|".join(str(m.value) for m in annotation) + "}"
     choices = getattr(getattr(p, "type", None), "choices", None)   # what typer < 0.29 makes of an Enum

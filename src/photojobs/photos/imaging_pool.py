@@ -83,7 +83,7 @@ def _worker_main(conn, make: Callable[..., dict]) -> None:
 
     Image.MAX_IMAGE_PIXELS = None
     _keep_freed_image_memory()
-    resampling.prepare()  # here, not in the fork server: libvips starts a thread as it loads
+    resampling.prepare()  # here, not in the fork server: libvips starts threads
     while True:
         try:
             task = conn.recv()

@@ -21,7 +21,7 @@ from photojobs.storage.repos import projects as projects_repo
 
 from .projects import MARKER, ensure_layout, project_to_dict, require, write_marker
 from .scan import request_checks
-from .trash import NOT_DELETED, PROJECT_DELETE, entries, expire, keep, move_to_trash, put_back, trash_dir
+from .trash import NOT_DELETED, PROJECT_DELETE, Expiry, entries, expire, keep, move_to_trash, put_back, trash_dir
 
 
 class ProjectBusy(PhotojobsError):
@@ -129,7 +129,8 @@ def restore_project(lib: Library, name: str, *, source: str = "cli") -> dict[str
             "job": job}
 
 
-def expire_deleted(lib: Library) -> list[str]:
-    """Delete deleted projects' folders older than the trash TTL; returns their trash names."""
+def expire_deleted(lib: Library) -> Expiry:
+    """Delete deleted projects' folders older than the trash TTL (their trash names: `removed`;
+    those due that could not be deleted: `stuck`)."""
     return expire(lib.root, now=lib.now(), ttl_hours=float(lib.config.get("maintenance.trash_ttl_hours")),
-                  folders=True).removed
+                  folders=True)

@@ -41,8 +41,9 @@ def start(lib: Library, project: str | int | None, type: str | None = None, *, f
 
 def news(lib: Library, outcome: dict[str, Any] | None) -> list[str]:
     """What a finished maintenance task did that the photographer must hear of, one line each
-    (cron mails it, so nothing is said twice): files that are not photos, the first time they
-    are seen, files moved to .trash, and expired trash entries that could not be deleted."""
+    (cron mails it): files that are not photos, the first time they are seen, and files moved to
+    .trash, each said once; expired trash entries that could not be deleted, at every run until
+    someone mends them."""
     lines = []
     for job in (outcome or {}).get("jobs", []):
         data = reported(lib, job) if job["type"] in ("folder_check", "trash_maintenance") else None
@@ -50,9 +51,13 @@ def news(lib: Library, outcome: dict[str, Any] | None) -> list[str]:
             continue
         folder = data.get("project_folder") or job.get("project_folder")
         stuck = data.get("could_not_delete") or []
-        if stuck:   # said at every run until it is mended: the photographer has to act on it
+        if stuck:
             lines.append(f"{folder}: could not delete from .trash (see the log; tried again at the next run): "
                          f"{', '.join(stuck)}")
+        stuck = data.get("deleted_projects_could_not_delete") or []
+        if stuck:
+            lines.append(f"could not delete deleted projects from the library's .trash (see the log; tried again "
+                         f"at the next run): {', '.join(stuck)}")
         new = data.get("new_not_photos") or []
         if new:
             lines.append(f"{folder}: {len(new)} {'file that is' if len(new) == 1 else 'files that are'} not photos, "
