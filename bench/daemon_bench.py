@@ -218,6 +218,38 @@ def api_upload(d: Daemon, folder: str, photos: list[Path]) -> dict:
             "responded": responded}
 
 
+def original_upload(url: str, photos: list[Path], name: str) -> dict:
+    """The same upload through a running instance of the original system (its own multipart route):
+    seconds from the request to its first thumbnail and to its derivatives job done, read from its
+    jobs API (polled every 20 ms, a few hundred small requests against a 300 MB upload)."""
+    import httpx
+    with httpx.Client(base_url=url, timeout=600, trust_env=False) as c:
+        folder = c.post("/api/projects", json={"name": name}).raise_for_status().json()["project"]["folder"]
+        files = [("photos", (p.name, open(p, "rb"), "image/jpeg")) for p in photos]
+        t0 = time.perf_counter()
+        try:
+            c.post(f"/api/projects/{folder}/upload", files=files).raise_for_status()
+        finally:
+            for _, (_, f, _) in files:
+                f.close()
+        responded, first, job_id = time.perf_counter() - t0, None, None
+        while True:
+            if job_id is None:
+                jobs = c.get(f"/api/projects/{folder}/jobs", params={"type": "upload_postprocess"}).json()["jobs"]
+                job_id = jobs[0]["id"] if jobs else None
+            if job_id is not None:
+                got = c.get(f"/api/jobs/{job_id}").json()
+                if first is None and got["items_summary"].get("done"):
+                    first = time.perf_counter() - t0
+                if got["job"]["status"] in ("completed", "failed", "canceled"):
+                    if got["job"]["status"] != "completed" or got["items_summary"].get("done") != len(photos):
+                        raise SystemExit(f"the original's derivatives did not all complete: {got}")
+                    return {"first": first, "all": time.perf_counter() - t0, "responded": responded}
+            if time.perf_counter() - t0 > 600:
+                raise SystemExit("the original's upload did not finish in 10 minutes")
+            time.sleep(0.02)
+
+
 def photojobs_command() -> list[str]:
     """The installed `photojobs` script, as a user runs it (it is not `python -m photojobs`: the
     derivative workers run a script __main__ again as they start, never a package's __main__)."""
@@ -287,6 +319,16 @@ def report_upload(n: int, samples: dict[str, list[dict]], floors: list[float]) -
               f"~{ORIGINAL['photos_per_s']} photos/s (goal >= 3.5x = {goal:.1f}/s: "
               f"{'met' if n / a['all'] >= goal else 'NOT met'}); first thumbnail < 1 s: "
               f"{'met' if a['first'] < 1 else 'NOT met'}")
+    if samples.get("original"):
+        o = median_run(samples["original"])
+        rates = sorted(n / x["all"] for x in samples["original"])
+        spread = f" [{rates[0]:.2f}-{rates[-1]:.2f}]" if repeat > 1 else ""
+        print(f"  the original system, same runs (API)   first thumbnail {o['first']:5.2f} s   all {o['all']:5.1f} s = "
+              f"{n / o['all']:5.2f} photos/s{spread}")
+        for path, key in (("API", "api"), ("inline", "inline")):
+            ratio = o["all"] / runs[key]["all"]
+            print(f"  {path} against the original in the same runs: end to end {ratio:.1f}x (goal >= 3.5x: "
+                  f"{'met' if ratio >= 3.5 else 'NOT met'}), first thumbnail {o['first'] / runs[key]['first']:.1f}x sooner")
     floor = statistics.median(floors)
     spread = f" [{min(floors):.2f}-{max(floors):.2f}]" if repeat > 1 else ""
     print(f"  derivatives alone in these runs ({os.cpu_count()} workers, no import): {floor:.2f} photos/s{spread}, "
@@ -302,6 +344,10 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=HERE / ".corpus")
     ap.add_argument("--skip-upload", action="store_true")
     ap.add_argument("--upload-only", action="store_true", help="skip the latency measurements")
+    ap.add_argument("--original", metavar="URL",
+                    help="a running instance of the original system (druso/Node.js-photo-manager, which you start "
+                         "yourself, with processing.thumbnail/preview maxDim 200/2048, quality 80): its upload runs "
+                         "in the same runs as ours, and the goal is judged against it instead of its old figure")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each upload flow, interleaved (default 3); medians are reported: this machine "
                          "is shared, and one run of a few seconds can land on a busy moment")
@@ -372,6 +418,9 @@ def main() -> None:
                     samples[key].append(inline_upload(where, env, "Upload CLI", shoot, config=config))
                     shutil.rmtree(where, ignore_errors=True)
                 floors.append(derivatives_floor(jpegs, os.cpu_count() or 1))
+                if args.original:
+                    samples.setdefault("original", []).append(
+                        original_upload(args.original, jpegs, f"photojobs bench {os.getpid()} {r}"))
 
         if args.upload_only:
             report_upload(args.photos, samples, floors)
