@@ -184,9 +184,10 @@ def test_an_entry_that_cannot_be_deleted_does_not_stop_the_expiry(cli, open_libr
     [ran] = done["jobs"]
     assert (ran["progress_done"], ran["progress_failed"], ran["progress_total"]) == (0, 2, 2)
     # What cron runs says so, and `jobs list --failed-items` finds the job.
-    r = cli("maintenance", "run", "P", "--type", "trash_maintenance")
+    projects.create_project(lib, "Q")   # whose job meets the library's stuck folder too: said once
+    r = cli("maintenance", "run", "--all", "--type", "trash_maintenance")
     assert "P: could not delete from .trash" in r.out and "stuck.txt" in r.out, r
-    assert "could not delete deleted projects from the library's .trash" in r.out and "Anchored" in r.out, r
+    assert r.out.count("could not delete deleted projects from the library's .trash") == 1 and "Anchored" in r.out, r
     assert job["id"] in [j["id"] for j in cli("jobs", "list", "--failed-items", "--json").json()]
     assert visible(proj / ".trash") == {"stuck.txt"}
     assert [(e["name"], e["reason"]) for e in entries(proj)] == [("stuck.txt", COMMIT)]   # record kept

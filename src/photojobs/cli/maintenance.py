@@ -43,13 +43,16 @@ def run(ctx: typer.Context,
     jobs = maintenance_engine.start(lib, project, type, force=force)
     results = []
     code = 0
+    said: set[str] = set()   # the library's own trash is expired (and reported) by every project's job
     for job in jobs:
         outcome = _dispatch.finish(lib, job, wait, quiet=True).result
         # The job as it is now, not as it was queued: its status agrees with the task's.
         results.append({"job": queue.get_job(lib, job["id"]), "task": outcome})
         if not json_out:
             for line in maintenance_engine.news(lib, outcome):  # e.g. files that are not photos, once
-                console.print(line, markup=False, soft_wrap=True)
+                if line not in said:
+                    said.add(line)
+                    console.print(line, markup=False, soft_wrap=True)
         problem = _dispatch.describe(outcome)
         if problem:
             code = exit_codes.JOB_FAILED
